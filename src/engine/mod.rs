@@ -1,0 +1,3 @@
+//! The pipeline's work: generator, dimension loader, ingester, live queries.
+
+pub mod snapshot;

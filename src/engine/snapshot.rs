@@ -1,0 +1,220 @@
+//! The engine's published view of itself, and the commands it accepts.
+//!
+//! Front ends (the TUI and `--no-tui`) render only from a [`Snapshot`] and
+//! steer the engine only through [`Command`]s. Nothing here does I/O.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Everything a front end may show, published on a `watch` channel several
+/// times a second. Cloning it is cheap enough for a frame (a few KiB plus the
+/// query results).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapshot {
+    pub backend: BackendInfo,
+    /// Time since the engine started.
+    #[serde(with = "duration_ms")]
+    pub uptime: Duration,
+    pub read_only: bool,
+    pub generator: GeneratorStats,
+    pub shards: Vec<ShardLag>,
+    pub dimensions: Vec<DimensionLoad>,
+    pub ingest: IngestStats,
+    pub freshness: Freshness,
+    pub queries: Vec<QueryView>,
+    /// Newest last; bounded.
+    pub errors: Vec<ErrorEntry>,
+    /// Set once a stop was requested and the engine is draining.
+    pub stopping: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackendInfo {
+    /// `embedded` or `aws`.
+    pub kind: String,
+    /// Human description: data dir for embedded; region/stream/workgroup for AWS.
+    pub detail: String,
+    pub stream: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeneratorState {
+    /// Waiting for the dimension tables before emitting anything.
+    #[default]
+    WaitingForDimensions,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl GeneratorState {
+    pub fn label(self) -> &'static str {
+        match self {
+            GeneratorState::WaitingForDimensions => "waiting for dimensions",
+            GeneratorState::Running => "running",
+            GeneratorState::Paused => "paused",
+            GeneratorState::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GeneratorStats {
+    pub state: GeneratorState,
+    /// Target events per second.
+    pub target_rate: u32,
+    /// Records acknowledged by the stream in the last second.
+    pub acked_rate: u64,
+    /// Events built (new orders and status updates).
+    pub generated: u64,
+    /// Distinct new orders acknowledged.
+    pub orders_acknowledged: u64,
+    /// Put attempts, counting each retry of a record again.
+    pub sent: u64,
+    pub acknowledged: u64,
+    /// Per-record ProvisionedThroughputExceeded answers.
+    pub throttled: u64,
+    /// Records given up on or failed with a non-throttle error.
+    pub failed: u64,
+    /// Acknowledged events/s, one sample per second, oldest first (last 5 minutes).
+    pub rate_history: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShardLag {
+    pub shard_id: String,
+    pub millis_behind_latest: u64,
+    pub records_behind: u64,
+    /// Records read per second (last second).
+    pub read_rate: u64,
+    pub throttled_reads: u64,
+    pub throttled_writes: u64,
+    /// Records of this shard committed to the warehouse by this run.
+    pub ingested: u64,
+    /// Last checkpointed sequence number.
+    pub checkpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LoadState {
+    Pending,
+    Loading {
+        #[serde(with = "duration_ms")]
+        elapsed: Duration,
+    },
+    Loaded {
+        rows: u64,
+        #[serde(with = "duration_ms")]
+        took: Duration,
+        at: DateTime<Utc>,
+    },
+    Failed {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+}
+
+impl LoadState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            LoadState::Pending => "pending",
+            LoadState::Loading { .. } => "loading",
+            LoadState::Loaded { .. } => "loaded",
+            LoadState::Failed { .. } => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DimensionLoad {
+    pub table: String,
+    /// `s3://bucket/dims/<Table>.csv`
+    pub source: String,
+    pub state: LoadState,
+    /// The last successful load, kept while a reload runs or after it fails.
+    pub last_loaded: Option<(u64, DateTime<Utc>)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestStats {
+    /// Records committed to factOrders by this run (including updates).
+    pub ingested: u64,
+    pub dead_lettered: u64,
+    pub batches: u64,
+    /// Events/s committed in the last second.
+    pub ingest_rate: u64,
+    /// True while the warehouse refuses writes and the ingester backs off.
+    pub retrying: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Freshness {
+    /// Event emitted → committed and visible to queries, milliseconds.
+    pub p50_ms: Option<u64>,
+    pub p99_ms: Option<u64>,
+    pub samples: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryView {
+    /// File stem, e.g. `orders_per_minute`.
+    pub name: String,
+    pub title: String,
+    #[serde(with = "duration_ms")]
+    pub refresh: Duration,
+    pub running: bool,
+    pub last: Option<QueryResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub ran_at: DateTime<Utc>,
+    #[serde(with = "duration_ms")]
+    pub took: Duration,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorEntry {
+    pub at: DateTime<Utc>,
+    /// Which part failed: `generator`, `ingester`, `dimensions`, `query`, `command`.
+    pub source: String,
+    pub message: String,
+}
+
+/// What a front end may ask of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    ReloadDimension(String),
+    ReloadAllDimensions,
+    PauseGenerator,
+    ResumeGenerator,
+    ToggleGenerator,
+    SetRate(u32),
+    /// Re-run query `index` (into `Snapshot::queries`) now.
+    RunQuery(usize),
+    /// Re-read `sql/queries` from disk.
+    ReloadQueries,
+}
+
+impl Command {
+    /// Whether this command changes the pipeline (refused under `--read-only`).
+    pub fn is_mutation(&self) -> bool {
+        !matches!(self, Command::RunQuery(_) | Command::ReloadQueries)
+    }
+}
+
+pub(crate) mod duration_ms {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}
