@@ -1,6 +1,11 @@
 //! courier: run and watch a real-time food-delivery analytics pipeline.
 //!
-//! `engine` does the work over the ports in `backend`; `ui` and `headless`
-//! are two faces over the same engine snapshot.
+//! `engine` does the work over the ports in `backend`; `headless` (and the
+//! console) are faces over the same engine snapshot.
 
+pub mod backend;
+pub mod config;
 pub mod engine;
+pub mod headless;
+pub mod setup;
+pub mod table;

@@ -1,1 +1,189 @@
-fn main() {}
+//! The `courier` command line: parse flags, load config, build the ports,
+//! start the engine, and hand it to a front end (console or headless).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use color_eyre::eyre::{Result, eyre};
+
+use courier::backend::embedded::DuckDbWarehouse;
+use courier::backend::{ResultSet, Warehouse};
+use courier::config::{Config, ConfigError};
+use courier::setup::{self, EmbeddedPaths};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "courier",
+    version,
+    about = "Run and watch a real-time food-delivery analytics pipeline",
+    long_about = "courier runs a food-delivery analytics pipeline — order generator → stream → \
+                  exactly-once ingester → warehouse, with dimension loads and live dashboard \
+                  queries — and shows it live in a terminal console, or headless with --no-tui.\n\n\
+                  With no AWS account it runs on the embedded default: a DuckDB warehouse, a \
+                  directory as object store and an embedded stream with Kinesis semantics.",
+    after_help = "Examples:\n  courier                          open the console on the embedded default\n  \
+                  courier --no-tui --for 30s --json   run headless for 30 s, JSON status lines\n  \
+                  courier query \"SELECT COUNT(*) FROM food_delivery_datamart.factOrders\""
+)]
+struct Cli {
+    /// Config file (default: <config dir>/courier/config.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the embedded default keeps its stream, objects and warehouse.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Run without the console: one status line per second, a summary at the end.
+    #[arg(long)]
+    no_tui: bool,
+    /// With --no-tui: print each status line (and the summary) as one JSON object.
+    #[arg(long, requires = "no_tui")]
+    json: bool,
+    /// Stop after this long (e.g. 30s, 5m); default: until SIGINT/SIGTERM.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    run_for: Option<Duration>,
+    /// Target generator rate, events per second (overrides generator.rate).
+    #[arg(long, value_name = "EVENTS_PER_SEC")]
+    rate: Option<u32>,
+    /// Start with the generator paused.
+    #[arg(long)]
+    paused: bool,
+    /// Observe only: refuse reloads and generator control.
+    #[arg(long)]
+    read_only: bool,
+    /// Log filter (also RUST_LOG), e.g. info, courier=debug.
+    #[arg(long, global = true, default_value = "warn", value_name = "FILTER")]
+    log: String,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run SQL (Redshift dialect) against the configured warehouse and print the result.
+    Query {
+        /// The SQL to run; several statements may be separated by `;`.
+        sql: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 30s or 5m: {e}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = color_eyre::install() {
+        eprintln!("courier: {e}");
+    }
+    init_logging(&cli.log);
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("courier: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Some(Cmd::Query { sql, format }) => query(&cli, &config, sql, *format).await,
+            None => run(&cli, &config).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("courier: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("courier: {e}");
+    ExitCode::from(2)
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+async fn run(cli: &Cli, config: &Config) -> Result<ExitCode> {
+    let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
+    let (ports, stream) = setup::embedded_ports(config, &paths).map_err(|e| eyre!("{e}"))?;
+    setup::spawn_retention(stream);
+    let settings = setup::engine_settings(config, &paths, cli.rate, cli.paused, cli.read_only);
+    let engine = courier::engine::start(settings, ports);
+    if cli.no_tui {
+        let summary = courier::headless::run(engine, cli.json, cli.run_for).await.map_err(|e| eyre!("{e}"))?;
+        return Ok(if summary.drained { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    Err(eyre!("the console is not in this build yet; use --no-tui"))
+}
+
+async fn query(cli: &Cli, config: &Config, sql: &str, format: Format) -> Result<ExitCode> {
+    let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
+    let warehouse = match DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("courier: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match warehouse.query(sql).await {
+        Ok(rs) => {
+            print!("{}", render(&rs, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("courier: query failed: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn render(rs: &ResultSet, format: Format) -> String {
+    match format {
+        Format::Table => courier::table::aligned(rs),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let _ = w.write_record(&rs.columns);
+            for row in &rs.rows {
+                let _ = w.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")));
+            }
+            String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).into_owned()
+        }
+        Format::Json => {
+            let mut out = String::new();
+            for row in &rs.rows {
+                let obj: serde_json::Map<String, serde_json::Value> = rs
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| (c.clone(), v.as_ref().map_or(serde_json::Value::Null, |s| serde_json::Value::String(s.clone()))))
+                    .collect();
+                out.push_str(&serde_json::Value::Object(obj).to_string());
+                out.push('\n');
+            }
+            out
+        }
+    }
+}

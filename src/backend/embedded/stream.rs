@@ -1,0 +1,370 @@
+//! The embedded stream: Kinesis semantics over per-shard [`ShardLog`]s.
+//!
+//! It owns shard assignment (MD5 of the partition key onto evenly split hash
+//! ranges, as Kinesis does), per-shard write and read limits with Kinesis's
+//! error codes, iterators, MillisBehindLatest and retention.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use md5::{Digest, Md5};
+
+use super::shard_log::ShardLog;
+use crate::backend::{
+    GetRecordsOutput, PutEntry, PutOutcome, SequenceNumber, ShardId, StartPosition, Stream, StreamError,
+    StreamRecord,
+};
+
+/// Kinesis's per-shard limits (and this stream's knobs).
+#[derive(Debug, Clone)]
+pub struct StreamLimits {
+    pub write_records_per_sec: u64,
+    pub write_bytes_per_sec: u64,
+    pub reads_per_sec: u64,
+    pub read_bytes_per_sec: u64,
+    pub retention: Duration,
+    pub fsync: bool,
+    pub segment_bytes: u64,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits {
+            write_records_per_sec: 1000,
+            write_bytes_per_sec: 1 << 20,
+            reads_per_sec: 5,
+            read_bytes_per_sec: 2 << 20,
+            retention: Duration::from_secs(24 * 3600),
+            fsync: true,
+            segment_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Most records one GetRecords call returns, as in Kinesis.
+pub const MAX_GET_RECORDS: usize = 10_000;
+/// Largest record data Kinesis accepts.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Which shard of an evenly split `n`-shard stream a partition key lands on.
+pub fn shard_for_key(partition_key: &str, n: usize) -> usize {
+    let hash = u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into());
+    shard_for_hash(hash, n)
+}
+
+/// Kinesis splits the 128-bit key space evenly: shard i starts at
+/// i × ⌊2¹²⁸ / n⌋ and the last shard ends at 2¹²⁸ − 1.
+pub fn shard_for_hash(hash: u128, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let n128 = n as u128;
+    let step = if n.is_power_of_two() { 1u128 << (128 - n.trailing_zeros()) } else { u128::MAX / n128 };
+    ((hash / step) as usize).min(n - 1)
+}
+
+/// A per-second window counter (calls, records, bytes).
+#[derive(Default)]
+struct Window {
+    second: i64,
+    count: u64,
+    bytes: u64,
+}
+
+impl Window {
+    fn roll(&mut self, now_ms: i64) {
+        let sec = now_ms.div_euclid(1000);
+        if sec != self.second {
+            *self = Window { second: sec, count: 0, bytes: 0 };
+        }
+    }
+}
+
+struct Shard {
+    id: ShardId,
+    log: Mutex<ShardLog>,
+    writes: Mutex<Window>,
+    reads: Mutex<Window>,
+    throttled_writes: std::sync::atomic::AtomicU64,
+}
+
+/// A durable, sharded, Kinesis-like stream in a directory.
+pub struct EmbeddedStream {
+    name: String,
+    shards: Vec<Arc<Shard>>,
+    limits: StreamLimits,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl EmbeddedStream {
+    /// Open the stream `name` under `dir`, creating it with `shard_count`
+    /// shards if new. An existing stream keeps its shard count; asking for a
+    /// different one is an error (the embedded stream does not reshard).
+    pub fn open(dir: &Path, name: &str, shard_count: usize, limits: StreamLimits) -> Result<Self, StreamError> {
+        let root: PathBuf = dir.join(name);
+        std::fs::create_dir_all(&root)?;
+        let meta = root.join("shards");
+        let count = match std::fs::read_to_string(&meta) {
+            Ok(s) => {
+                let on_disk: usize = s.trim().parse().map_err(|_| StreamError::Other(format!("{} is corrupt", meta.display())))?;
+                if on_disk != shard_count {
+                    return Err(StreamError::Other(format!(
+                        "stream {name} in {} has {on_disk} shards but the config asks for {shard_count}; \
+                         the embedded stream does not reshard: set stream.shards = {on_disk} or use a new data dir",
+                        root.display()
+                    )));
+                }
+                on_disk
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !(1..=1024).contains(&shard_count) {
+                    return Err(StreamError::Other(format!("shard count {shard_count} is outside 1..=1024")));
+                }
+                std::fs::write(&meta, shard_count.to_string())?;
+                shard_count
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let shards = (0..count)
+            .map(|i| {
+                let id = ShardId::from_index(i);
+                let log = ShardLog::open(&root.join(&id.0), limits.segment_bytes, limits.fsync)?;
+                Ok(Arc::new(Shard {
+                    id,
+                    log: Mutex::new(log),
+                    writes: Default::default(),
+                    reads: Default::default(),
+                    throttled_writes: Default::default(),
+                }))
+            })
+            .collect::<Result<Vec<_>, std::io::Error>>()?;
+        Ok(EmbeddedStream { name: name.to_string(), shards, limits })
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Drop segments older than the retention period. Returns records dropped.
+    pub fn enforce_retention(&self) -> std::io::Result<u64> {
+        let cutoff = now_ms() - self.limits.retention.as_millis() as i64;
+        let mut dropped = 0;
+        for shard in &self.shards {
+            dropped += shard.log.lock().unwrap().trim_before(cutoff)?;
+        }
+        Ok(dropped)
+    }
+
+    fn put_blocking(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, StreamError> {
+        if entries.len() > 500 {
+            return Err(StreamError::Other(format!("PutRecords takes at most 500 records, got {}", entries.len())));
+        }
+        let mut outcomes: Vec<Option<PutOutcome>> = vec![None; entries.len()];
+        let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); self.shards.len()];
+        for (i, e) in entries.iter().enumerate() {
+            if e.partition_key.is_empty() || e.partition_key.len() > 256 {
+                outcomes[i] = Some(failed("InvalidArgumentException", "partition key must be 1-256 characters"));
+            } else if e.data.len() + e.partition_key.len() > MAX_RECORD_BYTES {
+                outcomes[i] = Some(failed("InvalidArgumentException", "record is larger than 1 MiB"));
+            } else {
+                by_shard[shard_for_key(&e.partition_key, self.shards.len())].push(i);
+            }
+        }
+        let now = now_ms();
+        for (shard, idxs) in self.shards.iter().zip(by_shard) {
+            if idxs.is_empty() {
+                continue;
+            }
+            let mut accepted = Vec::with_capacity(idxs.len());
+            {
+                let mut w = shard.writes.lock().unwrap();
+                w.roll(now);
+                for i in idxs {
+                    let size = (entries[i].data.len() + entries[i].partition_key.len()) as u64;
+                    if w.count + 1 > self.limits.write_records_per_sec || w.bytes + size > self.limits.write_bytes_per_sec {
+                        shard.throttled_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        outcomes[i] = Some(failed(
+                            "ProvisionedThroughputExceededException",
+                            &format!("Rate exceeded for shard {} in stream {}", shard.id, self.name),
+                        ));
+                    } else {
+                        w.count += 1;
+                        w.bytes += size;
+                        accepted.push(i);
+                    }
+                }
+            }
+            if accepted.is_empty() {
+                continue;
+            }
+            let recs: Vec<(&str, &[u8])> =
+                accepted.iter().map(|&i| (entries[i].partition_key.as_str(), entries[i].data.as_slice())).collect();
+            let first = match shard.log.lock().unwrap().append(&recs, now) {
+                Ok(first) => first,
+                Err(e) => {
+                    tracing::error!(shard = %shard.id, error = %e, "stream append failed");
+                    for &i in &accepted {
+                        outcomes[i] = Some(failed("InternalFailure", &format!("append to {} failed: {e}", shard.id)));
+                    }
+                    continue;
+                }
+            };
+            for (k, &i) in accepted.iter().enumerate() {
+                outcomes[i] = Some(PutOutcome::Ok {
+                    shard_id: shard.id.clone(),
+                    sequence_number: SequenceNumber((first + k as u64).to_string()),
+                });
+            }
+        }
+        Ok(outcomes.into_iter().map(|o| o.expect("every entry has an outcome")).collect())
+    }
+
+    fn parse_iterator(&self, it: &str) -> Result<(usize, u64), StreamError> {
+        let bad = || StreamError::Other(format!("InvalidArgumentException: {it:?} is not a shard iterator of this stream"));
+        let (shard, seq) = it.split_once(':').ok_or_else(bad)?;
+        let shard: usize = shard.parse().map_err(|_| bad())?;
+        let seq: u64 = seq.parse().map_err(|_| bad())?;
+        if shard >= self.shards.len() {
+            return Err(bad());
+        }
+        Ok((shard, seq))
+    }
+
+    fn get_blocking(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput, StreamError> {
+        let (idx, from) = self.parse_iterator(iterator)?;
+        let shard = &self.shards[idx];
+        let now = now_ms();
+        let budget = {
+            let mut r = shard.reads.lock().unwrap();
+            r.roll(now);
+            if r.count >= self.limits.reads_per_sec || r.bytes >= self.limits.read_bytes_per_sec {
+                return Err(StreamError::Throttled(format!(
+                    "Rate exceeded for shard {} in stream {}: more than {} GetRecords calls or {} bytes this second",
+                    shard.id, self.name, self.limits.reads_per_sec, self.limits.read_bytes_per_sec
+                )));
+            }
+            r.count += 1;
+            (self.limits.read_bytes_per_sec - r.bytes) as usize
+        };
+        let log = shard.log.lock().unwrap();
+        let records = log.read(from, limit.clamp(1, MAX_GET_RECORDS), budget)?;
+        let tip = log.next_seq();
+        let next = records.last().map_or(from.max(log.first_seq()), |r| r.seq + 1);
+        let behind = if next < tip { log.arrival_near(next).map_or(0, |a| (now - a).max(0) as u64) } else { 0 };
+        drop(log);
+        let bytes: usize = records.iter().map(|r| r.data.len()).sum();
+        shard.reads.lock().unwrap().bytes += bytes as u64;
+        Ok(GetRecordsOutput {
+            records: records
+                .into_iter()
+                .map(|r| StreamRecord {
+                    sequence_number: SequenceNumber(r.seq.to_string()),
+                    partition_key: r.partition_key,
+                    data: r.data,
+                    arrival_ms: r.arrival_ms,
+                })
+                .collect(),
+            next_iterator: format!("{idx}:{next}"),
+            millis_behind_latest: behind,
+        })
+    }
+
+    fn shard_index(&self, shard: &ShardId) -> Result<usize, StreamError> {
+        self.shards
+            .iter()
+            .position(|s| &s.id == shard)
+            .ok_or_else(|| StreamError::NotFound(format!("shard {shard} in stream {}", self.name)))
+    }
+}
+
+fn failed(code: &str, message: &str) -> PutOutcome {
+    PutOutcome::Failed { error_code: code.to_string(), error_message: message.to_string() }
+}
+
+#[async_trait]
+impl Stream for Arc<EmbeddedStream> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn list_shards(&self) -> Result<Vec<ShardId>, StreamError> {
+        Ok(self.shards.iter().map(|s| s.id.clone()).collect())
+    }
+
+    async fn put_records(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, StreamError> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.put_blocking(entries))
+            .await
+            .map_err(|e| StreamError::Other(format!("put task failed: {e}")))?
+    }
+
+    async fn shard_iterator(&self, shard: &ShardId, start: StartPosition) -> Result<String, StreamError> {
+        let idx = self.shard_index(shard)?;
+        let log = self.shards[idx].log.lock().unwrap();
+        let seq = match start {
+            StartPosition::TrimHorizon => log.first_seq(),
+            StartPosition::Latest => log.next_seq(),
+            StartPosition::AfterSequenceNumber(s) => {
+                let n: u64 = s.0.parse().map_err(|_| StreamError::Other(format!("bad sequence number {s}")))?;
+                n + 1
+            }
+        };
+        Ok(format!("{idx}:{seq}"))
+    }
+
+    async fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput, StreamError> {
+        let this = Arc::clone(self);
+        let iterator = iterator.to_string();
+        tokio::task::spawn_blocking(move || this.get_blocking(&iterator, limit))
+            .await
+            .map_err(|e| StreamError::Other(format!("read task failed: {e}")))?
+    }
+
+    async fn records_after(&self, shard: &ShardId, after: Option<&SequenceNumber>) -> Option<u64> {
+        let idx = self.shard_index(shard).ok()?;
+        let log = self.shards[idx].log.lock().unwrap();
+        let from = match after {
+            Some(s) => s.0.parse::<u64>().ok()? + 1,
+            None => log.first_seq(),
+        };
+        Some(log.next_seq().saturating_sub(from.max(log.first_seq())))
+    }
+
+    fn write_throttles(&self, shard: &ShardId) -> Option<u64> {
+        let idx = self.shard_index(shard).ok()?;
+        Some(self.shards[idx].throttled_writes.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_split_matches_kinesis_hash_ranges() {
+        // Starting hash keys of a 4-shard stream, as Kinesis reports them.
+        let starts = [
+            0u128,
+            85070591730234615865843651857942052864,
+            170141183460469231731687303715884105728,
+            255211775190703847597530955573826158592,
+        ];
+        for (i, &s) in starts.iter().enumerate() {
+            assert_eq!(shard_for_hash(s, 4), i);
+            if s > 0 {
+                assert_eq!(shard_for_hash(s - 1, 4), i - 1);
+            }
+        }
+        assert_eq!(shard_for_hash(u128::MAX, 4), 3);
+        // 3 shards: shard 1 starts at 113427455640312821154458202477256070485.
+        assert_eq!(shard_for_hash(113427455640312821154458202477256070484, 3), 0);
+        assert_eq!(shard_for_hash(113427455640312821154458202477256070485, 3), 1);
+        assert_eq!(shard_for_hash(u128::MAX, 3), 2);
+        assert_eq!(shard_for_hash(u128::MAX, 1), 0);
+    }
+}

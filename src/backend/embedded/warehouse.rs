@@ -1,0 +1,256 @@
+//! The embedded warehouse: a DuckDB file standing in for Redshift.
+//!
+//! It owns the SQL that loads dimensions (validate, then COPY, swapped in one
+//! transaction), the exactly-once fact load (staging + upsert + checkpoint in
+//! one transaction) and rendering query results as text. Writes go through one
+//! connection; queries use a second one so a long dashboard query never holds
+//! up ingestion.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use duckdb::{Connection, params};
+
+use super::csv_check;
+use crate::backend::ident::Ident;
+use crate::backend::{
+    FactBatch, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse, WarehouseError,
+};
+
+/// The schema DDL shipped in `sql/schema`, run in order.
+pub const SCHEMA_SQL: &[(&str, &str)] = &[
+    ("sql/schema/01_dimensions.sql", include_str!("../../../sql/schema/01_dimensions.sql")),
+    ("sql/schema/02_facts.sql", include_str!("../../../sql/schema/02_facts.sql")),
+    ("sql/schema/03_bookkeeping.sql", include_str!("../../../sql/schema/03_bookkeeping.sql")),
+];
+
+pub struct DuckDbWarehouse {
+    path: PathBuf,
+    schema: Ident,
+    objects_root: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+fn sql_err(e: duckdb::Error) -> WarehouseError {
+    let msg = e.to_string();
+    if msg.contains("Could not set lock") || msg.contains("Conflicting lock") || msg.contains("IO Error") {
+        WarehouseError::Unavailable(msg)
+    } else {
+        WarehouseError::Sql(msg)
+    }
+}
+
+/// Quote a string literal for SQL text (only for values we produce: paths).
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl DuckDbWarehouse {
+    /// Open (or create) the DuckDB file at `path`. `objects_root` is the
+    /// embedded object store's directory, where `s3://` sources are read.
+    pub fn open(path: &Path, schema: &Ident, objects_root: &Path) -> Result<Self, WarehouseError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| WarehouseError::Unavailable(format!("{}: {e}", dir.display())))?;
+        }
+        let writer = Connection::open(path).map_err(|e| open_err(path, e))?;
+        let reader = writer.try_clone().map_err(|e| open_err(path, e))?;
+        for conn in [&writer, &reader] {
+            Self::prepare_connection(conn, schema)?;
+        }
+        Ok(DuckDbWarehouse {
+            path: path.to_path_buf(),
+            schema: schema.clone(),
+            objects_root: objects_root.to_path_buf(),
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    /// Open an existing warehouse file for queries only (`courier query`).
+    pub fn open_for_query(path: &Path, schema: &Ident, objects_root: &Path) -> Result<Self, WarehouseError> {
+        if !path.exists() {
+            return Err(WarehouseError::Unavailable(format!(
+                "no warehouse at {}: run `courier --no-tui` first, or pass the --data-dir it used",
+                path.display()
+            )));
+        }
+        Self::open(path, schema, objects_root)
+    }
+
+    fn prepare_connection(conn: &Connection, schema: &Ident) -> Result<(), WarehouseError> {
+        conn.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path = '{schema},main';"))
+            .map_err(sql_err)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn with_writer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, WarehouseError> + Send + 'static,
+    ) -> Result<T, WarehouseError> {
+        let conn = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
+            .await
+            .map_err(|e| WarehouseError::Unavailable(format!("warehouse task failed: {e}")))?
+    }
+
+    /// Run SQL on the query connection, blocking (for `courier query` and tests).
+    pub fn query_blocking(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
+        run_query(&self.reader.lock().unwrap_or_else(|p| p.into_inner()), sql)
+    }
+}
+
+fn open_err(path: &Path, e: duckdb::Error) -> WarehouseError {
+    let msg = e.to_string();
+    if msg.contains("lock") {
+        WarehouseError::Unavailable(format!(
+            "{} is in use by another process (is a courier engine running on this data dir?): {msg}",
+            path.display()
+        ))
+    } else {
+        WarehouseError::Unavailable(format!("cannot open {}: {msg}", path.display()))
+    }
+}
+
+/// Run one or more statements; the last one's rows come back as text.
+pub fn run_query(conn: &Connection, sql: &str) -> Result<ResultSet, WarehouseError> {
+    use duckdb::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+    let statements = split_statements(sql);
+    let Some((last, before)) = statements.split_last() else {
+        return Err(WarehouseError::Sql("no SQL statement given".into()));
+    };
+    for s in before {
+        conn.execute_batch(s).map_err(sql_err)?;
+    }
+    let mut stmt = conn.prepare(last).map_err(sql_err)?;
+    let batches: Vec<_> = stmt.query_arrow([]).map_err(sql_err)?.collect();
+    let columns = stmt.column_names();
+    let options = FormatOptions::default().with_null("");
+    let mut rows = Vec::new();
+    for batch in &batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| WarehouseError::Sql(format!("cannot render result: {e}")))?;
+        for r in 0..batch.num_rows() {
+            rows.push(
+                batch
+                    .columns()
+                    .iter()
+                    .zip(&formatters)
+                    .map(|(col, f)| (!col.is_null(r)).then(|| f.value(r).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    Ok(ResultSet { columns, rows })
+}
+
+/// Split SQL text into statements with a real parser; if our parser can't
+/// read it, hand the whole text to DuckDB as one statement.
+fn split_statements(sql: &str) -> Vec<String> {
+    use sqlparser::dialect::DuckDbDialect;
+    match sqlparser::parser::Parser::parse_sql(&DuckDbDialect {}, sql) {
+        Ok(stmts) if stmts.len() > 1 => stmts.iter().map(|s| s.to_string()).collect(),
+        Ok(stmts) if stmts.is_empty() => Vec::new(),
+        _ => vec![sql.to_string()],
+    }
+}
+
+#[async_trait]
+impl Warehouse for DuckDbWarehouse {
+    async fn ensure_schema(&self) -> Result<(), WarehouseError> {
+        self.with_writer(|conn| {
+            for (file, sql) in SCHEMA_SQL {
+                conn.execute_batch(sql).map_err(|e| WarehouseError::Sql(format!("{file}: {e}")))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn query(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
+        let conn = Arc::clone(&self.reader);
+        let sql = sql.to_string();
+        tokio::task::spawn_blocking(move || run_query(&conn.lock().unwrap_or_else(|p| p.into_inner()), &sql))
+            .await
+            .map_err(|e| WarehouseError::Unavailable(format!("query task failed: {e}")))?
+    }
+
+    async fn copy_replace(&self, table: &TableName, source: &ObjectUri) -> Result<u64, WarehouseError> {
+        let path = self.objects_root.join(&source.bucket).join(&source.key);
+        let table = table.clone();
+        let source = source.clone();
+        self.with_writer(move |conn| {
+            let columns = table_columns(conn, &table)?;
+            let rows = csv_check::validate_file(&path, &source.to_string(), &columns).map_err(WarehouseError::Load)?;
+            let tx = conn.transaction().map_err(sql_err)?;
+            tx.execute_batch(&format!("DELETE FROM {table};")).map_err(sql_err)?;
+            let loaded = tx
+                .execute(
+                    &format!(
+                        "COPY {table} FROM {} (FORMAT csv, HEADER true, QUOTE '\"', ESCAPE '\"', DATEFORMAT '%Y-%m-%d')",
+                        literal(&path.to_string_lossy())
+                    ),
+                    [],
+                )
+                .map_err(|e| WarehouseError::Load(format!("COPY {table} FROM {source}: {e}")))?;
+            if loaded as u64 != rows {
+                return Err(WarehouseError::Load(format!(
+                    "COPY {table} FROM {source} loaded {loaded} rows but the file has {rows}; kept the previous table"
+                )));
+            }
+            tx.commit().map_err(sql_err)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError> {
+        let schema = self.schema.clone();
+        self.with_writer(move |conn| super::fact_load::load(conn, &schema, batch)).await
+    }
+
+    async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
+        let schema = self.schema.clone();
+        let stream = stream.to_string();
+        self.with_writer(move |conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT ShardId, SequenceNumber FROM {schema}.courier_checkpoints WHERE StreamName = ? ORDER BY ShardId"
+                ))
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![stream], |r| Ok((r.get::<_, String>(0)?, SequenceNumber(r.get::<_, String>(1)?))))
+                .map_err(sql_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)
+        })
+        .await
+    }
+}
+
+/// Column names and DuckDB types of `table`, in order.
+fn table_columns(conn: &Connection, table: &TableName) -> Result<Vec<(String, String)>, WarehouseError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT column_name, data_type FROM information_schema.columns \
+             WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?) ORDER BY ordinal_position",
+        )
+        .map_err(sql_err)?;
+    let cols = stmt
+        .query_map(params![table.schema.as_str(), table.table.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(sql_err)?
+        .collect::<Result<Vec<(String, String)>, _>>()
+        .map_err(sql_err)?;
+    if cols.is_empty() {
+        return Err(WarehouseError::Sql(format!("table {table} does not exist")));
+    }
+    Ok(cols)
+}

@@ -1,0 +1,237 @@
+//! Ports: the traits the engine works through, and the types that cross them.
+//!
+//! The engine knows only these traits; adapters live in their own folders
+//! (`embedded` today). Nothing here knows about the UI.
+
+pub mod embedded;
+pub mod ident;
+pub mod objects;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use ident::TableName;
+pub use objects::ObjectUri;
+
+/// A Kinesis-style shard id, e.g. `shardId-000000000003`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShardId(pub String);
+
+impl ShardId {
+    pub fn from_index(i: usize) -> Self {
+        ShardId(format!("shardId-{i:012}"))
+    }
+}
+
+impl std::fmt::Display for ShardId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A per-shard sequence number, as the decimal string Kinesis uses.
+/// Within one shard, a later record has a greater number; compare with
+/// [`SequenceNumber::cmp_numeric`], not as strings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SequenceNumber(pub String);
+
+impl SequenceNumber {
+    pub fn cmp_numeric(&self, other: &SequenceNumber) -> std::cmp::Ordering {
+        let (a, b) = (self.0.trim_start_matches('0'), other.0.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    }
+}
+
+impl std::fmt::Display for SequenceNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One entry of a PutRecords call.
+#[derive(Debug, Clone)]
+pub struct PutEntry {
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
+
+/// The per-record answer of a PutRecords call, in request order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Ok {
+        shard_id: ShardId,
+        sequence_number: SequenceNumber,
+    },
+    Failed {
+        /// `ProvisionedThroughputExceededException` or `InternalFailure`.
+        error_code: String,
+        error_message: String,
+    },
+}
+
+impl PutOutcome {
+    pub fn is_throttle(&self) -> bool {
+        matches!(self, PutOutcome::Failed { error_code, .. } if error_code.starts_with("ProvisionedThroughputExceeded"))
+    }
+}
+
+/// Where a read starts, as in GetShardIterator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartPosition {
+    TrimHorizon,
+    Latest,
+    AfterSequenceNumber(SequenceNumber),
+}
+
+/// A record read from a shard.
+#[derive(Debug, Clone)]
+pub struct StreamRecord {
+    pub sequence_number: SequenceNumber,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+    /// When the stream accepted it (ms since the Unix epoch).
+    pub arrival_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetRecordsOutput {
+    pub records: Vec<StreamRecord>,
+    /// Opaque iterator for the next call.
+    pub next_iterator: String,
+    pub millis_behind_latest: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("ProvisionedThroughputExceededException: {0}")]
+    Throttled(String),
+    #[error("ExpiredIteratorException: {0}")]
+    ExpiredIterator(String),
+    #[error("ResourceNotFoundException: {0}")]
+    NotFound(String),
+    #[error("stream I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A Kinesis-semantics stream.
+#[async_trait]
+pub trait Stream: Send + Sync {
+    fn name(&self) -> &str;
+    async fn list_shards(&self) -> Result<Vec<ShardId>, StreamError>;
+    /// PutRecords: ≤ 500 entries, ≤ 5 MiB. Each entry succeeds or fails alone.
+    async fn put_records(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, StreamError>;
+    async fn shard_iterator(&self, shard: &ShardId, start: StartPosition) -> Result<String, StreamError>;
+    async fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput, StreamError>;
+    /// Records in the shard after `after` (None = from the oldest retained).
+    /// Used for the "records behind" figure; `None` if the backend can't tell.
+    async fn records_after(&self, shard: &ShardId, after: Option<&SequenceNumber>) -> Option<u64>;
+    /// Puts refused with ProvisionedThroughputExceeded on `shard` so far, if
+    /// the backend counts them per shard.
+    fn write_throttles(&self, _shard: &ShardId) -> Option<u64> {
+        None
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectStoreError {
+    #[error("no such object {0}")]
+    NotFound(String),
+    #[error("{uri}: {source}")]
+    Io { uri: String, source: std::io::Error },
+}
+
+/// An S3-like object store.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    async fn put(&self, uri: &ObjectUri, body: Vec<u8>) -> Result<(), ObjectStoreError>;
+    async fn get(&self, uri: &ObjectUri) -> Result<Vec<u8>, ObjectStoreError>;
+}
+
+/// A query result with every value rendered as text (NULL as `None`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultSet {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// A validated fact row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactRow {
+    pub order_id: i64,
+    pub customer_id: i32,
+    pub restaurant_id: i32,
+    pub rider_id: i32,
+    /// `YYYY-MM-DDTHH:MM:SS[.ffffff]`, already validated.
+    pub order_date: chrono::NaiveDateTime,
+    pub delivery_time: i32,
+    /// Cents.
+    pub order_value: i64,
+    pub delivery_fee: i64,
+    pub tip_amount: i64,
+    pub order_status: String,
+    pub shard_id: String,
+    pub sequence_number: String,
+    pub arrival_ms: i64,
+    pub emitted_ms: Option<i64>,
+}
+
+/// A record that could not be loaded, kept with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub shard_id: String,
+    pub sequence_number: String,
+    pub arrival_ms: i64,
+    pub reason: String,
+    pub payload: Vec<u8>,
+}
+
+/// One micro-batch of one shard, committed with its checkpoint in one transaction.
+#[derive(Debug, Clone)]
+pub struct FactBatch {
+    pub stream: String,
+    pub shard_id: String,
+    pub rows: Vec<FactRow>,
+    pub dead_letters: Vec<DeadLetter>,
+    /// The last sequence number this batch covers.
+    pub checkpoint: SequenceNumber,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    /// The warehouse can't be reached or is locked; retry later.
+    #[error("warehouse unavailable: {0}")]
+    Unavailable(String),
+    /// The SQL or the data was refused.
+    #[error("{0}")]
+    Sql(String),
+    #[error("{0}")]
+    Load(String),
+}
+
+/// A Redshift-like warehouse.
+#[async_trait]
+pub trait Warehouse: Send + Sync {
+    /// Create the schema, dimension, fact and bookkeeping tables if missing.
+    async fn ensure_schema(&self) -> Result<(), WarehouseError>;
+    /// Run SQL written in the Redshift dialect; the last statement's rows come back.
+    async fn query(&self, sql: &str) -> Result<ResultSet, WarehouseError>;
+    /// Replace `table` with the CSV object at `source` (header row, RFC-4180),
+    /// atomically: readers see the old rows or the new ones, never neither.
+    /// Returns the row count.
+    async fn copy_replace(&self, table: &TableName, source: &ObjectUri) -> Result<u64, WarehouseError>;
+    /// Commit a micro-batch and its checkpoint in one transaction, exactly once.
+    /// Returns how many fact rows were inserted or updated.
+    async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError>;
+    /// Last committed sequence number per shard of `stream`.
+    async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError>;
+}
+
+/// Backoff for retries: doubling from `base`, capped, with full jitter.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16));
+    let ceiling = exp.min(cap).as_millis() as u64;
+    Duration::from_millis(rand::random_range(ceiling / 2..=ceiling.max(1)))
+}

@@ -1,0 +1,67 @@
+//! `s3://bucket/key` object addresses.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectUri {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ObjectUri {
+    /// Parse `s3://bucket/key`. Bucket names follow S3's rules (3–63 of
+    /// lowercase letters, digits, `-`, `.`); keys may not climb out with `..`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("{s:?} is not an s3:// address"))?;
+        let (bucket, key) = rest
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} has no key after the bucket"))?;
+        Self::new(bucket, key)
+    }
+
+    pub fn new(bucket: &str, key: &str) -> Result<Self, String> {
+        valid_bucket(bucket)?;
+        if key.is_empty() || key.split('/').any(|part| part == ".." || part == ".") || key.starts_with('/') {
+            return Err(format!("object key {key:?} is empty or has . or .. parts"));
+        }
+        Ok(ObjectUri { bucket: bucket.to_string(), key: key.to_string() })
+    }
+}
+
+pub fn valid_bucket(bucket: &str) -> Result<(), String> {
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && !bucket.starts_with(['-', '.'])
+        && !bucket.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "bucket {bucket:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, - and .)"
+        ))
+    }
+}
+
+impl fmt::Display for ObjectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let u = ObjectUri::parse("s3://courier-data/dims/dimCustomers.csv").unwrap();
+        assert_eq!(u.bucket, "courier-data");
+        assert_eq!(u.key, "dims/dimCustomers.csv");
+        assert_eq!(u.to_string(), "s3://courier-data/dims/dimCustomers.csv");
+        assert!(ObjectUri::parse("http://x/y").is_err());
+        assert!(ObjectUri::parse("s3://courier-data/../etc/passwd").is_err());
+        assert!(ObjectUri::parse("s3://Bad_Bucket/k").is_err());
+    }
+}

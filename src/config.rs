@@ -1,0 +1,310 @@
+//! Configuration: a TOML file (`--config`, or `courier/config.toml` in the
+//! user's config dir) over built-in defaults. Every key is documented in
+//! `config.example.toml`. Loading never panics: a bad file is a
+//! [`ConfigError`] that names the file, the key and what was expected.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::backend::ident::Ident;
+use crate::backend::objects::valid_bucket;
+
+#[derive(Debug, thiserror::Error)]
+#[error("config file {file}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Embedded,
+    Aws,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `embedded` (default) or `aws`.
+    pub backend: BackendKind,
+    /// Where the embedded default keeps its state (stream, objects, warehouse).
+    pub data_dir: Option<PathBuf>,
+    /// Observe only: refuse reloads and generator control.
+    pub read_only: bool,
+    pub stream: StreamConfig,
+    pub storage: StorageConfig,
+    pub warehouse: WarehouseConfig,
+    pub dimensions: DimensionsConfig,
+    pub generator: GeneratorConfig,
+    pub ingester: IngesterConfig,
+    pub queries: QueriesConfig,
+    /// Console settings, read by the UI.
+    pub ui: toml::Table,
+    /// Key bindings, read by the UI.
+    pub keys: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamConfig {
+    pub name: String,
+    pub shards: usize,
+    pub write_records_per_sec: u64,
+    pub write_bytes_per_sec: u64,
+    pub reads_per_sec: u64,
+    pub read_bytes_per_sec: u64,
+    #[serde(deserialize_with = "duration")]
+    pub retention: Duration,
+    /// fsync each put before acknowledging it (survives power loss, not only crashes).
+    pub fsync: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub bucket: String,
+    /// Key prefix of the dimension CSVs.
+    pub dims_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WarehouseConfig {
+    pub schema: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DimensionsConfig {
+    pub customers: u32,
+    pub restaurants: u32,
+    pub riders: u32,
+    /// Seed for the generated dimension data (same seed, same CSVs).
+    pub seed: u64,
+    /// Regenerate and upload the CSVs at start even when they already exist.
+    pub regenerate: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeneratorConfig {
+    /// Target events per second.
+    pub rate: u32,
+    /// Start paused.
+    pub paused: bool,
+    /// Also emit Processing → On the way → Delivered updates for orders.
+    pub status_updates: bool,
+    /// Records per PutRecords call (≤ 500).
+    pub batch_records: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngesterConfig {
+    /// Commit a micro-batch once it holds this many records…
+    pub batch_records: usize,
+    /// …or once its oldest record waited this long.
+    #[serde(deserialize_with = "duration")]
+    pub batch_age: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueriesConfig {
+    /// Folder of dashboard queries; default `sql/queries` if it exists, else the built-in ones.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            backend: BackendKind::Embedded,
+            data_dir: None,
+            read_only: false,
+            stream: StreamConfig::default(),
+            storage: StorageConfig::default(),
+            warehouse: WarehouseConfig::default(),
+            dimensions: DimensionsConfig::default(),
+            generator: GeneratorConfig::default(),
+            ingester: IngesterConfig::default(),
+            queries: QueriesConfig::default(),
+            ui: toml::Table::new(),
+            keys: toml::Table::new(),
+        }
+    }
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            name: "incoming-food-order-data".into(),
+            shards: 4,
+            write_records_per_sec: 1000,
+            write_bytes_per_sec: 1 << 20,
+            reads_per_sec: 5,
+            read_bytes_per_sec: 2 << 20,
+            retention: Duration::from_secs(24 * 3600),
+            fsync: true,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { bucket: "courier-data".into(), dims_prefix: "dims".into() }
+    }
+}
+
+impl Default for WarehouseConfig {
+    fn default() -> Self {
+        WarehouseConfig { schema: "food_delivery_datamart".into() }
+    }
+}
+
+impl Default for DimensionsConfig {
+    fn default() -> Self {
+        DimensionsConfig { customers: 200, restaurants: 50, riders: 30, seed: 42, regenerate: false }
+    }
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        GeneratorConfig { rate: 1000, paused: false, status_updates: true, batch_records: 500 }
+    }
+}
+
+impl Default for IngesterConfig {
+    fn default() -> Self {
+        IngesterConfig { batch_records: 10_000, batch_age: Duration::from_millis(200) }
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a duration like \"200ms\", \"5s\" or \"24h\": {e}")))
+}
+
+impl Config {
+    /// The default config file: `<config dir>/courier/config.toml`.
+    pub fn default_path() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "courier").map(|d| d.config_dir().join("config.toml"))
+    }
+
+    /// Load `path`, or the default path if it exists, or built-in defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let (path, required) = match path {
+            Some(p) => (Some(p.to_path_buf()), true),
+            None => (Self::default_path(), false),
+        };
+        let Some(path) = path else { return Ok(Config::default()) };
+        let file = path.display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(ConfigError { file, message: format!("cannot read: {e}") }),
+        };
+        Self::parse(&text, &file)
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError { file: file.to_string(), message: e.to_string().trim_end().to_string() })?;
+        config.validate().map_err(|message| ConfigError { file: file.to_string(), message })?;
+        Ok(config)
+    }
+
+    /// Checks serde can't express; each message names the key.
+    fn validate(&self) -> Result<(), String> {
+        let range = |key: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) { Ok(()) } else { Err(format!("key {key}: must be between {lo} and {hi}, got {v}")) }
+        };
+        range("stream.shards", self.stream.shards as u64, 1, 1024)?;
+        range("stream.write_records_per_sec", self.stream.write_records_per_sec, 1, 10_000_000)?;
+        range("stream.write_bytes_per_sec", self.stream.write_bytes_per_sec, 1024, 1 << 34)?;
+        range("stream.reads_per_sec", self.stream.reads_per_sec, 1, 1000)?;
+        range("stream.read_bytes_per_sec", self.stream.read_bytes_per_sec, 1024, 1 << 34)?;
+        range("generator.rate", self.generator.rate as u64, 0, 10_000_000)?;
+        range("generator.batch_records", self.generator.batch_records as u64, 1, 500)?;
+        range("ingester.batch_records", self.ingester.batch_records as u64, 1, 1_000_000)?;
+        range("dimensions.customers", self.dimensions.customers as u64, 1, 100_000_000)?;
+        range("dimensions.restaurants", self.dimensions.restaurants as u64, 1, 10_000_000)?;
+        range("dimensions.riders", self.dimensions.riders as u64, 1, 10_000_000)?;
+        if self.ingester.batch_age.is_zero() {
+            return Err("key ingester.batch_age: must be more than 0".into());
+        }
+        let name_ok = (1..=128).contains(&self.stream.name.len())
+            && self.stream.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !name_ok {
+            return Err(format!(
+                "key stream.name: {:?} is not a valid stream name (1-128 of letters, digits, _ . -)",
+                self.stream.name
+            ));
+        }
+        valid_bucket(&self.storage.bucket).map_err(|e| format!("key storage.bucket: {e}"))?;
+        let prefix_ok = !self.storage.dims_prefix.is_empty()
+            && self.storage.dims_prefix.split('/').all(|p| !p.is_empty() && p != "..")
+            && self.storage.dims_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
+        if !prefix_ok {
+            return Err(format!("key storage.dims_prefix: {:?} is not a plain key prefix like \"dims\"", self.storage.dims_prefix));
+        }
+        Ident::parse("schema", &self.warehouse.schema).map_err(|e| format!("key warehouse.schema: {e}"))?;
+        if self.backend == BackendKind::Aws {
+            return Err("key backend: \"aws\" is not available in this build yet; use \"embedded\"".into());
+        }
+        Ok(())
+    }
+
+    pub fn schema(&self) -> Ident {
+        Ident::parse("schema", &self.warehouse.schema).expect("validated at load")
+    }
+
+    /// The data dir: `--data-dir`, then `data_dir` in the file, then the platform default.
+    pub fn resolve_data_dir(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.data_dir.clone())
+            .or_else(|| directories::ProjectDirs::from("", "", "courier").map(|d| d.data_dir().to_path_buf()))
+            .unwrap_or_else(|| PathBuf::from(".courier"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_to_the_defaults() {
+        let text = include_str!("../config.example.toml");
+        let c = Config::parse(text, "config.example.toml").unwrap();
+        let d = Config::default();
+        assert_eq!(c.stream.name, d.stream.name);
+        assert_eq!(c.stream.shards, d.stream.shards);
+        assert_eq!(c.stream.retention, d.stream.retention);
+        assert_eq!(c.generator.rate, d.generator.rate);
+        assert_eq!(c.dimensions.customers, 200);
+        assert_eq!(c.ingester.batch_age, d.ingester.batch_age);
+    }
+
+    #[test]
+    fn bad_values_name_file_and_key() {
+        let cases = [
+            ("[generator]\nrate = \"fast\"\n", "rate"),
+            ("[stream]\nshards = 0\n", "key stream.shards: must be between 1 and 1024, got 0"),
+            ("[stream]\nretention = \"forever\"\n", "is not a duration"),
+            ("[warehouse]\nschema = \"x; drop table y\"\n", "key warehouse.schema"),
+            ("[storage]\nbucket = \"Bad Bucket\"\n", "key storage.bucket"),
+            ("[stream]\nnam = \"x\"\n", "unknown field `nam`"),
+            ("colour = 1\n", "unknown field `colour`"),
+            ("[generator\n", "TOML parse error"),
+            ("backend = \"cloud\"\n", "unknown variant `cloud`"),
+        ];
+        for (text, want) in cases {
+            let e = Config::parse(text, "/tmp/c.toml").unwrap_err().to_string();
+            assert!(e.starts_with("config file /tmp/c.toml: "), "{e}");
+            assert!(e.contains(want), "{e:?} should mention {want:?}");
+        }
+    }
+}

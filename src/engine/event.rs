@@ -1,0 +1,130 @@
+//! The order event on the wire (the reference pipeline's JSON shape) and its
+//! validation into a fact row. A record that fails here is dead-lettered with
+//! the reason; nothing here panics on any input.
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{FactRow, StreamRecord};
+
+pub const STATUSES: [&str; 4] = ["Delivered", "Cancelled", "Processing", "On the way"];
+/// Larger records are dead-lettered: an order event is a few hundred bytes.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+const ORDER_DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+/// One order event, fields exactly as the reference producer sends them;
+/// courier's generator adds `EmittedAt` (ms since the epoch) for freshness.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderEvent {
+    #[serde(rename = "OrderID")]
+    pub order_id: i64,
+    #[serde(rename = "CustomerID")]
+    pub customer_id: i32,
+    #[serde(rename = "RestaurantID")]
+    pub restaurant_id: i32,
+    #[serde(rename = "RiderID")]
+    pub rider_id: i32,
+    #[serde(rename = "OrderDate")]
+    pub order_date: String,
+    #[serde(rename = "DeliveryTime")]
+    pub delivery_time: i32,
+    #[serde(rename = "OrderValue")]
+    pub order_value: f64,
+    #[serde(rename = "DeliveryFee")]
+    pub delivery_fee: f64,
+    #[serde(rename = "TipAmount")]
+    pub tip_amount: f64,
+    #[serde(rename = "OrderStatus")]
+    pub order_status: String,
+    #[serde(rename = "EmittedAt", default, skip_serializing_if = "Option::is_none")]
+    pub emitted_at: Option<i64>,
+}
+
+pub fn format_order_date(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+/// Money as whole cents; must be finite, ≥ 0 and fit DECIMAL(8,2).
+fn cents(field: &str, v: f64) -> Result<i64, String> {
+    if !v.is_finite() || !(0.0..=999_999.99).contains(&v) {
+        return Err(format!("{field} {v} is outside 0..=999999.99"));
+    }
+    Ok((v * 100.0).round() as i64)
+}
+
+/// Parse and validate a stream record into a fact row, or say why not.
+pub fn parse_record(rec: &StreamRecord, shard_id: &str) -> Result<FactRow, String> {
+    if rec.data.len() > MAX_EVENT_BYTES {
+        return Err(format!("payload of {} bytes is larger than {MAX_EVENT_BYTES}", rec.data.len()));
+    }
+    let e: OrderEvent = serde_json::from_slice(&rec.data).map_err(|e| format!("not an order event: {e}"))?;
+    if !STATUSES.contains(&e.order_status.as_str()) {
+        return Err(format!("unknown OrderStatus {:?} (expected one of {})", e.order_status, STATUSES.join(", ")));
+    }
+    let order_date = NaiveDateTime::parse_from_str(&e.order_date, ORDER_DATE_FORMAT)
+        .map_err(|_| format!("OrderDate {:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913", e.order_date))?;
+    if e.delivery_time < 0 {
+        return Err(format!("DeliveryTime {} is negative", e.delivery_time));
+    }
+    Ok(FactRow {
+        order_id: e.order_id,
+        customer_id: e.customer_id,
+        restaurant_id: e.restaurant_id,
+        rider_id: e.rider_id,
+        order_date,
+        delivery_time: e.delivery_time,
+        order_value: cents("OrderValue", e.order_value)?,
+        delivery_fee: cents("DeliveryFee", e.delivery_fee)?,
+        tip_amount: cents("TipAmount", e.tip_amount)?,
+        order_status: e.order_status,
+        shard_id: shard_id.to_string(),
+        sequence_number: rec.sequence_number.0.clone(),
+        arrival_ms: rec.arrival_ms,
+        emitted_ms: e.emitted_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::SequenceNumber;
+
+    fn rec(data: &str) -> StreamRecord {
+        StreamRecord {
+            sequence_number: SequenceNumber("7".into()),
+            partition_key: "1".into(),
+            data: data.as_bytes().to_vec(),
+            arrival_ms: 0,
+        }
+    }
+
+    const GOOD: &str = r#"{"OrderID": 12, "CustomerID": 3, "RestaurantID": 4, "RiderID": 5, "OrderDate": "2026-11-20T14:03:11.482913", "DeliveryTime": 30, "OrderValue": 45.5, "DeliveryFee": 3.25, "TipAmount": 0, "OrderStatus": "On the way"}"#;
+
+    #[test]
+    fn reference_shape_parses() {
+        let row = parse_record(&rec(GOOD), "shardId-000000000001").unwrap();
+        assert_eq!(row.order_id, 12);
+        assert_eq!(row.order_value, 4550);
+        assert_eq!(row.delivery_fee, 325);
+        assert_eq!(row.order_status, "On the way");
+        assert_eq!(row.sequence_number, "7");
+        assert_eq!(row.emitted_ms, None);
+    }
+
+    #[test]
+    fn malformed_records_say_why() {
+        let cases = [
+            ("{not json", "not an order event"),
+            (r#"{"OrderID": 1}"#, "missing field"),
+            (&GOOD.replace("\"OrderID\": 12", "\"OrderID\": \"twelve\"") as &str, "invalid type"),
+            (&GOOD.replace("On the way", "Lost"), "unknown OrderStatus \"Lost\""),
+            (&GOOD.replace("2026-11-20T14:03:11.482913", "yesterday"), "OrderDate \"yesterday\""),
+            (&GOOD.replace("45.5", "-1"), "OrderValue -1 is outside"),
+            (&"x".repeat(MAX_EVENT_BYTES + 1), "larger than"),
+        ];
+        for (data, want) in cases {
+            let err = parse_record(&rec(data), "s").unwrap_err();
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The mock-order generator: builds order events in the reference shape at a
+//! target rate (held by a token-bucket rate limiter), puts them in PutRecords
+//! batches, retries exactly the failed entries with backoff, and later emits
+//! status updates for acknowledged orders. It knows only the `Stream` port.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use governor::{Quota, RateLimiter};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::dimensions::DimensionIds;
+use super::event::{OrderEvent, format_order_date};
+use super::snapshot::GeneratorState;
+use super::state::{Counters, Shared};
+use crate::backend::{PutEntry, PutOutcome, Stream, backoff};
+
+/// Largest PutRecords request body Kinesis accepts.
+const MAX_PUT_BYTES: usize = 5 << 20;
+/// Order IDs are reserved on disk in blocks, so they stay unique across restarts and crashes.
+const ID_BLOCK: i64 = 100_000;
+/// Bound on scheduled status updates (memory).
+const MAX_PENDING_UPDATES: usize = 200_000;
+/// A record failing with a non-throttle error is given up after this many tries.
+const MAX_ATTEMPTS: u32 = 10;
+
+/// What the front end controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeneratorControl {
+    pub paused: bool,
+    pub rate: u32,
+}
+
+/// Hands out OrderIDs unique across restarts: a block is written (fsynced) to
+/// `path` before any ID in it is used.
+pub struct OrderIds {
+    path: PathBuf,
+    next: i64,
+    end: i64,
+}
+
+impl OrderIds {
+    pub fn open(path: PathBuf) -> std::io::Result<Self> {
+        Ok(OrderIds { path, next: 0, end: 0 })
+    }
+
+    pub fn next_id(&mut self) -> std::io::Result<i64> {
+        if self.next >= self.end {
+            let start = match std::fs::read_to_string(&self.path) {
+                Ok(s) => s.trim().parse::<i64>().map_err(|_| {
+                    std::io::Error::other(format!("{} does not hold an order id", self.path.display()))
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 1,
+                Err(e) => return Err(e),
+            };
+            let tmp = self.path.with_extension("tmp");
+            std::fs::write(&tmp, (start + ID_BLOCK).to_string())?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            self.next = start;
+            self.end = start + ID_BLOCK;
+        }
+        self.next += 1;
+        Ok(self.next - 1)
+    }
+}
+
+struct Pending {
+    event: OrderEvent,
+    is_new: bool,
+}
+
+struct Update {
+    due: Instant,
+    event: OrderEvent,
+}
+
+pub struct Generator {
+    pub shared: Arc<Shared>,
+    pub stream: Arc<dyn Stream>,
+    pub ids: watch::Receiver<Arc<DimensionIds>>,
+    pub control: watch::Receiver<GeneratorControl>,
+    pub order_ids: OrderIds,
+    pub status_updates: bool,
+    pub batch_records: usize,
+}
+
+impl Generator {
+    fn set_state(&self, s: GeneratorState) {
+        *self.shared.generator_state.lock().unwrap() = s;
+    }
+
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut rng = SmallRng::from_os_rng();
+        let mut updates: VecDeque<Update> = VecDeque::new();
+        let mut limiter: Option<(u32, RateLimiter<_, _, _>)> = None;
+        let mut last_error = (String::new(), Instant::now());
+        while !cancel.is_cancelled() {
+            let ids = self.ids.borrow().clone();
+            if !ids.is_usable() {
+                self.set_state(GeneratorState::WaitingForDimensions);
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = self.ids.changed() => continue,
+                }
+            }
+            let ctl = *self.control.borrow();
+            self.shared.target_rate.store(ctl.rate as u64, Ordering::Relaxed);
+            if ctl.paused || ctl.rate == 0 {
+                self.set_state(GeneratorState::Paused);
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = self.control.changed() => continue,
+                }
+            }
+            self.set_state(GeneratorState::Running);
+            let burst = (ctl.rate / 10).clamp(1, self.batch_records as u32);
+            if limiter.as_ref().is_none_or(|(r, _)| *r != ctl.rate) {
+                let quota = Quota::per_second(NonZeroU32::new(ctl.rate).expect("rate > 0"))
+                    .allow_burst(NonZeroU32::new(burst).expect("burst > 0"));
+                limiter = Some((ctl.rate, RateLimiter::direct(quota)));
+            }
+            let (_, lim) = limiter.as_ref().expect("set above");
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.control.changed() => continue,
+                r = lim.until_n_ready(NonZeroU32::new(burst).expect("burst > 0")) => { let _ = r; }
+            }
+            let mut batch = Vec::with_capacity(burst as usize);
+            let now = Instant::now();
+            while batch.len() < burst as usize && updates.front().is_some_and(|u| u.due <= now) {
+                let mut u = updates.pop_front().expect("checked");
+                u.event.emitted_at = Some(chrono::Utc::now().timestamp_millis());
+                batch.push(Pending { event: u.event, is_new: false });
+            }
+            while batch.len() < burst as usize {
+                match self.new_order(&ids, &mut rng) {
+                    Ok(e) => batch.push(Pending { event: e, is_new: true }),
+                    Err(e) => {
+                        self.shared.error("generator", format!("cannot reserve order ids: {e}"));
+                        tokio::select! { _ = cancel.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
+                        break;
+                    }
+                }
+            }
+            Counters::add(&self.shared.counters.generated, batch.len() as u64);
+            let acked = self.put_with_retry(batch, &cancel, &mut last_error).await;
+            if self.status_updates {
+                for p in acked {
+                    if updates.len() < MAX_PENDING_UPDATES {
+                        if let Some(u) = next_status(p.event, &mut rng) {
+                            updates.push_back(u);
+                        }
+                    }
+                }
+            }
+        }
+        self.set_state(GeneratorState::Stopped);
+    }
+
+    fn new_order(&mut self, ids: &DimensionIds, rng: &mut SmallRng) -> std::io::Result<OrderEvent> {
+        let order_id = self.order_ids.next_id()?;
+        let now = chrono::Utc::now();
+        // Most orders happen now; a few arrive late, dated up to 30 days back,
+        // as the reference producer's spread does. None is dropped.
+        let date = if rng.random_bool(0.05) {
+            now - chrono::Duration::seconds(rng.random_range(60..30 * 86_400))
+        } else {
+            now
+        };
+        let status = if self.status_updates {
+            if rng.random_bool(0.05) { "Cancelled" } else { "Processing" }
+        } else {
+            ["Delivered", "Delivered", "Delivered", "Cancelled", "Processing", "On the way"][rng.random_range(0..6)]
+        };
+        let money = |rng: &mut SmallRng, lo: u32, hi: u32| rng.random_range(lo * 100..=hi * 100) as f64 / 100.0;
+        Ok(OrderEvent {
+            order_id,
+            customer_id: ids.customers[rng.random_range(0..ids.customers.len())],
+            restaurant_id: ids.restaurants[rng.random_range(0..ids.restaurants.len())],
+            rider_id: ids.riders[rng.random_range(0..ids.riders.len())],
+            order_date: format_order_date(date.naive_utc()),
+            delivery_time: rng.random_range(15..=60),
+            order_value: money(rng, 10, 100),
+            delivery_fee: money(rng, 2, 10),
+            tip_amount: money(rng, 0, 20),
+            order_status: status.to_string(),
+            emitted_at: Some(now.timestamp_millis()),
+        })
+    }
+
+    /// Put `batch` until every record is acknowledged (throttled ones are
+    /// retried for as long as the generator runs). Returns the acknowledged.
+    async fn put_with_retry(
+        &self,
+        batch: Vec<Pending>,
+        cancel: &CancellationToken,
+        last_error: &mut (String, Instant),
+    ) -> Vec<Pending> {
+        let c = &self.shared.counters;
+        let mut todo: Vec<(Pending, u32)> = batch.into_iter().map(|p| (p, 0)).collect();
+        let mut acked = Vec::new();
+        let mut round = 0u32;
+        while !todo.is_empty() {
+            let mut retry = Vec::new();
+            let mut rest = std::mem::take(&mut todo).into_iter().peekable();
+            while rest.peek().is_some() {
+                let mut chunk = Vec::new();
+                let mut entries = Vec::new();
+                let mut bytes = 0;
+                while let Some((p, _)) = rest.peek() {
+                    let data = serde_json::to_vec(&p.event).expect("events serialize");
+                    let key = p.event.order_id.to_string();
+                    if !entries.is_empty() && (entries.len() == 500 || bytes + data.len() + key.len() > MAX_PUT_BYTES) {
+                        break;
+                    }
+                    bytes += data.len() + key.len();
+                    entries.push(PutEntry { partition_key: key, data });
+                    chunk.push(rest.next().expect("peeked"));
+                }
+                Counters::add(&c.sent, entries.len() as u64);
+                match self.stream.put_records(entries).await {
+                    Ok(outcomes) => {
+                        for ((p, attempts), o) in chunk.into_iter().zip(outcomes) {
+                            match o {
+                                PutOutcome::Ok { .. } => {
+                                    Counters::add(&c.acknowledged, 1);
+                                    if p.is_new {
+                                        Counters::add(&c.orders_acknowledged, 1);
+                                    }
+                                    acked.push(p);
+                                }
+                                o if o.is_throttle() => {
+                                    Counters::add(&c.throttled, 1);
+                                    retry.push((p, attempts));
+                                }
+                                PutOutcome::Failed { error_code, error_message } => {
+                                    self.report(last_error, format!("put failed: {error_code}: {error_message}"));
+                                    if attempts + 1 >= MAX_ATTEMPTS {
+                                        Counters::add(&c.failed, 1);
+                                    } else {
+                                        retry.push((p, attempts + 1));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        self.report(last_error, format!("PutRecords failed: {e}"));
+                        for (p, attempts) in chunk {
+                            if attempts + 1 >= MAX_ATTEMPTS {
+                                Counters::add(&c.failed, 1);
+                            } else {
+                                retry.push((p, attempts + 1));
+                            }
+                        }
+                    }
+                }
+            }
+            todo = retry;
+            if todo.is_empty() {
+                break;
+            }
+            let wait = backoff(round, Duration::from_millis(50), Duration::from_secs(2));
+            round += 1;
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    // Never acknowledged, so not lost: counted as failed.
+                    Counters::add(&c.failed, todo.len() as u64);
+                    break;
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        acked
+    }
+
+    /// Surface an error without flooding: the same message at most every 5 s.
+    fn report(&self, last: &mut (String, Instant), message: String) {
+        if last.0 != message || last.1.elapsed() > Duration::from_secs(5) {
+            self.shared.error("generator", message.clone());
+            *last = (message, Instant::now());
+        }
+    }
+}
+
+/// The next status of an acknowledged order, due a few seconds later.
+fn next_status(mut event: OrderEvent, rng: &mut SmallRng) -> Option<Update> {
+    let next = match event.order_status.as_str() {
+        "Processing" => "On the way",
+        "On the way" => {
+            if rng.random_bool(0.03) {
+                "Cancelled"
+            } else {
+                "Delivered"
+            }
+        }
+        _ => return None,
+    };
+    event.order_status = next.to_string();
+    Some(Update { due: Instant::now() + Duration::from_millis(rng.random_range(1000..4000)), event })
+}

@@ -1,0 +1,230 @@
+//! Live dashboard queries: `sql/queries/*.sql`, one query per file, with a
+//! header comment giving its title and refresh interval:
+//!
+//! ```sql
+//! -- title: Orders and revenue per minute
+//! -- refresh: 5s
+//! SELECT ...
+//! ```
+//!
+//! The runner re-runs each query when due (or when asked) and puts the
+//! result, its run time or its error in the snapshot.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::snapshot::{QueryResult, QueryView};
+use super::state::Shared;
+use crate::backend::Warehouse;
+
+/// Rows kept from a result for the console.
+pub const MAX_ROWS: usize = 1000;
+const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
+
+/// The queries shipped in the binary, used when no `sql/queries` folder is found.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("orders_per_minute.sql", include_str!("../../sql/queries/orders_per_minute.sql")),
+    ("top_restaurants.sql", include_str!("../../sql/queries/top_restaurants.sql")),
+    ("rider_leaderboard.sql", include_str!("../../sql/queries/rider_leaderboard.sql")),
+    ("delivery_time_by_cuisine.sql", include_str!("../../sql/queries/delivery_time_by_cuisine.sql")),
+    ("order_status_mix.sql", include_str!("../../sql/queries/order_status_mix.sql")),
+    ("dead_letters.sql", include_str!("../../sql/queries/dead_letters.sql")),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryDef {
+    pub name: String,
+    pub title: String,
+    pub refresh: Duration,
+    pub sql: String,
+}
+
+/// Read the header comment of a query file.
+pub fn parse_query(file_name: &str, text: &str) -> Result<QueryDef, String> {
+    let name = file_name.trim_end_matches(".sql").to_string();
+    let mut title = name.replace('_', " ");
+    let mut refresh = DEFAULT_REFRESH;
+    for line in text.lines().map(str::trim).take_while(|l| l.starts_with("--") || l.is_empty()) {
+        let body = line.trim_start_matches('-').trim();
+        if let Some(t) = body.strip_prefix("title:") {
+            title = t.trim().to_string();
+        } else if let Some(r) = body.strip_prefix("refresh:") {
+            refresh = humantime::parse_duration(r.trim())
+                .map_err(|e| format!("{file_name}: refresh {:?} is not a duration like 5s: {e}", r.trim()))?;
+            if refresh < Duration::from_millis(250) {
+                return Err(format!("{file_name}: refresh must be at least 250ms"));
+            }
+        }
+    }
+    let has_sql = text.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+    if !has_sql {
+        return Err(format!("{file_name}: no SQL in the file"));
+    }
+    Ok(QueryDef { name, title, refresh, sql: text.to_string() })
+}
+
+/// Where queries come from: a folder, or the built-in set.
+#[derive(Debug, Clone)]
+pub enum QuerySource {
+    Dir(PathBuf),
+    BuiltIn,
+}
+
+impl QuerySource {
+    /// The configured folder, else `./sql/queries` if present, else built-in.
+    pub fn resolve(configured: Option<&Path>) -> Self {
+        match configured {
+            Some(d) => QuerySource::Dir(d.to_path_buf()),
+            None if Path::new("sql/queries").is_dir() => QuerySource::Dir(PathBuf::from("sql/queries")),
+            None => QuerySource::BuiltIn,
+        }
+    }
+
+    /// Load every query, sorted by file name. Bad files are reported, not fatal.
+    pub fn load(&self) -> (Vec<QueryDef>, Vec<String>) {
+        let mut files: Vec<(String, Result<String, String>)> = match self {
+            QuerySource::BuiltIn => BUILT_IN.iter().map(|(n, t)| (n.to_string(), Ok(t.to_string()))).collect(),
+            QuerySource::Dir(dir) => match std::fs::read_dir(dir) {
+                Ok(entries) => entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "sql"))
+                    .map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let text = std::fs::read_to_string(e.path()).map_err(|err| format!("{name}: {err}"));
+                        (name, text)
+                    })
+                    .collect(),
+                Err(e) => return (Vec::new(), vec![format!("cannot read query folder {}: {e}", dir.display())]),
+            },
+        };
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut defs = Vec::new();
+        let mut errors = Vec::new();
+        for (name, text) in files {
+            match text.and_then(|t| parse_query(&name, &t)) {
+                Ok(d) => defs.push(d),
+                Err(e) => errors.push(e),
+            }
+        }
+        (defs, errors)
+    }
+}
+
+/// Runs the dashboard queries on their schedule.
+pub struct QueryRunner {
+    pub shared: Arc<Shared>,
+    pub warehouse: Arc<dyn Warehouse>,
+    pub source: QuerySource,
+    defs: Vec<QueryDef>,
+    due: Vec<Instant>,
+}
+
+impl QueryRunner {
+    pub fn new(shared: Arc<Shared>, warehouse: Arc<dyn Warehouse>, source: QuerySource) -> Self {
+        let mut r = QueryRunner { shared, warehouse, source, defs: Vec::new(), due: Vec::new() };
+        r.reload();
+        r
+    }
+
+    /// Re-read the query files; results of queries that still exist are kept.
+    pub fn reload(&mut self) {
+        let (defs, errors) = self.source.load();
+        for e in errors {
+            self.shared.error("query", e);
+        }
+        let mut views = self.shared.queries.lock().unwrap();
+        let old = std::mem::take(&mut *views);
+        *views = defs
+            .iter()
+            .map(|d| QueryView {
+                name: d.name.clone(),
+                title: d.title.clone(),
+                refresh: d.refresh,
+                running: false,
+                last: old.iter().find(|v| v.name == d.name).and_then(|v| v.last.clone()),
+            })
+            .collect();
+        self.due = vec![Instant::now(); defs.len()];
+        self.defs = defs;
+    }
+
+    /// Make query `i` due now.
+    pub fn run_now(&mut self, i: usize) {
+        if let Some(d) = self.due.get_mut(i) {
+            *d = Instant::now();
+        }
+    }
+
+    /// Run every query that is due, one after another.
+    pub async fn run_due(&mut self) {
+        for i in 0..self.defs.len() {
+            if self.due[i] > Instant::now() {
+                continue;
+            }
+            let def = self.defs[i].clone();
+            self.set(i, |v| v.running = true);
+            let started = Instant::now();
+            let result = self.warehouse.query(&def.sql).await;
+            let took = started.elapsed();
+            let last = match result {
+                Ok(mut rs) => {
+                    rs.rows.truncate(MAX_ROWS);
+                    QueryResult {
+                        columns: rs.columns,
+                        rows: rs.rows.into_iter().map(|r| r.into_iter().map(|v| v.unwrap_or_default()).collect()).collect(),
+                        ran_at: chrono::Utc::now(),
+                        took,
+                        error: None,
+                    }
+                }
+                Err(e) => QueryResult {
+                    columns: Vec::new(),
+                    rows: Vec::new(),
+                    ran_at: chrono::Utc::now(),
+                    took,
+                    error: Some(e.to_string()),
+                },
+            };
+            self.set(i, |v| {
+                v.running = false;
+                v.last = Some(last);
+            });
+            self.due[i] = Instant::now() + def.refresh;
+        }
+    }
+
+    /// When the next query is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.due.iter().min().copied()
+    }
+
+    fn set(&self, i: usize, f: impl FnOnce(&mut QueryView)) {
+        if let Some(v) = self.shared.queries.lock().unwrap().get_mut(i) {
+            f(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_gives_title_and_refresh() {
+        let q = parse_query("top.sql", "-- title: Top restaurants\n-- refresh: 10s\nSELECT 1").unwrap();
+        assert_eq!(q.title, "Top restaurants");
+        assert_eq!(q.refresh, Duration::from_secs(10));
+        let q = parse_query("rider_board.sql", "SELECT 1").unwrap();
+        assert_eq!(q.title, "rider board");
+        assert!(parse_query("x.sql", "-- refresh: soon\nSELECT 1").unwrap_err().contains("refresh \"soon\""));
+        assert!(parse_query("x.sql", "-- title: nothing\n").unwrap_err().contains("no SQL"));
+    }
+
+    #[test]
+    fn built_in_queries_all_parse() {
+        let (defs, errors) = QuerySource::BuiltIn.load();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(defs.len() >= 4);
+    }
+}

@@ -1,0 +1,203 @@
+//! The engine's live state: what the tasks update and the publisher turns
+//! into [`Snapshot`]s. Locks are held only to copy a few fields.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use super::snapshot::{
+    BackendInfo, DimensionLoad, ErrorEntry, Freshness, GeneratorState, LoadState, QueryView, ShardLag, Snapshot,
+};
+
+const MAX_ERRORS: usize = 50;
+/// One sample a second for five minutes.
+const RATE_HISTORY: usize = 300;
+
+#[derive(Default)]
+pub struct Counters {
+    pub generated: AtomicU64,
+    pub orders_acknowledged: AtomicU64,
+    pub sent: AtomicU64,
+    pub acknowledged: AtomicU64,
+    pub throttled: AtomicU64,
+    pub failed: AtomicU64,
+    pub ingested: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub batches: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-shard figures the ingester's reader updates.
+#[derive(Debug, Clone, Default)]
+pub struct ShardState {
+    pub lag: ShardLag,
+    pub read_total: u64,
+}
+
+pub struct Shared {
+    pub started: Instant,
+    pub backend: BackendInfo,
+    pub read_only: bool,
+    pub counters: Counters,
+    pub generator_state: Mutex<GeneratorState>,
+    pub target_rate: AtomicU64,
+    pub shards: Mutex<Vec<ShardState>>,
+    pub dimensions: Mutex<Vec<(DimensionLoad, Option<Instant>)>>,
+    pub freshness: Mutex<Histogram<u64>>,
+    pub queries: Mutex<Vec<QueryView>>,
+    pub errors: Mutex<VecDeque<ErrorEntry>>,
+    pub retrying: AtomicBool,
+    pub stopping: AtomicBool,
+    rates: Mutex<Rates>,
+}
+
+#[derive(Default)]
+struct Rates {
+    last_tick: Option<Instant>,
+    last_acked: u64,
+    last_ingested: u64,
+    last_read: Vec<u64>,
+    acked_rate: u64,
+    ingest_rate: u64,
+    history: VecDeque<u64>,
+}
+
+impl Shared {
+    pub fn new(backend: BackendInfo, read_only: bool, dimensions: Vec<DimensionLoad>) -> Self {
+        Shared {
+            started: Instant::now(),
+            backend,
+            read_only,
+            counters: Counters::default(),
+            generator_state: Mutex::new(GeneratorState::WaitingForDimensions),
+            target_rate: AtomicU64::new(0),
+            shards: Mutex::new(Vec::new()),
+            dimensions: Mutex::new(dimensions.into_iter().map(|d| (d, None)).collect()),
+            freshness: Mutex::new(Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds")),
+            queries: Mutex::new(Vec::new()),
+            errors: Mutex::new(VecDeque::new()),
+            retrying: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            rates: Mutex::new(Rates::default()),
+        }
+    }
+
+    /// Record an error for the console's error list (and the log).
+    pub fn error(&self, source: &str, message: impl Into<String>) {
+        let message = message.into();
+        tracing::warn!(source, "{message}");
+        let mut errors = self.errors.lock().unwrap();
+        if errors.len() == MAX_ERRORS {
+            errors.pop_front();
+        }
+        errors.push_back(ErrorEntry { at: chrono::Utc::now(), source: source.into(), message });
+    }
+
+    pub fn set_dimension(&self, table: &str, state: LoadState, loading_since: Option<Instant>) {
+        let mut dims = self.dimensions.lock().unwrap();
+        if let Some((d, since)) = dims.iter_mut().find(|(d, _)| d.table == table) {
+            if let LoadState::Loaded { rows, at, .. } = &state {
+                d.last_loaded = Some((*rows, *at));
+            }
+            d.state = state;
+            *since = loading_since;
+        }
+    }
+
+    pub fn record_freshness(&self, emitted_ms: impl Iterator<Item = i64>, visible_ms: i64) {
+        let mut h = self.freshness.lock().unwrap();
+        for e in emitted_ms {
+            let _ = h.record((visible_ms - e).clamp(1, 3_600_000) as u64);
+        }
+    }
+
+    /// Advance the per-second rates; call about once a second.
+    pub fn tick_rates(&self) {
+        let now = Instant::now();
+        let mut r = self.rates.lock().unwrap();
+        let secs = r.last_tick.map_or(1.0, |t| now.duration_since(t).as_secs_f64().max(0.001));
+        let acked = Counters::get(&self.counters.acknowledged);
+        let ingested = Counters::get(&self.counters.ingested);
+        r.acked_rate = ((acked - r.last_acked) as f64 / secs).round() as u64;
+        r.ingest_rate = ((ingested - r.last_ingested) as f64 / secs).round() as u64;
+        r.last_acked = acked;
+        r.last_ingested = ingested;
+        let rate = r.acked_rate;
+        if r.history.len() == RATE_HISTORY {
+            r.history.pop_front();
+        }
+        r.history.push_back(rate);
+        let mut shards = self.shards.lock().unwrap();
+        r.last_read.resize(shards.len(), 0);
+        for (s, last) in shards.iter_mut().zip(r.last_read.iter_mut()) {
+            s.lag.read_rate = ((s.read_total - *last) as f64 / secs).round() as u64;
+            *last = s.read_total;
+        }
+        r.last_tick = Some(now);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let c = &self.counters;
+        let rates = self.rates.lock().unwrap();
+        let h = self.freshness.lock().unwrap();
+        let freshness = Freshness {
+            p50_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.5)),
+            p99_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.99)),
+            samples: h.len(),
+        };
+        drop(h);
+        Snapshot {
+            backend: self.backend.clone(),
+            uptime: self.started.elapsed(),
+            read_only: self.read_only,
+            generator: super::snapshot::GeneratorStats {
+                state: *self.generator_state.lock().unwrap(),
+                target_rate: self.target_rate.load(Ordering::Relaxed) as u32,
+                acked_rate: rates.acked_rate,
+                generated: Counters::get(&c.generated),
+                orders_acknowledged: Counters::get(&c.orders_acknowledged),
+                sent: Counters::get(&c.sent),
+                acknowledged: Counters::get(&c.acknowledged),
+                throttled: Counters::get(&c.throttled),
+                failed: Counters::get(&c.failed),
+                rate_history: rates.history.iter().copied().collect(),
+            },
+            shards: self.shards.lock().unwrap().iter().map(|s| s.lag.clone()).collect(),
+            dimensions: self
+                .dimensions
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(d, since)| {
+                    let mut d = d.clone();
+                    if let (LoadState::Loading { elapsed }, Some(since)) = (&mut d.state, since) {
+                        *elapsed = since.elapsed();
+                    }
+                    d
+                })
+                .collect(),
+            ingest: super::snapshot::IngestStats {
+                ingested: Counters::get(&c.ingested),
+                dead_lettered: Counters::get(&c.dead_lettered),
+                batches: Counters::get(&c.batches),
+                ingest_rate: rates.ingest_rate,
+                retrying: self.retrying.load(Ordering::Relaxed),
+            },
+            freshness,
+            queries: self.queries.lock().unwrap().clone(),
+            errors: self.errors.lock().unwrap().iter().cloned().collect(),
+            stopping: self.stopping.load(Ordering::Relaxed),
+        }
+    }
+}

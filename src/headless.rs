@@ -1,0 +1,114 @@
+//! The `--no-tui` front end: the same engine, one status line a second
+//! (text or JSON), a final summary. It reads snapshots only.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::engine::snapshot::LoadState;
+use crate::engine::{EngineHandle, Snapshot, Summary};
+
+/// One status line.
+pub fn status_line(s: &Snapshot) -> String {
+    let g = &s.generator;
+    let mut line = format!(
+        "{:>6.1}s gen {} {}/{} ev/s acked={} thr={} fail={} | ingest {} ev/s total={} dlq={}",
+        s.uptime.as_secs_f64(),
+        g.state.label(),
+        g.acked_rate,
+        g.target_rate,
+        g.acknowledged,
+        g.throttled,
+        g.failed,
+        s.ingest.ingest_rate,
+        s.ingest.ingested,
+        s.ingest.dead_lettered,
+    );
+    if s.ingest.retrying {
+        line.push_str(" (warehouse retrying)");
+    }
+    line.push_str(" | lag");
+    for sh in &s.shards {
+        let short = sh.shard_id.trim_start_matches("shardId-").trim_start_matches('0');
+        let _ = write!(line, " {}:{}ms/{}", if short.is_empty() { "0" } else { short }, sh.millis_behind_latest, sh.records_behind);
+    }
+    line.push_str(" | dims");
+    for d in &s.dimensions {
+        let state = match &d.state {
+            LoadState::Loaded { rows, .. } => format!("loaded({rows})"),
+            other => other.label().to_string(),
+        };
+        let _ = write!(line, " {}={state}", d.table);
+    }
+    match (s.freshness.p50_ms, s.freshness.p99_ms) {
+        (Some(p50), Some(p99)) => {
+            let _ = write!(line, " | fresh p50={p50}ms p99={p99}ms");
+        }
+        _ => line.push_str(" | fresh -"),
+    }
+    line
+}
+
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "summary: generated={} acknowledged={} acknowledged_orders={} ingested={} dead_lettered={} throttled={} failed={} fact_rows={} drained={} seconds={:.1}",
+        s.generated,
+        s.acknowledged,
+        s.acknowledged_orders,
+        s.ingested,
+        s.dead_lettered,
+        s.throttled,
+        s.failed,
+        s.fact_rows.map_or("?".to_string(), |n| n.to_string()),
+        s.drained,
+        s.seconds
+    )
+}
+
+/// Run headless until SIGINT/SIGTERM or `run_for` elapses; print status each
+/// second and the summary at the end.
+pub async fn run(engine: EngineHandle, json: bool, run_for: Option<Duration>) -> Result<Summary, String> {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let deadline = async {
+        match run_for {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("installing the SIGTERM handler: {e}"))?;
+    loop {
+        tokio::select! {
+            _ = &mut deadline => break,
+            _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break }
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break }
+            _ = tick.tick() => {
+                if engine.is_finished() {
+                    break;
+                }
+                let mut snap = engine.snapshots.borrow().clone();
+                if json {
+                    // A status line, not a data dump: no history, no result rows.
+                    snap.generator.rate_history.clear();
+                    for q in snap.queries.iter_mut().filter_map(|q| q.last.as_mut()) {
+                        q.rows.clear();
+                    }
+                    println!("{}", serde_json::to_string(&snap).unwrap_or_default());
+                } else {
+                    println!("{}", status_line(&snap));
+                }
+            }
+        }
+    }
+    engine.stop();
+    let summary = engine.wait().await?;
+    if json {
+        let mut v = serde_json::to_value(&summary).unwrap_or_default();
+        v["summary"] = serde_json::Value::Bool(true);
+        println!("{v}");
+    } else {
+        println!("{}", summary_line(&summary));
+    }
+    Ok(summary)
+}

@@ -1,0 +1,105 @@
+//! Wiring: from a [`Config`] (plus flags) to the engine's ports and settings.
+//! The binary and the integration tests build the engine the same way.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::embedded::{DirObjectStore, DuckDbWarehouse, EmbeddedStream, StreamLimits};
+use crate::config::Config;
+use crate::engine::queries::QuerySource;
+use crate::engine::snapshot::BackendInfo;
+use crate::engine::{EngineSettings, Ports};
+
+/// Where the embedded default keeps its parts under the data dir.
+pub struct EmbeddedPaths {
+    pub data_dir: PathBuf,
+    pub stream_dir: PathBuf,
+    pub warehouse: PathBuf,
+    pub objects: PathBuf,
+}
+
+impl EmbeddedPaths {
+    pub fn new(data_dir: &Path) -> Self {
+        EmbeddedPaths {
+            data_dir: data_dir.to_path_buf(),
+            stream_dir: data_dir.join("stream"),
+            warehouse: data_dir.join("warehouse.duckdb"),
+            objects: data_dir.join("objects"),
+        }
+    }
+}
+
+/// The embedded stream's limits from config.
+pub fn stream_limits(config: &Config) -> StreamLimits {
+    let s = &config.stream;
+    StreamLimits {
+        write_records_per_sec: s.write_records_per_sec,
+        write_bytes_per_sec: s.write_bytes_per_sec,
+        reads_per_sec: s.reads_per_sec,
+        read_bytes_per_sec: s.read_bytes_per_sec,
+        retention: s.retention,
+        fsync: s.fsync,
+        ..StreamLimits::default()
+    }
+}
+
+/// Open the embedded stream, object store and warehouse under `paths`.
+/// Also returns the stream itself (for retention and tests).
+pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, Arc<EmbeddedStream>), String> {
+    std::fs::create_dir_all(&paths.data_dir)
+        .map_err(|e| format!("creating the data dir {}: {e}", paths.data_dir.display()))?;
+    let stream = Arc::new(
+        EmbeddedStream::open(&paths.stream_dir, &config.stream.name, config.stream.shards, stream_limits(config))
+            .map_err(|e| format!("opening the embedded stream: {e}"))?,
+    );
+    let warehouse =
+        DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects).map_err(|e| e.to_string())?;
+    let ports = Ports {
+        stream: Arc::new(Arc::clone(&stream)),
+        objects: Arc::new(DirObjectStore::new(&paths.objects)),
+        warehouse: Arc::new(warehouse),
+    };
+    Ok((ports, stream))
+}
+
+/// Engine settings from config; `rate`, `paused` and `read_only` are the flags' overrides.
+pub fn engine_settings(config: &Config, paths: &EmbeddedPaths, rate: Option<u32>, paused: bool, read_only: bool) -> EngineSettings {
+    EngineSettings {
+        backend: BackendInfo {
+            kind: "embedded".into(),
+            detail: paths.data_dir.display().to_string(),
+            stream: config.stream.name.clone(),
+        },
+        schema: config.schema(),
+        bucket: config.storage.bucket.clone(),
+        dims_prefix: config.storage.dims_prefix.clone(),
+        dimension_rows: [config.dimensions.customers, config.dimensions.restaurants, config.dimensions.riders],
+        dimension_seed: config.dimensions.seed,
+        regenerate_dimensions: config.dimensions.regenerate,
+        rate: rate.unwrap_or(config.generator.rate),
+        start_paused: paused || config.generator.paused,
+        status_updates: config.generator.status_updates,
+        put_batch_records: config.generator.batch_records,
+        ingest_batch_records: config.ingester.batch_records,
+        ingest_batch_age: config.ingester.batch_age,
+        reads_per_sec: config.stream.reads_per_sec,
+        queries: QuerySource::resolve(config.queries.dir.as_deref()),
+        read_only: read_only || config.read_only,
+        state_dir: paths.data_dir.clone(),
+        drain_timeout: Duration::from_secs(10),
+    }
+}
+
+/// Drop stream records past retention, once a minute, for as long as the runtime runs.
+pub fn spawn_retention(stream: Arc<EmbeddedStream>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = stream.enforce_retention() {
+                tracing::warn!("stream retention: {e}");
+            }
+        }
+    });
+}

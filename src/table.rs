@@ -1,0 +1,56 @@
+//! Plain-text rendering of a result set as an aligned table (`courier query`).
+
+use crate::backend::ResultSet;
+
+/// Columns padded to their widest value (in characters); numbers align right.
+pub fn aligned(rs: &ResultSet) -> String {
+    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
+    let mut widths: Vec<usize> = rs.columns.iter().map(|c| c.chars().count()).collect();
+    for row in &rs.rows {
+        for (w, v) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell(v).chars().count());
+        }
+    }
+    let numeric: Vec<bool> = (0..rs.columns.len())
+        .map(|i| {
+            rs.rows.iter().all(|r| r[i].as_deref().is_none_or(|v| v.parse::<f64>().is_ok())) && !rs.rows.is_empty()
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .zip(&numeric)
+            .map(|((c, w), num)| if *num { format!("{c:>w$}") } else { format!("{c:<w$}") })
+            .collect();
+        parts.join(" | ").trim_end().to_string()
+    };
+    let mut out = String::new();
+    out.push_str(&line(rs.columns.clone()));
+    out.push('\n');
+    out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    out.push('\n');
+    for row in &rs.rows {
+        out.push_str(&line(row.iter().map(cell).collect()));
+        out.push('\n');
+    }
+    out.push_str(&format!("({} row{})\n", rs.rows.len(), if rs.rows.len() == 1 { "" } else { "s" }));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligns_text_left_and_numbers_right() {
+        let rs = ResultSet {
+            columns: vec!["name".into(), "orders".into()],
+            rows: vec![vec![Some("Kim Bistro".into()), Some("7".into())], vec![Some("Bo".into()), None]],
+        };
+        assert_eq!(
+            aligned(&rs),
+            "name       | orders\n-----------+-------\nKim Bistro |      7\nBo         |   NULL\n(2 rows)\n"
+        );
+    }
+}
