@@ -111,7 +111,7 @@ pub struct IngesterConfig {
     pub batch_age: Duration,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueriesConfig {
     /// Folder of dashboard queries; default `sql/queries` if it exists, else the built-in ones.
@@ -154,44 +154,67 @@ impl Default for StreamConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { bucket: "courier-data".into(), dims_prefix: "dims".into() }
+        StorageConfig {
+            bucket: "courier-data".into(),
+            dims_prefix: "dims".into(),
+        }
     }
 }
 
 impl Default for WarehouseConfig {
     fn default() -> Self {
-        WarehouseConfig { schema: "food_delivery_datamart".into() }
+        WarehouseConfig {
+            schema: "food_delivery_datamart".into(),
+        }
     }
 }
 
 impl Default for DimensionsConfig {
     fn default() -> Self {
-        DimensionsConfig { customers: 200, restaurants: 50, riders: 30, seed: 42, regenerate: false }
+        DimensionsConfig {
+            customers: 200,
+            restaurants: 50,
+            riders: 30,
+            seed: 42,
+            regenerate: false,
+        }
     }
 }
 
 impl Default for GeneratorConfig {
     fn default() -> Self {
-        GeneratorConfig { rate: 1000, paused: false, status_updates: true, batch_records: 500 }
+        GeneratorConfig {
+            rate: 1000,
+            paused: false,
+            status_updates: true,
+            batch_records: 500,
+        }
     }
 }
 
 impl Default for IngesterConfig {
     fn default() -> Self {
-        IngesterConfig { batch_records: 10_000, batch_age: Duration::from_millis(200) }
+        IngesterConfig {
+            batch_records: 10_000,
+            batch_age: Duration::from_millis(200),
+        }
     }
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    humantime::parse_duration(&s)
-        .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a duration like \"200ms\", \"5s\" or \"24h\": {e}")))
+    humantime::parse_duration(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{s:?} is not a duration like \"200ms\", \"5s\" or \"24h\": {e}"
+        ))
+    })
 }
 
 impl Config {
     /// The default config file: `<config dir>/courier/config.toml`.
     pub fn default_path() -> Option<PathBuf> {
-        directories::ProjectDirs::from("", "", "courier").map(|d| d.config_dir().join("config.toml"))
+        directories::ProjectDirs::from("", "", "courier")
+            .map(|d| d.config_dir().join("config.toml"))
     }
 
     /// Load `path`, or the default path if it exists, or built-in defaults.
@@ -200,44 +223,106 @@ impl Config {
             Some(p) => (Some(p.to_path_buf()), true),
             None => (Self::default_path(), false),
         };
-        let Some(path) = path else { return Ok(Config::default()) };
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
         let file = path.display().to_string();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(ConfigError { file, message: format!("cannot read: {e}") }),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(e) => {
+                return Err(ConfigError {
+                    file,
+                    message: format!("cannot read: {e}"),
+                });
+            }
         };
         Self::parse(&text, &file)
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
-        let config: Config =
-            toml::from_str(text).map_err(|e| ConfigError { file: file.to_string(), message: e.to_string().trim_end().to_string() })?;
-        config.validate().map_err(|message| ConfigError { file: file.to_string(), message })?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError {
+            file: file.to_string(),
+            message,
+        })?;
         Ok(config)
     }
 
     /// Checks serde can't express; each message names the key.
     fn validate(&self) -> Result<(), String> {
         let range = |key: &str, v: u64, lo: u64, hi: u64| {
-            if (lo..=hi).contains(&v) { Ok(()) } else { Err(format!("key {key}: must be between {lo} and {hi}, got {v}")) }
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("key {key}: must be between {lo} and {hi}, got {v}"))
+            }
         };
         range("stream.shards", self.stream.shards as u64, 1, 1024)?;
-        range("stream.write_records_per_sec", self.stream.write_records_per_sec, 1, 10_000_000)?;
-        range("stream.write_bytes_per_sec", self.stream.write_bytes_per_sec, 1024, 1 << 34)?;
+        range(
+            "stream.write_records_per_sec",
+            self.stream.write_records_per_sec,
+            1,
+            10_000_000,
+        )?;
+        range(
+            "stream.write_bytes_per_sec",
+            self.stream.write_bytes_per_sec,
+            1024,
+            1 << 34,
+        )?;
         range("stream.reads_per_sec", self.stream.reads_per_sec, 1, 1000)?;
-        range("stream.read_bytes_per_sec", self.stream.read_bytes_per_sec, 1024, 1 << 34)?;
+        range(
+            "stream.read_bytes_per_sec",
+            self.stream.read_bytes_per_sec,
+            1024,
+            1 << 34,
+        )?;
         range("generator.rate", self.generator.rate as u64, 0, 10_000_000)?;
-        range("generator.batch_records", self.generator.batch_records as u64, 1, 500)?;
-        range("ingester.batch_records", self.ingester.batch_records as u64, 1, 1_000_000)?;
-        range("dimensions.customers", self.dimensions.customers as u64, 1, 100_000_000)?;
-        range("dimensions.restaurants", self.dimensions.restaurants as u64, 1, 10_000_000)?;
-        range("dimensions.riders", self.dimensions.riders as u64, 1, 10_000_000)?;
+        range(
+            "generator.batch_records",
+            self.generator.batch_records as u64,
+            1,
+            500,
+        )?;
+        range(
+            "ingester.batch_records",
+            self.ingester.batch_records as u64,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "dimensions.customers",
+            self.dimensions.customers as u64,
+            1,
+            100_000_000,
+        )?;
+        range(
+            "dimensions.restaurants",
+            self.dimensions.restaurants as u64,
+            1,
+            10_000_000,
+        )?;
+        range(
+            "dimensions.riders",
+            self.dimensions.riders as u64,
+            1,
+            10_000_000,
+        )?;
         if self.ingester.batch_age.is_zero() {
             return Err("key ingester.batch_age: must be more than 0".into());
         }
         let name_ok = (1..=128).contains(&self.stream.name.len())
-            && self.stream.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            && self
+                .stream
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !name_ok {
             return Err(format!(
                 "key stream.name: {:?} is not a valid stream name (1-128 of letters, digits, _ . -)",
@@ -246,14 +331,28 @@ impl Config {
         }
         valid_bucket(&self.storage.bucket).map_err(|e| format!("key storage.bucket: {e}"))?;
         let prefix_ok = !self.storage.dims_prefix.is_empty()
-            && self.storage.dims_prefix.split('/').all(|p| !p.is_empty() && p != "..")
-            && self.storage.dims_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
+            && self
+                .storage
+                .dims_prefix
+                .split('/')
+                .all(|p| !p.is_empty() && p != "..")
+            && self
+                .storage
+                .dims_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
         if !prefix_ok {
-            return Err(format!("key storage.dims_prefix: {:?} is not a plain key prefix like \"dims\"", self.storage.dims_prefix));
+            return Err(format!(
+                "key storage.dims_prefix: {:?} is not a plain key prefix like \"dims\"",
+                self.storage.dims_prefix
+            ));
         }
-        Ident::parse("schema", &self.warehouse.schema).map_err(|e| format!("key warehouse.schema: {e}"))?;
+        Ident::parse("schema", &self.warehouse.schema)
+            .map_err(|e| format!("key warehouse.schema: {e}"))?;
         if self.backend == BackendKind::Aws {
-            return Err("key backend: \"aws\" is not available in this build yet; use \"embedded\"".into());
+            return Err(
+                "key backend: \"aws\" is not available in this build yet; use \"embedded\"".into(),
+            );
         }
         Ok(())
     }
@@ -266,7 +365,10 @@ impl Config {
     pub fn resolve_data_dir(&self, flag: Option<&Path>) -> PathBuf {
         flag.map(Path::to_path_buf)
             .or_else(|| self.data_dir.clone())
-            .or_else(|| directories::ProjectDirs::from("", "", "courier").map(|d| d.data_dir().to_path_buf()))
+            .or_else(|| {
+                directories::ProjectDirs::from("", "", "courier")
+                    .map(|d| d.data_dir().to_path_buf())
+            })
             .unwrap_or_else(|| PathBuf::from(".courier"))
     }
 }
@@ -292,9 +394,15 @@ mod tests {
     fn bad_values_name_file_and_key() {
         let cases = [
             ("[generator]\nrate = \"fast\"\n", "rate"),
-            ("[stream]\nshards = 0\n", "key stream.shards: must be between 1 and 1024, got 0"),
+            (
+                "[stream]\nshards = 0\n",
+                "key stream.shards: must be between 1 and 1024, got 0",
+            ),
             ("[stream]\nretention = \"forever\"\n", "is not a duration"),
-            ("[warehouse]\nschema = \"x; drop table y\"\n", "key warehouse.schema"),
+            (
+                "[warehouse]\nschema = \"x; drop table y\"\n",
+                "key warehouse.schema",
+            ),
             ("[storage]\nbucket = \"Bad Bucket\"\n", "key storage.bucket"),
             ("[stream]\nnam = \"x\"\n", "unknown field `nam`"),
             ("colour = 1\n", "unknown field `colour`"),

@@ -28,8 +28,17 @@ pub fn status_line(s: &Snapshot) -> String {
     }
     line.push_str(" | lag");
     for sh in &s.shards {
-        let short = sh.shard_id.trim_start_matches("shardId-").trim_start_matches('0');
-        let _ = write!(line, " {}:{}ms/{}", if short.is_empty() { "0" } else { short }, sh.millis_behind_latest, sh.records_behind);
+        let short = sh
+            .shard_id
+            .trim_start_matches("shardId-")
+            .trim_start_matches('0');
+        let _ = write!(
+            line,
+            " {}:{}ms/{}",
+            if short.is_empty() { "0" } else { short },
+            sh.millis_behind_latest,
+            sh.records_behind
+        );
     }
     line.push_str(" | dims");
     for d in &s.dimensions {
@@ -66,7 +75,11 @@ pub fn summary_line(s: &Summary) -> String {
 
 /// Run headless until SIGINT/SIGTERM or `run_for` elapses; print status each
 /// second and the summary at the end.
-pub async fn run(engine: EngineHandle, json: bool, run_for: Option<Duration>) -> Result<Summary, String> {
+pub async fn run(
+    engine: EngineHandle,
+    json: bool,
+    run_for: Option<Duration>,
+) -> Result<Summary, String> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let deadline = async {

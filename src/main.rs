@@ -123,7 +123,11 @@ fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 async fn run(cli: &Cli, config: &Config) -> Result<ExitCode> {
@@ -133,21 +137,28 @@ async fn run(cli: &Cli, config: &Config) -> Result<ExitCode> {
     let settings = setup::engine_settings(config, &paths, cli.rate, cli.paused, cli.read_only);
     let engine = courier::engine::start(settings, ports);
     if cli.no_tui {
-        let summary = courier::headless::run(engine, cli.json, cli.run_for).await.map_err(|e| eyre!("{e}"))?;
-        return Ok(if summary.drained { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        let summary = courier::headless::run(engine, cli.json, cli.run_for)
+            .await
+            .map_err(|e| eyre!("{e}"))?;
+        return Ok(if summary.drained {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     Err(eyre!("the console is not in this build yet; use --no-tui"))
 }
 
 async fn query(cli: &Cli, config: &Config, sql: &str, format: Format) -> Result<ExitCode> {
     let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
-    let warehouse = match DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("courier: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let warehouse =
+        match DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("courier: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
     match warehouse.query(sql).await {
         Ok(rs) => {
             print!("{}", render(&rs, format));
@@ -178,7 +189,14 @@ fn render(rs: &ResultSet, format: Format) -> String {
                     .columns
                     .iter()
                     .zip(row)
-                    .map(|(c, v)| (c.clone(), v.as_ref().map_or(serde_json::Value::Null, |s| serde_json::Value::String(s.clone()))))
+                    .map(|(c, v)| {
+                        (
+                            c.clone(),
+                            v.as_ref().map_or(serde_json::Value::Null, |s| {
+                                serde_json::Value::String(s.clone())
+                            }),
+                        )
+                    })
                     .collect();
                 out.push_str(&serde_json::Value::Object(obj).to_string());
                 out.push('\n');

@@ -46,15 +46,23 @@ pub fn stream_limits(config: &Config) -> StreamLimits {
 
 /// Open the embedded stream, object store and warehouse under `paths`.
 /// Also returns the stream itself (for retention and tests).
-pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, Arc<EmbeddedStream>), String> {
+pub fn embedded_ports(
+    config: &Config,
+    paths: &EmbeddedPaths,
+) -> Result<(Ports, Arc<EmbeddedStream>), String> {
     std::fs::create_dir_all(&paths.data_dir)
         .map_err(|e| format!("creating the data dir {}: {e}", paths.data_dir.display()))?;
     let stream = Arc::new(
-        EmbeddedStream::open(&paths.stream_dir, &config.stream.name, config.stream.shards, stream_limits(config))
-            .map_err(|e| format!("opening the embedded stream: {e}"))?,
+        EmbeddedStream::open(
+            &paths.stream_dir,
+            &config.stream.name,
+            config.stream.shards,
+            stream_limits(config),
+        )
+        .map_err(|e| format!("opening the embedded stream: {e}"))?,
     );
-    let warehouse =
-        DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects).map_err(|e| e.to_string())?;
+    let warehouse = DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects)
+        .map_err(|e| e.to_string())?;
     let ports = Ports {
         stream: Arc::new(Arc::clone(&stream)),
         objects: Arc::new(DirObjectStore::new(&paths.objects)),
@@ -64,7 +72,13 @@ pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, 
 }
 
 /// Engine settings from config; `rate`, `paused` and `read_only` are the flags' overrides.
-pub fn engine_settings(config: &Config, paths: &EmbeddedPaths, rate: Option<u32>, paused: bool, read_only: bool) -> EngineSettings {
+pub fn engine_settings(
+    config: &Config,
+    paths: &EmbeddedPaths,
+    rate: Option<u32>,
+    paused: bool,
+    read_only: bool,
+) -> EngineSettings {
     EngineSettings {
         backend: BackendInfo {
             kind: "embedded".into(),
@@ -74,7 +88,11 @@ pub fn engine_settings(config: &Config, paths: &EmbeddedPaths, rate: Option<u32>
         schema: config.schema(),
         bucket: config.storage.bucket.clone(),
         dims_prefix: config.storage.dims_prefix.clone(),
-        dimension_rows: [config.dimensions.customers, config.dimensions.restaurants, config.dimensions.riders],
+        dimension_rows: [
+            config.dimensions.customers,
+            config.dimensions.restaurants,
+            config.dimensions.riders,
+        ],
         dimension_seed: config.dimensions.seed,
         regenerate_dimensions: config.dimensions.regenerate,
         rate: rate.unwrap_or(config.generator.rate),

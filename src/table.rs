@@ -13,7 +13,10 @@ pub fn aligned(rs: &ResultSet) -> String {
     }
     let numeric: Vec<bool> = (0..rs.columns.len())
         .map(|i| {
-            rs.rows.iter().all(|r| r[i].as_deref().is_none_or(|v| v.parse::<f64>().is_ok())) && !rs.rows.is_empty()
+            rs.rows
+                .iter()
+                .all(|r| r[i].as_deref().is_none_or(|v| v.parse::<f64>().is_ok()))
+                && !rs.rows.is_empty()
         })
         .collect();
     let line = |cells: Vec<String>| {
@@ -21,20 +24,36 @@ pub fn aligned(rs: &ResultSet) -> String {
             .iter()
             .zip(&widths)
             .zip(&numeric)
-            .map(|((c, w), num)| if *num { format!("{c:>w$}") } else { format!("{c:<w$}") })
+            .map(|((c, w), num)| {
+                if *num {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
             .collect();
         parts.join(" | ").trim_end().to_string()
     };
     let mut out = String::new();
     out.push_str(&line(rs.columns.clone()));
     out.push('\n');
-    out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    out.push_str(
+        &widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-"),
+    );
     out.push('\n');
     for row in &rs.rows {
         out.push_str(&line(row.iter().map(cell).collect()));
         out.push('\n');
     }
-    out.push_str(&format!("({} row{})\n", rs.rows.len(), if rs.rows.len() == 1 { "" } else { "s" }));
+    out.push_str(&format!(
+        "({} row{})\n",
+        rs.rows.len(),
+        if rs.rows.len() == 1 { "" } else { "s" }
+    ));
     out
 }
 
@@ -46,7 +65,10 @@ mod tests {
     fn aligns_text_left_and_numbers_right() {
         let rs = ResultSet {
             columns: vec!["name".into(), "orders".into()],
-            rows: vec![vec![Some("Kim Bistro".into()), Some("7".into())], vec![Some("Bo".into()), None]],
+            rows: vec![
+                vec![Some("Kim Bistro".into()), Some("7".into())],
+                vec![Some("Bo".into()), None],
+            ],
         };
         assert_eq!(
             aligned(&rs),

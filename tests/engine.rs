@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use courier::backend::embedded::{DuckDbWarehouse, EmbeddedStream, StreamLimits};
 use courier::backend::embedded::stream::shard_for_key;
+use courier::backend::embedded::{DuckDbWarehouse, EmbeddedStream, StreamLimits};
 use courier::backend::{ObjectUri, PutEntry, PutOutcome, Stream, TableName, Warehouse};
 use courier::config::Config;
 use courier::engine::{self, Snapshot};
@@ -14,19 +14,29 @@ fn config(text: &str) -> Config {
     Config::parse(text, "test.toml").expect("test config parses")
 }
 
-async fn wait_for(rx: &mut tokio::sync::watch::Receiver<Snapshot>, what: &str, f: impl Fn(&Snapshot) -> bool) {
+async fn wait_for(
+    rx: &mut tokio::sync::watch::Receiver<Snapshot>,
+    what: &str,
+    f: impl Fn(&Snapshot) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if f(&rx.borrow()) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; last snapshot: {:?}", *rx.borrow());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last snapshot: {:?}",
+            *rx.borrow()
+        );
         let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
     }
 }
 
 fn count(w: &DuckDbWarehouse, sql: &str) -> u64 {
-    let rs = w.query_blocking(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let rs = w
+        .query_blocking(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     rs.rows[0][0].as_deref().unwrap().parse().unwrap()
 }
 
@@ -40,13 +50,21 @@ async fn pipeline_runs_end_to_end_exactly_once() {
     let handle = engine::start(settings, ports);
     let mut rx = handle.snapshots.clone();
     wait_for(&mut rx, "3000 acknowledged and status updates", |s| {
-        s.generator.acknowledged >= 3000 && s.generator.acknowledged > s.generator.orders_acknowledged
+        s.generator.acknowledged >= 3000
+            && s.generator.acknowledged > s.generator.orders_acknowledged
     })
     .await;
-    wait_for(&mut rx, "ingestion", |s| s.ingest.ingested > 0 && s.freshness.p99_ms.is_some()).await;
+    wait_for(&mut rx, "ingestion", |s| {
+        s.ingest.ingested > 0 && s.freshness.p99_ms.is_some()
+    })
+    .await;
     let snap = rx.borrow().clone();
     assert_eq!(snap.shards.len(), 4);
-    assert!(snap.dimensions.iter().all(|d| d.state.label() == "loaded"), "{:?}", snap.dimensions);
+    assert!(
+        snap.dimensions.iter().all(|d| d.state.label() == "loaded"),
+        "{:?}",
+        snap.dimensions
+    );
     assert!(snap.queries.len() >= 4);
     handle.stop();
     let summary = handle.wait().await.expect("engine stops cleanly");
@@ -55,13 +73,32 @@ async fn pipeline_runs_end_to_end_exactly_once() {
     assert_eq!(summary.dead_lettered, 0);
     assert_eq!(summary.fact_rows, Some(summary.acknowledged_orders));
 
-    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    let w =
+        DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
     let s = "food_delivery_datamart";
-    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.dimCustomers")), 200);
-    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.dimRestaurants")), 50);
-    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.dimDeliveryRiders")), 30);
-    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.factOrders")), summary.acknowledged_orders);
-    assert_eq!(count(&w, &format!("SELECT COUNT(DISTINCT OrderID) FROM {s}.factOrders")), summary.acknowledged_orders);
+    assert_eq!(
+        count(&w, &format!("SELECT COUNT(*) FROM {s}.dimCustomers")),
+        200
+    );
+    assert_eq!(
+        count(&w, &format!("SELECT COUNT(*) FROM {s}.dimRestaurants")),
+        50
+    );
+    assert_eq!(
+        count(&w, &format!("SELECT COUNT(*) FROM {s}.dimDeliveryRiders")),
+        30
+    );
+    assert_eq!(
+        count(&w, &format!("SELECT COUNT(*) FROM {s}.factOrders")),
+        summary.acknowledged_orders
+    );
+    assert_eq!(
+        count(
+            &w,
+            &format!("SELECT COUNT(DISTINCT OrderID) FROM {s}.factOrders")
+        ),
+        summary.acknowledged_orders
+    );
     // Every order references loaded dimensions.
     assert_eq!(
         count(
@@ -74,8 +111,16 @@ async fn pipeline_runs_end_to_end_exactly_once() {
         0
     );
     // Status updates moved some orders on; checkpoints cover every shard.
-    assert!(count(&w, &format!("SELECT COUNT(*) FROM {s}.factOrders WHERE OrderStatus <> 'Processing'")) > 0);
-    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.courier_checkpoints")), 4);
+    assert!(
+        count(
+            &w,
+            &format!("SELECT COUNT(*) FROM {s}.factOrders WHERE OrderStatus <> 'Processing'")
+        ) > 0
+    );
+    assert_eq!(
+        count(&w, &format!("SELECT COUNT(*) FROM {s}.courier_checkpoints")),
+        4
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,21 +145,28 @@ async fn malformed_records_are_dead_lettered_and_ingestion_goes_on() {
     ];
     let entries = records
         .iter()
-        .map(|(k, d)| PutEntry { partition_key: k.to_string(), data: d.clone().into_bytes() })
+        .map(|(k, d)| PutEntry {
+            partition_key: k.to_string(),
+            data: d.clone().into_bytes(),
+        })
         .collect();
     let out = Stream::put_records(&stream, entries).await.unwrap();
     assert!(out.iter().all(|o| matches!(o, PutOutcome::Ok { .. })));
     let settings = setup::engine_settings(&cfg, &paths, Some(100), true, false);
     let handle = engine::start(settings, ports);
     let mut rx = handle.snapshots.clone();
-    wait_for(&mut rx, "all 7 records handled", |s| s.ingest.ingested + s.ingest.dead_lettered >= 7).await;
+    wait_for(&mut rx, "all 7 records handled", |s| {
+        s.ingest.ingested + s.ingest.dead_lettered >= 7
+    })
+    .await;
     handle.stop();
     let summary = handle.wait().await.unwrap();
     assert_eq!(summary.dead_lettered, 4);
     assert_eq!(summary.ingested, 3);
     assert_eq!(summary.generated, 0, "the generator was paused");
 
-    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    let w =
+        DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
     let rs = w
         .query_blocking(
             "SELECT Reason, Payload FROM food_delivery_datamart.courier_dead_letters ORDER BY CAST(SequenceNumber AS BIGINT)",
@@ -122,18 +174,46 @@ async fn malformed_records_are_dead_lettered_and_ingestion_goes_on() {
         .unwrap();
     let reasons: Vec<&str> = rs.rows.iter().map(|r| r[0].as_deref().unwrap()).collect();
     assert_eq!(reasons.len(), 4, "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("not an order event")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("missing field")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("unknown OrderStatus \"Teleported\"")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("invalid type")), "{reasons:?}");
-    assert!(rs.rows.iter().any(|r| r[1].as_deref() == Some("{not json")), "raw payload kept");
+    assert!(
+        reasons.iter().any(|r| r.contains("not an order event")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("missing field")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("unknown OrderStatus \"Teleported\"")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("invalid type")),
+        "{reasons:?}"
+    );
+    assert!(
+        rs.rows.iter().any(|r| r[1].as_deref() == Some("{not json")),
+        "raw payload kept"
+    );
     // The good records landed; order 1's later event won.
     let rs = w
-        .query_blocking("SELECT OrderID, OrderStatus FROM food_delivery_datamart.factOrders ORDER BY OrderID")
+        .query_blocking(
+            "SELECT OrderID, OrderStatus FROM food_delivery_datamart.factOrders ORDER BY OrderID",
+        )
         .unwrap();
-    let rows: Vec<(String, String)> =
-        rs.rows.iter().map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap())).collect();
-    assert_eq!(rows, vec![("1".to_string(), "Delivered".to_string()), ("6".to_string(), "Cancelled".to_string())]);
+    let rows: Vec<(String, String)> = rs
+        .rows
+        .iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("1".to_string(), "Delivered".to_string()),
+            ("6".to_string(), "Cancelled".to_string())
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,12 +221,17 @@ async fn dimension_reload_is_atomic_for_readers() {
     let dir = tempfile::tempdir().unwrap();
     let objects = dir.path().join("objects");
     let schema = Config::default().schema();
-    let w = Arc::new(DuckDbWarehouse::open(&dir.path().join("w.duckdb"), &schema, &objects).unwrap());
+    let w =
+        Arc::new(DuckDbWarehouse::open(&dir.path().join("w.duckdb"), &schema, &objects).unwrap());
     w.ensure_schema().await.unwrap();
     let uri = ObjectUri::parse("s3://courier-data/dims/dimCustomers.csv").unwrap();
     let path = objects.join("courier-data/dims/dimCustomers.csv");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, courier::engine::dimensions::generate_csv("dimCustomers", 5000, 1)).unwrap();
+    std::fs::write(
+        &path,
+        courier::engine::dimensions::generate_csv("dimCustomers", 5000, 1),
+    )
+    .unwrap();
     let table = TableName::new(&schema, "dimCustomers").unwrap();
     assert_eq!(w.copy_replace(&table, &uri).await.unwrap(), 5000);
 
@@ -156,7 +241,9 @@ async fn dimension_reload_is_atomic_for_readers() {
     let seen = tokio::task::spawn_blocking(move || {
         let mut seen = Vec::new();
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            let rs = reader.query_blocking("SELECT COUNT(*) FROM food_delivery_datamart.dimCustomers").unwrap();
+            let rs = reader
+                .query_blocking("SELECT COUNT(*) FROM food_delivery_datamart.dimCustomers")
+                .unwrap();
             seen.push(rs.rows[0][0].clone().unwrap());
         }
         seen
@@ -167,12 +254,20 @@ async fn dimension_reload_is_atomic_for_readers() {
     // A bad file fails the load and leaves the previous rows in place.
     std::fs::write(&path, "CustomerID,Name\n1,x\n").unwrap();
     let err = w.copy_replace(&table, &uri).await.unwrap_err().to_string();
-    assert!(err.contains("s3://courier-data/dims/dimCustomers.csv line 1: header is"), "{err}");
+    assert!(
+        err.contains("s3://courier-data/dims/dimCustomers.csv line 1: header is"),
+        "{err}"
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen = seen.await.unwrap();
     assert!(seen.len() > 5, "the reader ran during the reloads");
-    assert!(seen.iter().all(|c| c == "5000"), "a reader saw a half-loaded table: {seen:?}");
-    let rs = w.query_blocking("SELECT COUNT(*) FROM food_delivery_datamart.dimCustomers").unwrap();
+    assert!(
+        seen.iter().all(|c| c == "5000"),
+        "a reader saw a half-loaded table: {seen:?}"
+    );
+    let rs = w
+        .query_blocking("SELECT COUNT(*) FROM food_delivery_datamart.dimCustomers")
+        .unwrap();
     assert_eq!(rs.rows[0][0].as_deref(), Some("5000"));
 }
 
@@ -198,7 +293,10 @@ fn partition_keys_land_on_kinesis_shards() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shard_past_its_write_limit_throttles_per_record() {
     let dir = tempfile::tempdir().unwrap();
-    let limits = StreamLimits { fsync: false, ..StreamLimits::default() };
+    let limits = StreamLimits {
+        fsync: false,
+        ..StreamLimits::default()
+    };
     let stream = Arc::new(EmbeddedStream::open(dir.path(), "s", 4, limits).unwrap());
     // Start just after a second boundary so all puts fall in one window.
     let ms = chrono::Utc::now().timestamp_subsec_millis();
@@ -207,18 +305,34 @@ async fn a_shard_past_its_write_limit_throttles_per_record() {
     let mut throttled = 0;
     for _ in 0..3 {
         // Key "42" lands on shard 2 of 4; one good record for shard 3 rides along.
-        let mut entries: Vec<PutEntry> =
-            (0..499).map(|_| PutEntry { partition_key: "42".into(), data: vec![b'x'; 100] }).collect();
-        entries.push(PutEntry { partition_key: "1".into(), data: b"other shard".to_vec() });
+        let mut entries: Vec<PutEntry> = (0..499)
+            .map(|_| PutEntry {
+                partition_key: "42".into(),
+                data: vec![b'x'; 100],
+            })
+            .collect();
+        entries.push(PutEntry {
+            partition_key: "1".into(),
+            data: b"other shard".to_vec(),
+        });
         for o in Stream::put_records(&stream, entries).await.unwrap() {
             match o {
                 PutOutcome::Ok { shard_id, .. } => {
                     ok += 1;
-                    assert!(shard_id.0 == "shardId-000000000002" || shard_id.0 == "shardId-000000000003");
+                    assert!(
+                        shard_id.0 == "shardId-000000000002"
+                            || shard_id.0 == "shardId-000000000003"
+                    );
                 }
-                PutOutcome::Failed { error_code, error_message } => {
+                PutOutcome::Failed {
+                    error_code,
+                    error_message,
+                } => {
                     assert_eq!(error_code, "ProvisionedThroughputExceededException");
-                    assert!(error_message.contains("shardId-000000000002"), "{error_message}");
+                    assert!(
+                        error_message.contains("shardId-000000000002"),
+                        "{error_message}"
+                    );
                     throttled += 1;
                 }
             }

@@ -23,16 +23,24 @@ impl ObjectUri {
 
     pub fn new(bucket: &str, key: &str) -> Result<Self, String> {
         valid_bucket(bucket)?;
-        if key.is_empty() || key.split('/').any(|part| part == ".." || part == ".") || key.starts_with('/') {
+        if key.is_empty()
+            || key.split('/').any(|part| part == ".." || part == ".")
+            || key.starts_with('/')
+        {
             return Err(format!("object key {key:?} is empty or has . or .. parts"));
         }
-        Ok(ObjectUri { bucket: bucket.to_string(), key: key.to_string() })
+        Ok(ObjectUri {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        })
     }
 }
 
 pub fn valid_bucket(bucket: &str) -> Result<(), String> {
     let ok = (3..=63).contains(&bucket.len())
-        && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && !bucket.starts_with(['-', '.'])
         && !bucket.contains("..");
     if ok {

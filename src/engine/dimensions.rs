@@ -14,33 +14,78 @@ use crate::engine::snapshot::LoadState;
 
 /// The reference pipeline's dimension tables and their CSV headers.
 pub const TABLES: [(&str, &str); 3] = [
-    ("dimCustomers", "CustomerID,CustomerName,CustomerEmail,CustomerPhone,CustomerAddress,RegistrationDate"),
-    ("dimRestaurants", "RestaurantID,RestaurantName,CuisineType,RestaurantAddress,RestaurantRating"),
-    ("dimDeliveryRiders", "RiderID,RiderName,RiderPhone,RiderVehicleType,VehicleID,RiderRating"),
+    (
+        "dimCustomers",
+        "CustomerID,CustomerName,CustomerEmail,CustomerPhone,CustomerAddress,RegistrationDate",
+    ),
+    (
+        "dimRestaurants",
+        "RestaurantID,RestaurantName,CuisineType,RestaurantAddress,RestaurantRating",
+    ),
+    (
+        "dimDeliveryRiders",
+        "RiderID,RiderName,RiderPhone,RiderVehicleType,VehicleID,RiderRating",
+    ),
 ];
 
 const FIRST: [&str; 24] = [
-    "Aarav", "Priya", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofia", "Arjun", "Ananya", "Lucas", "Mia", "Kenji",
-    "Yuki", "Omar", "Layla", "Ethan", "Ava", "Diego", "Isabella", "Ravi", "Meera", "Jonas", "Clara",
+    "Aarav", "Priya", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofia", "Arjun", "Ananya",
+    "Lucas", "Mia", "Kenji", "Yuki", "Omar", "Layla", "Ethan", "Ava", "Diego", "Isabella", "Ravi",
+    "Meera", "Jonas", "Clara",
 ];
 const LAST: [&str; 20] = [
-    "Sharma", "Patel", "Smith", "Johnson", "Garcia", "Martinez", "Tanaka", "Khan", "Nguyen", "Müller", "Rossi",
-    "O'Brien", "Kim", "Singh", "Lopez", "Brown", "Silva", "Cohen", "Dubois", "Ivanova",
+    "Sharma", "Patel", "Smith", "Johnson", "Garcia", "Martinez", "Tanaka", "Khan", "Nguyen",
+    "Müller", "Rossi", "O'Brien", "Kim", "Singh", "Lopez", "Brown", "Silva", "Cohen", "Dubois",
+    "Ivanova",
 ];
 const STREETS: [&str; 16] = [
-    "MG Road", "Main Street", "Park Avenue", "Church Street", "Brigade Road", "Lake View Road", "Station Road",
-    "Hill Street", "Market Lane", "Residency Road", "Oak Avenue", "Elm Street", "Rose Garden Road", "Canal Street",
-    "High Street", "King's Road",
+    "MG Road",
+    "Main Street",
+    "Park Avenue",
+    "Church Street",
+    "Brigade Road",
+    "Lake View Road",
+    "Station Road",
+    "Hill Street",
+    "Market Lane",
+    "Residency Road",
+    "Oak Avenue",
+    "Elm Street",
+    "Rose Garden Road",
+    "Canal Street",
+    "High Street",
+    "King's Road",
 ];
 const CITIES: [&str; 10] = [
-    "Bengaluru", "Mumbai", "Delhi", "Pune", "Hyderabad", "Chennai", "Kolkata", "Jaipur", "Ahmedabad", "Kochi",
+    "Bengaluru",
+    "Mumbai",
+    "Delhi",
+    "Pune",
+    "Hyderabad",
+    "Chennai",
+    "Kolkata",
+    "Jaipur",
+    "Ahmedabad",
+    "Kochi",
 ];
 const CUISINES: [&str; 12] = [
-    "Indian", "Chinese", "Italian", "Mexican", "Japanese", "Thai", "American", "Mediterranean", "Korean",
-    "Lebanese", "Vegan", "French",
+    "Indian",
+    "Chinese",
+    "Italian",
+    "Mexican",
+    "Japanese",
+    "Thai",
+    "American",
+    "Mediterranean",
+    "Korean",
+    "Lebanese",
+    "Vegan",
+    "French",
 ];
-const NOUNS: [&str; 12] =
-    ["Kitchen", "Bistro", "House", "Grill", "Diner", "Cafe", "Express", "Table", "Corner", "Garden", "Spice", "Bowl"];
+const NOUNS: [&str; 12] = [
+    "Kitchen", "Bistro", "House", "Grill", "Diner", "Cafe", "Express", "Table", "Corner", "Garden",
+    "Spice", "Bowl",
+];
 const VEHICLES: [&str; 4] = ["Bike", "Scooter", "Bicycle", "Car"];
 
 fn address(rng: &mut SmallRng) -> String {
@@ -55,43 +100,85 @@ fn address(rng: &mut SmallRng) -> String {
 }
 
 fn person(rng: &mut SmallRng) -> (String, String) {
-    let (f, l) = (FIRST[rng.random_range(0..FIRST.len())], LAST[rng.random_range(0..LAST.len())]);
+    let (f, l) = (
+        FIRST[rng.random_range(0..FIRST.len())],
+        LAST[rng.random_range(0..LAST.len())],
+    );
     (f.to_string(), l.to_string())
 }
 
 fn phone(rng: &mut SmallRng) -> String {
-    format!("+91 {} {}", rng.random_range(70_000..99_999), rng.random_range(10_000..99_999))
+    format!(
+        "+91 {} {}",
+        rng.random_range(70_000..99_999),
+        rng.random_range(10_000..99_999)
+    )
 }
 
 /// Generate `rows` rows of `table` as RFC-4180 CSV with a header row; fields
 /// with commas or quotes (addresses, names like O'Brien are fine) are quoted.
 pub fn generate_csv(table: &str, rows: u32, seed: u64) -> Vec<u8> {
-    let mut rng = SmallRng::seed_from_u64(seed ^ table.len() as u64 ^ (table.as_bytes()[3] as u64) << 32);
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-    let header = TABLES.iter().find(|(t, _)| *t == table).map_or("", |(_, h)| h);
-    w.write_record(header.split(',')).expect("writing to memory");
+    let mut rng =
+        SmallRng::seed_from_u64(seed ^ table.len() as u64 ^ (table.as_bytes()[3] as u64) << 32);
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let header = TABLES
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map_or("", |(_, h)| h);
+    w.write_record(header.split(','))
+        .expect("writing to memory");
     for id in 1..=rows {
         let id_s = id.to_string();
         let record: Vec<String> = match table {
             "dimCustomers" => {
                 let (f, l) = person(&mut rng);
-                let email = format!("{}.{}{}@example.com", f.to_lowercase(), l.to_lowercase().replace('\'', ""), id);
+                let email = format!(
+                    "{}.{}{}@example.com",
+                    f.to_lowercase(),
+                    l.to_lowercase().replace('\'', ""),
+                    id
+                );
                 let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
                     + chrono::Days::new(rng.random_range(0..2000));
-                vec![id_s, format!("{f} {l}"), email, phone(&mut rng), address(&mut rng), day.to_string()]
+                vec![
+                    id_s,
+                    format!("{f} {l}"),
+                    email,
+                    phone(&mut rng),
+                    address(&mut rng),
+                    day.to_string(),
+                ]
             }
             "dimRestaurants" => {
                 let cuisine = CUISINES[rng.random_range(0..CUISINES.len())];
-                let name = format!("{} {}", LAST[rng.random_range(0..LAST.len())], NOUNS[rng.random_range(0..NOUNS.len())]);
+                let name = format!(
+                    "{} {}",
+                    LAST[rng.random_range(0..LAST.len())],
+                    NOUNS[rng.random_range(0..NOUNS.len())]
+                );
                 let rating = format!("{:.1}", rng.random_range(30..=50) as f64 / 10.0);
                 vec![id_s, name, cuisine.into(), address(&mut rng), rating]
             }
             _ => {
                 let (f, l) = person(&mut rng);
                 let vehicle = VEHICLES[rng.random_range(0..VEHICLES.len())];
-                let plate = format!("KA{:02}{}{:04}", rng.random_range(1..60), ["AB", "CD", "EF", "MX"][rng.random_range(0..4)], rng.random_range(1..9999));
+                let plate = format!(
+                    "KA{:02}{}{:04}",
+                    rng.random_range(1..60),
+                    ["AB", "CD", "EF", "MX"][rng.random_range(0..4)],
+                    rng.random_range(1..9999)
+                );
                 let rating = format!("{:.1}", rng.random_range(35..=50) as f64 / 10.0);
-                vec![id_s, format!("{f} {l}"), phone(&mut rng), vehicle.into(), plate, rating]
+                vec![
+                    id_s,
+                    format!("{f} {l}"),
+                    phone(&mut rng),
+                    vehicle.into(),
+                    plate,
+                    rating,
+                ]
             }
         };
         w.write_record(&record).expect("writing to memory");
@@ -109,11 +196,21 @@ pub struct DimensionLoader {
 
 impl DimensionLoader {
     /// Upload generated CSVs for tables whose object is missing (or all, if `regenerate`).
-    pub async fn ensure_sources(&self, sizes: [u32; 3], seed: u64, regenerate: bool) -> Result<(), ObjectStoreError> {
+    pub async fn ensure_sources(
+        &self,
+        sizes: [u32; 3],
+        seed: u64,
+        regenerate: bool,
+    ) -> Result<(), ObjectStoreError> {
         for ((table, uri), rows) in self.tables.iter().zip(sizes) {
-            let missing = matches!(self.objects.get(uri).await, Err(ObjectStoreError::NotFound(_)));
+            let missing = matches!(
+                self.objects.get(uri).await,
+                Err(ObjectStoreError::NotFound(_))
+            );
             if missing || regenerate {
-                self.objects.put(uri, generate_csv(table.table.as_str(), rows, seed)).await?;
+                self.objects
+                    .put(uri, generate_csv(table.table.as_str(), rows, seed))
+                    .await?;
                 tracing::info!(%uri, rows, "uploaded generated dimension CSV");
             }
         }
@@ -122,15 +219,32 @@ impl DimensionLoader {
 
     /// Load one table (by name, case-insensitive); the result goes to the snapshot.
     pub async fn load(&self, name: &str) -> Result<u64, String> {
-        let Some((table, uri)) = self.tables.iter().find(|(t, _)| t.table.as_str().eq_ignore_ascii_case(name)) else {
+        let Some((table, uri)) = self
+            .tables
+            .iter()
+            .find(|(t, _)| t.table.as_str().eq_ignore_ascii_case(name))
+        else {
             return Err(format!("no dimension table named {name}"));
         };
         let started = Instant::now();
-        self.shared.set_dimension(table.table.as_str(), LoadState::Loading { elapsed: Default::default() }, Some(started));
+        self.shared.set_dimension(
+            table.table.as_str(),
+            LoadState::Loading {
+                elapsed: Default::default(),
+            },
+            Some(started),
+        );
         let result = self.warehouse.copy_replace(table, uri).await;
         let state = match &result {
-            Ok(rows) => LoadState::Loaded { rows: *rows, took: started.elapsed(), at: chrono::Utc::now() },
-            Err(e) => LoadState::Failed { reason: e.to_string(), at: chrono::Utc::now() },
+            Ok(rows) => LoadState::Loaded {
+                rows: *rows,
+                took: started.elapsed(),
+                at: chrono::Utc::now(),
+            },
+            Err(e) => LoadState::Failed {
+                reason: e.to_string(),
+                at: chrono::Utc::now(),
+            },
         };
         self.shared.set_dimension(table.table.as_str(), state, None);
         match result {
@@ -139,7 +253,8 @@ impl DimensionLoader {
                 Ok(rows)
             }
             Err(e) => {
-                self.shared.error("dimensions", format!("loading {table} from {uri}: {e}"));
+                self.shared
+                    .error("dimensions", format!("loading {table} from {uri}: {e}"));
                 Err(e.to_string())
             }
         }
@@ -156,18 +271,31 @@ impl DimensionLoader {
     /// The IDs present in each dimension table, for the generator.
     pub async fn ids(&self) -> Result<DimensionIds, String> {
         let mut lists = Vec::new();
-        for ((table, _), col) in self.tables.iter().zip(["CustomerID", "RestaurantID", "RiderID"]) {
+        for ((table, _), col) in self
+            .tables
+            .iter()
+            .zip(["CustomerID", "RestaurantID", "RiderID"])
+        {
             let rs = self
                 .warehouse
                 .query(&format!("SELECT {col} FROM {table} ORDER BY 1"))
                 .await
                 .map_err(|e| e.to_string())?;
-            lists.push(rs.rows.iter().filter_map(|r| r[0].as_deref()?.parse().ok()).collect::<Vec<i32>>());
+            lists.push(
+                rs.rows
+                    .iter()
+                    .filter_map(|r| r[0].as_deref()?.parse().ok())
+                    .collect::<Vec<i32>>(),
+            );
         }
         let riders = lists.pop().unwrap_or_default();
         let restaurants = lists.pop().unwrap_or_default();
         let customers = lists.pop().unwrap_or_default();
-        Ok(DimensionIds { customers, restaurants, riders })
+        Ok(DimensionIds {
+            customers,
+            restaurants,
+            riders,
+        })
     }
 }
 
@@ -199,7 +327,10 @@ mod tests {
         assert_eq!(rows.len(), 20);
         assert!(rows.iter().all(|r| r.len() == 6 && r[4].contains(", ")));
         assert!(csv.contains(",\""), "addresses with commas are quoted");
-        assert_eq!(generate_csv("dimCustomers", 20, 1), generate_csv("dimCustomers", 20, 1));
+        assert_eq!(
+            generate_csv("dimCustomers", 20, 1),
+            generate_csv("dimCustomers", 20, 1)
+        );
         for (t, h) in TABLES {
             let text = String::from_utf8(generate_csv(t, 5, 9)).unwrap();
             assert!(text.starts_with(h));

@@ -55,14 +55,27 @@ fn cents(field: &str, v: f64) -> Result<i64, String> {
 /// Parse and validate a stream record into a fact row, or say why not.
 pub fn parse_record(rec: &StreamRecord, shard_id: &str) -> Result<FactRow, String> {
     if rec.data.len() > MAX_EVENT_BYTES {
-        return Err(format!("payload of {} bytes is larger than {MAX_EVENT_BYTES}", rec.data.len()));
+        return Err(format!(
+            "payload of {} bytes is larger than {MAX_EVENT_BYTES}",
+            rec.data.len()
+        ));
     }
-    let e: OrderEvent = serde_json::from_slice(&rec.data).map_err(|e| format!("not an order event: {e}"))?;
+    let e: OrderEvent =
+        serde_json::from_slice(&rec.data).map_err(|e| format!("not an order event: {e}"))?;
     if !STATUSES.contains(&e.order_status.as_str()) {
-        return Err(format!("unknown OrderStatus {:?} (expected one of {})", e.order_status, STATUSES.join(", ")));
+        return Err(format!(
+            "unknown OrderStatus {:?} (expected one of {})",
+            e.order_status,
+            STATUSES.join(", ")
+        ));
     }
-    let order_date = NaiveDateTime::parse_from_str(&e.order_date, ORDER_DATE_FORMAT)
-        .map_err(|_| format!("OrderDate {:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913", e.order_date))?;
+    let order_date =
+        NaiveDateTime::parse_from_str(&e.order_date, ORDER_DATE_FORMAT).map_err(|_| {
+            format!(
+                "OrderDate {:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913",
+                e.order_date
+            )
+        })?;
     if e.delivery_time < 0 {
         return Err(format!("DeliveryTime {} is negative", e.delivery_time));
     }
@@ -116,9 +129,18 @@ mod tests {
         let cases = [
             ("{not json", "not an order event"),
             (r#"{"OrderID": 1}"#, "missing field"),
-            (&GOOD.replace("\"OrderID\": 12", "\"OrderID\": \"twelve\"") as &str, "invalid type"),
-            (&GOOD.replace("On the way", "Lost"), "unknown OrderStatus \"Lost\""),
-            (&GOOD.replace("2026-11-20T14:03:11.482913", "yesterday"), "OrderDate \"yesterday\""),
+            (
+                &GOOD.replace("\"OrderID\": 12", "\"OrderID\": \"twelve\"") as &str,
+                "invalid type",
+            ),
+            (
+                &GOOD.replace("On the way", "Lost"),
+                "unknown OrderStatus \"Lost\"",
+            ),
+            (
+                &GOOD.replace("2026-11-20T14:03:11.482913", "yesterday"),
+                "OrderDate \"yesterday\"",
+            ),
             (&GOOD.replace("45.5", "-1"), "OrderValue -1 is outside"),
             (&"x".repeat(MAX_EVENT_BYTES + 1), "larger than"),
         ];

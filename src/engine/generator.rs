@@ -48,14 +48,21 @@ pub struct OrderIds {
 
 impl OrderIds {
     pub fn open(path: PathBuf) -> std::io::Result<Self> {
-        Ok(OrderIds { path, next: 0, end: 0 })
+        Ok(OrderIds {
+            path,
+            next: 0,
+            end: 0,
+        })
     }
 
     pub fn next_id(&mut self) -> std::io::Result<i64> {
         if self.next >= self.end {
             let start = match std::fs::read_to_string(&self.path) {
                 Ok(s) => s.trim().parse::<i64>().map_err(|_| {
-                    std::io::Error::other(format!("{} does not hold an order id", self.path.display()))
+                    std::io::Error::other(format!(
+                        "{} does not hold an order id",
+                        self.path.display()
+                    ))
                 })?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => 1,
                 Err(e) => return Err(e),
@@ -112,7 +119,9 @@ impl Generator {
                 }
             }
             let ctl = *self.control.borrow();
-            self.shared.target_rate.store(ctl.rate as u64, Ordering::Relaxed);
+            self.shared
+                .target_rate
+                .store(ctl.rate as u64, Ordering::Relaxed);
             if ctl.paused || ctl.rate == 0 {
                 self.set_state(GeneratorState::Paused);
                 tokio::select! {
@@ -138,13 +147,20 @@ impl Generator {
             while batch.len() < burst as usize && updates.front().is_some_and(|u| u.due <= now) {
                 let mut u = updates.pop_front().expect("checked");
                 u.event.emitted_at = Some(chrono::Utc::now().timestamp_millis());
-                batch.push(Pending { event: u.event, is_new: false });
+                batch.push(Pending {
+                    event: u.event,
+                    is_new: false,
+                });
             }
             while batch.len() < burst as usize {
                 match self.new_order(&ids, &mut rng) {
-                    Ok(e) => batch.push(Pending { event: e, is_new: true }),
+                    Ok(e) => batch.push(Pending {
+                        event: e,
+                        is_new: true,
+                    }),
                     Err(e) => {
-                        self.shared.error("generator", format!("cannot reserve order ids: {e}"));
+                        self.shared
+                            .error("generator", format!("cannot reserve order ids: {e}"));
                         tokio::select! { _ = cancel.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
                         break;
                     }
@@ -176,11 +192,24 @@ impl Generator {
             now
         };
         let status = if self.status_updates {
-            if rng.random_bool(0.05) { "Cancelled" } else { "Processing" }
+            if rng.random_bool(0.05) {
+                "Cancelled"
+            } else {
+                "Processing"
+            }
         } else {
-            ["Delivered", "Delivered", "Delivered", "Cancelled", "Processing", "On the way"][rng.random_range(0..6)]
+            [
+                "Delivered",
+                "Delivered",
+                "Delivered",
+                "Cancelled",
+                "Processing",
+                "On the way",
+            ][rng.random_range(0..6)]
         };
-        let money = |rng: &mut SmallRng, lo: u32, hi: u32| rng.random_range(lo * 100..=hi * 100) as f64 / 100.0;
+        let money = |rng: &mut SmallRng, lo: u32, hi: u32| {
+            rng.random_range(lo * 100..=hi * 100) as f64 / 100.0
+        };
         Ok(OrderEvent {
             order_id,
             customer_id: ids.customers[rng.random_range(0..ids.customers.len())],
@@ -218,11 +247,16 @@ impl Generator {
                 while let Some((p, _)) = rest.peek() {
                     let data = serde_json::to_vec(&p.event).expect("events serialize");
                     let key = p.event.order_id.to_string();
-                    if !entries.is_empty() && (entries.len() == 500 || bytes + data.len() + key.len() > MAX_PUT_BYTES) {
+                    if !entries.is_empty()
+                        && (entries.len() == 500 || bytes + data.len() + key.len() > MAX_PUT_BYTES)
+                    {
                         break;
                     }
                     bytes += data.len() + key.len();
-                    entries.push(PutEntry { partition_key: key, data });
+                    entries.push(PutEntry {
+                        partition_key: key,
+                        data,
+                    });
                     chunk.push(rest.next().expect("peeked"));
                 }
                 Counters::add(&c.sent, entries.len() as u64);
@@ -241,8 +275,14 @@ impl Generator {
                                     Counters::add(&c.throttled, 1);
                                     retry.push((p, attempts));
                                 }
-                                PutOutcome::Failed { error_code, error_message } => {
-                                    self.report(last_error, format!("put failed: {error_code}: {error_message}"));
+                                PutOutcome::Failed {
+                                    error_code,
+                                    error_message,
+                                } => {
+                                    self.report(
+                                        last_error,
+                                        format!("put failed: {error_code}: {error_message}"),
+                                    );
                                     if attempts + 1 >= MAX_ATTEMPTS {
                                         Counters::add(&c.failed, 1);
                                     } else {
@@ -305,5 +345,8 @@ fn next_status(mut event: OrderEvent, rng: &mut SmallRng) -> Option<Update> {
         _ => return None,
     };
     event.order_status = next.to_string();
-    Some(Update { due: Instant::now() + Duration::from_millis(rng.random_range(1000..4000)), event })
+    Some(Update {
+        due: Instant::now() + Duration::from_millis(rng.random_range(1000..4000)),
+        event,
+    })
 }

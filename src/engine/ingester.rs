@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::event::parse_record;
 use super::state::{Counters, ShardState, Shared};
 use crate::backend::{
-    DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, StartPosition, Stream, StreamError, Warehouse, backoff,
+    DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, StartPosition, Stream, StreamError,
+    Warehouse, backoff,
 };
 
 #[derive(Clone)]
@@ -51,7 +52,11 @@ impl Batch {
 impl Ingester {
     /// Run one reader per shard until stopped.
     pub async fn run(self, stop: Stop) -> Result<(), String> {
-        let shards = self.stream.list_shards().await.map_err(|e| format!("listing shards: {e}"))?;
+        let shards = self
+            .stream
+            .list_shards()
+            .await
+            .map_err(|e| format!("listing shards: {e}"))?;
         let checkpoints: HashMap<String, SequenceNumber> = self
             .warehouse
             .checkpoints(self.stream.name())
@@ -75,14 +80,22 @@ impl Ingester {
         }
         while let Some(r) = tasks.join_next().await {
             if let Err(e) = r {
-                self.shared.error("ingester", format!("shard reader failed: {e}"));
+                self.shared
+                    .error("ingester", format!("shard reader failed: {e}"));
             }
         }
         Ok(())
     }
 
-    async fn read_shard(self, index: usize, shard: ShardId, mut checkpoint: Option<SequenceNumber>, stop: Stop) {
-        let min_interval = Duration::from_millis(1000 / self.reads_per_sec.max(1)) + Duration::from_millis(5);
+    async fn read_shard(
+        self,
+        index: usize,
+        shard: ShardId,
+        mut checkpoint: Option<SequenceNumber>,
+        stop: Stop,
+    ) {
+        let min_interval =
+            Duration::from_millis(1000 / self.reads_per_sec.max(1)) + Duration::from_millis(5);
         let mut iterator: Option<String> = None;
         let mut batch = Batch::default();
         let mut last_call: Option<Instant> = None;
@@ -103,12 +116,21 @@ impl Ingester {
                 Some(it) => it.clone(),
                 None => {
                     let from = batch.last.as_ref().or(checkpoint.as_ref()).cloned();
-                    let start = from.map_or(StartPosition::TrimHorizon, StartPosition::AfterSequenceNumber);
+                    let start = from.map_or(
+                        StartPosition::TrimHorizon,
+                        StartPosition::AfterSequenceNumber,
+                    );
                     match self.stream.shard_iterator(&shard, start).await {
                         Ok(it) => it,
                         Err(e) => {
-                            self.shared.error("ingester", format!("{shard}: GetShardIterator: {e}"));
-                            tokio::time::sleep(backoff(errors, Duration::from_millis(200), Duration::from_secs(5))).await;
+                            self.shared
+                                .error("ingester", format!("{shard}: GetShardIterator: {e}"));
+                            tokio::time::sleep(backoff(
+                                errors,
+                                Duration::from_millis(200),
+                                Duration::from_secs(5),
+                            ))
+                            .await;
                             errors += 1;
                             continue;
                         }
@@ -131,11 +153,17 @@ impl Ingester {
                 }
                 Err(e) => {
                     if errors == 0 {
-                        self.shared.error("ingester", format!("{shard}: GetRecords: {e}"));
+                        self.shared
+                            .error("ingester", format!("{shard}: GetRecords: {e}"));
                     }
                     errors += 1;
                     iterator = None;
-                    tokio::time::sleep(backoff(errors, Duration::from_millis(200), Duration::from_secs(5))).await;
+                    tokio::time::sleep(backoff(
+                        errors,
+                        Duration::from_millis(200),
+                        Duration::from_secs(5),
+                    ))
+                    .await;
                     continue;
                 }
             };
@@ -186,7 +214,10 @@ impl Ingester {
     /// Commit a batch, retrying with backoff while the warehouse refuses.
     /// Returns the new checkpoint, or None if stopped by `abort` first.
     async fn commit(&self, shard: &ShardId, batch: Batch, stop: &Stop) -> Option<SequenceNumber> {
-        let checkpoint = batch.last.clone().expect("a non-empty batch has a last record");
+        let checkpoint = batch
+            .last
+            .clone()
+            .expect("a non-empty batch has a last record");
         let fb = FactBatch {
             stream: self.stream.name().to_string(),
             shard_id: shard.0.clone(),
@@ -201,7 +232,8 @@ impl Ingester {
                 Err(e) => {
                     self.shared.retrying.store(true, Ordering::Relaxed);
                     if attempt == 0 || attempt % 10 == 0 {
-                        self.shared.error("ingester", format!("{shard}: load failed, retrying: {e}"));
+                        self.shared
+                            .error("ingester", format!("{shard}: load failed, retrying: {e}"));
                     }
                     let wait = backoff(attempt, Duration::from_millis(100), Duration::from_secs(5));
                     attempt += 1;
@@ -214,12 +246,19 @@ impl Ingester {
         }
         self.shared.retrying.store(false, Ordering::Relaxed);
         let now = chrono::Utc::now().timestamp_millis();
-        self.shared.record_freshness(fb.rows.iter().filter_map(|r| r.emitted_ms), now);
+        self.shared
+            .record_freshness(fb.rows.iter().filter_map(|r| r.emitted_ms), now);
         let c = &self.shared.counters;
         Counters::add(&c.ingested, fb.rows.len() as u64);
         Counters::add(&c.dead_lettered, fb.dead_letters.len() as u64);
         Counters::add(&c.batches, 1);
-        let idx = self.shared.shards.lock().unwrap().iter().position(|s| s.lag.shard_id == shard.0);
+        let idx = self
+            .shared
+            .shards
+            .lock()
+            .unwrap()
+            .iter()
+            .position(|s| s.lag.shard_id == shard.0);
         if let Some(i) = idx {
             self.with_shard(i, |s| s.lag.ingested += fb.rows.len() as u64);
         }

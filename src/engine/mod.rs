@@ -26,8 +26,8 @@ use dimensions::{DimensionIds, DimensionLoader};
 use generator::{Generator, GeneratorControl, OrderIds};
 use ingester::{Ingester, Stop};
 use queries::{QueryRunner, QuerySource};
-pub use snapshot::{Command, Snapshot};
 use snapshot::{BackendInfo, DimensionLoad, LoadState};
+pub use snapshot::{Command, Snapshot};
 use state::{Counters, Shared};
 
 /// The ports the engine works through.
@@ -95,7 +95,9 @@ impl EngineHandle {
 
     /// Wait for the engine to finish (after `stop`, or a fatal error).
     pub async fn wait(self) -> Result<Summary, String> {
-        self.task.await.map_err(|e| format!("engine task failed: {e}"))?
+        self.task
+            .await
+            .map_err(|e| format!("engine task failed: {e}"))?
     }
 
     /// True once the engine has finished (e.g. on a fatal error).
@@ -109,7 +111,8 @@ pub fn start(settings: EngineSettings, ports: Ports) -> EngineHandle {
     let tables: Vec<(TableName, ObjectUri)> = dimensions::TABLES
         .iter()
         .map(|(t, _)| {
-            let table = TableName::new(&settings.schema, t).expect("built-in table names are identifiers");
+            let table =
+                TableName::new(&settings.schema, t).expect("built-in table names are identifiers");
             let key = format!("{}/{t}.csv", settings.dims_prefix);
             let uri = ObjectUri::new(&settings.bucket, &key).expect("validated bucket and prefix");
             (table, uri)
@@ -124,13 +127,32 @@ pub fn start(settings: EngineSettings, ports: Ports) -> EngineHandle {
             last_loaded: None,
         })
         .collect();
-    let shared = Arc::new(Shared::new(settings.backend.clone(), settings.read_only, dims));
-    shared.target_rate.store(settings.rate as u64, Ordering::Relaxed);
+    let shared = Arc::new(Shared::new(
+        settings.backend.clone(),
+        settings.read_only,
+        dims,
+    ));
+    shared
+        .target_rate
+        .store(settings.rate as u64, Ordering::Relaxed);
     let (snap_tx, snap_rx) = watch::channel(shared.snapshot());
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let stop = CancellationToken::new();
-    let task = tokio::spawn(run(settings, ports, shared, tables, snap_tx, cmd_rx, stop.clone()));
-    EngineHandle { snapshots: snap_rx, commands: cmd_tx, stop, task }
+    let task = tokio::spawn(run(
+        settings,
+        ports,
+        shared,
+        tables,
+        snap_tx,
+        cmd_rx,
+        stop.clone(),
+    ));
+    EngineHandle {
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        stop,
+        task,
+    }
 }
 
 async fn run(
@@ -145,11 +167,22 @@ async fn run(
     let started = Instant::now();
     // The publisher runs from the start so front ends see the set-up too.
     let publisher_stop = CancellationToken::new();
-    let publisher = tokio::spawn(publish(Arc::clone(&shared), snap_tx, publisher_stop.clone()));
+    let publisher = tokio::spawn(publish(
+        Arc::clone(&shared),
+        snap_tx,
+        publisher_stop.clone(),
+    ));
     let result = run_pipeline(&settings, &ports, &shared, tables, &mut cmd_rx, &stop).await;
     publisher_stop.cancel();
     let _ = publisher.await;
-    let fact_rows = match ports.warehouse.query(&format!("SELECT COUNT(*) FROM {}.factOrders", settings.schema)).await {
+    let fact_rows = match ports
+        .warehouse
+        .query(&format!(
+            "SELECT COUNT(*) FROM {}.factOrders",
+            settings.schema
+        ))
+        .await
+    {
         Ok(rs) => rs.rows.first().and_then(|r| r[0].as_deref()?.parse().ok()),
         Err(_) => None,
     };
@@ -178,7 +211,11 @@ async fn run_pipeline(
     cmd_rx: &mut mpsc::Receiver<Command>,
     stop: &CancellationToken,
 ) -> Result<bool, String> {
-    ports.warehouse.ensure_schema().await.map_err(|e| format!("creating the warehouse schema: {e}"))?;
+    ports
+        .warehouse
+        .ensure_schema()
+        .await
+        .map_err(|e| format!("creating the warehouse schema: {e}"))?;
     let loader = Arc::new(DimensionLoader {
         shared: Arc::clone(shared),
         objects: Arc::clone(&ports.objects),
@@ -186,7 +223,11 @@ async fn run_pipeline(
         tables,
     });
     loader
-        .ensure_sources(settings.dimension_rows, settings.dimension_seed, settings.regenerate_dimensions)
+        .ensure_sources(
+            settings.dimension_rows,
+            settings.dimension_seed,
+            settings.regenerate_dimensions,
+        )
         .await
         .map_err(|e| format!("uploading dimension CSVs: {e}"))?;
     // Dimensions first, then ingestion (as the reference's chained DAGs).
@@ -194,19 +235,25 @@ async fn run_pipeline(
     let (ids_tx, ids_rx) = watch::channel(Arc::new(DimensionIds::default()));
     refresh_ids(&loader, &ids_tx).await;
 
-    let (ctl_tx, ctl_rx) =
-        watch::channel(GeneratorControl { paused: settings.start_paused, rate: settings.rate });
+    let (ctl_tx, ctl_rx) = watch::channel(GeneratorControl {
+        paused: settings.start_paused,
+        rate: settings.rate,
+    });
     let gen_stop = CancellationToken::new();
     let generator = Generator {
         shared: Arc::clone(shared),
         stream: Arc::clone(&ports.stream),
         ids: ids_rx,
         control: ctl_rx,
-        order_ids: OrderIds::open(settings.state_dir.join("next-order-id")).map_err(|e| e.to_string())?,
+        order_ids: OrderIds::open(settings.state_dir.join("next-order-id"))
+            .map_err(|e| e.to_string())?,
         status_updates: settings.status_updates,
         batch_records: settings.put_batch_records,
     };
-    let ingest_stop = Stop { drain: CancellationToken::new(), abort: CancellationToken::new() };
+    let ingest_stop = Stop {
+        drain: CancellationToken::new(),
+        abort: CancellationToken::new(),
+    };
     let ingester = Ingester {
         shared: Arc::clone(shared),
         stream: Arc::clone(&ports.stream),
@@ -217,12 +264,18 @@ async fn run_pipeline(
     };
     let mut ingest_task = tokio::spawn(ingester.run(ingest_stop.clone()));
     let gen_task = tokio::spawn(generator.run(gen_stop.clone()));
-    let mut runner = QueryRunner::new(Arc::clone(shared), Arc::clone(&ports.warehouse), settings.queries.clone());
+    let mut runner = QueryRunner::new(
+        Arc::clone(shared),
+        Arc::clone(&ports.warehouse),
+        settings.queries.clone(),
+    );
     let mut ingest_done = false;
     let mut commands_open = true;
 
     loop {
-        let next = runner.next_due().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        let next = runner
+            .next_due()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::select! {
             _ = stop.cancelled() => break,
             r = &mut ingest_task, if !ingest_done => {
@@ -254,7 +307,10 @@ async fn run_pipeline(
         Ok(Ok(Err(e))) => Err(format!("ingester: {e}")),
         Ok(Err(e)) => Err(format!("ingester task failed: {e}")),
         Err(_) => {
-            shared.error("ingester", "drain timed out; the rest is re-read from the checkpoints next run");
+            shared.error(
+                "ingester",
+                "drain timed out; the rest is re-read from the checkpoints next run",
+            );
             ingest_stop.abort.cancel();
             let _ = ingest_task.await;
             Ok(false)
@@ -267,7 +323,9 @@ async fn refresh_ids(loader: &DimensionLoader, ids_tx: &watch::Sender<Arc<Dimens
         Ok(ids) => {
             let _ = ids_tx.send(Arc::new(ids));
         }
-        Err(e) => loader.shared.error("dimensions", format!("reading dimension ids: {e}")),
+        Err(e) => loader
+            .shared
+            .error("dimensions", format!("reading dimension ids: {e}")),
     }
 }
 

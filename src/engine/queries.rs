@@ -24,12 +24,30 @@ const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
 
 /// The queries shipped in the binary, used when no `sql/queries` folder is found.
 pub const BUILT_IN: &[(&str, &str)] = &[
-    ("orders_per_minute.sql", include_str!("../../sql/queries/orders_per_minute.sql")),
-    ("top_restaurants.sql", include_str!("../../sql/queries/top_restaurants.sql")),
-    ("rider_leaderboard.sql", include_str!("../../sql/queries/rider_leaderboard.sql")),
-    ("delivery_time_by_cuisine.sql", include_str!("../../sql/queries/delivery_time_by_cuisine.sql")),
-    ("order_status_mix.sql", include_str!("../../sql/queries/order_status_mix.sql")),
-    ("dead_letters.sql", include_str!("../../sql/queries/dead_letters.sql")),
+    (
+        "orders_per_minute.sql",
+        include_str!("../../sql/queries/orders_per_minute.sql"),
+    ),
+    (
+        "top_restaurants.sql",
+        include_str!("../../sql/queries/top_restaurants.sql"),
+    ),
+    (
+        "rider_leaderboard.sql",
+        include_str!("../../sql/queries/rider_leaderboard.sql"),
+    ),
+    (
+        "delivery_time_by_cuisine.sql",
+        include_str!("../../sql/queries/delivery_time_by_cuisine.sql"),
+    ),
+    (
+        "order_status_mix.sql",
+        include_str!("../../sql/queries/order_status_mix.sql"),
+    ),
+    (
+        "dead_letters.sql",
+        include_str!("../../sql/queries/dead_letters.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,23 +63,38 @@ pub fn parse_query(file_name: &str, text: &str) -> Result<QueryDef, String> {
     let name = file_name.trim_end_matches(".sql").to_string();
     let mut title = name.replace('_', " ");
     let mut refresh = DEFAULT_REFRESH;
-    for line in text.lines().map(str::trim).take_while(|l| l.starts_with("--") || l.is_empty()) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| l.starts_with("--") || l.is_empty())
+    {
         let body = line.trim_start_matches('-').trim();
         if let Some(t) = body.strip_prefix("title:") {
             title = t.trim().to_string();
         } else if let Some(r) = body.strip_prefix("refresh:") {
-            refresh = humantime::parse_duration(r.trim())
-                .map_err(|e| format!("{file_name}: refresh {:?} is not a duration like 5s: {e}", r.trim()))?;
+            refresh = humantime::parse_duration(r.trim()).map_err(|e| {
+                format!(
+                    "{file_name}: refresh {:?} is not a duration like 5s: {e}",
+                    r.trim()
+                )
+            })?;
             if refresh < Duration::from_millis(250) {
                 return Err(format!("{file_name}: refresh must be at least 250ms"));
             }
         }
     }
-    let has_sql = text.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+    let has_sql = text
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
     if !has_sql {
         return Err(format!("{file_name}: no SQL in the file"));
     }
-    Ok(QueryDef { name, title, refresh, sql: text.to_string() })
+    Ok(QueryDef {
+        name,
+        title,
+        refresh,
+        sql: text.to_string(),
+    })
 }
 
 /// Where queries come from: a folder, or the built-in set.
@@ -76,7 +109,9 @@ impl QuerySource {
     pub fn resolve(configured: Option<&Path>) -> Self {
         match configured {
             Some(d) => QuerySource::Dir(d.to_path_buf()),
-            None if Path::new("sql/queries").is_dir() => QuerySource::Dir(PathBuf::from("sql/queries")),
+            None if Path::new("sql/queries").is_dir() => {
+                QuerySource::Dir(PathBuf::from("sql/queries"))
+            }
             None => QuerySource::BuiltIn,
         }
     }
@@ -84,18 +119,27 @@ impl QuerySource {
     /// Load every query, sorted by file name. Bad files are reported, not fatal.
     pub fn load(&self) -> (Vec<QueryDef>, Vec<String>) {
         let mut files: Vec<(String, Result<String, String>)> = match self {
-            QuerySource::BuiltIn => BUILT_IN.iter().map(|(n, t)| (n.to_string(), Ok(t.to_string()))).collect(),
+            QuerySource::BuiltIn => BUILT_IN
+                .iter()
+                .map(|(n, t)| (n.to_string(), Ok(t.to_string())))
+                .collect(),
             QuerySource::Dir(dir) => match std::fs::read_dir(dir) {
                 Ok(entries) => entries
                     .filter_map(|e| e.ok())
                     .filter(|e| e.path().extension().is_some_and(|x| x == "sql"))
                     .map(|e| {
                         let name = e.file_name().to_string_lossy().into_owned();
-                        let text = std::fs::read_to_string(e.path()).map_err(|err| format!("{name}: {err}"));
+                        let text = std::fs::read_to_string(e.path())
+                            .map_err(|err| format!("{name}: {err}"));
                         (name, text)
                     })
                     .collect(),
-                Err(e) => return (Vec::new(), vec![format!("cannot read query folder {}: {e}", dir.display())]),
+                Err(e) => {
+                    return (
+                        Vec::new(),
+                        vec![format!("cannot read query folder {}: {e}", dir.display())],
+                    );
+                }
             },
         };
         files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -122,7 +166,13 @@ pub struct QueryRunner {
 
 impl QueryRunner {
     pub fn new(shared: Arc<Shared>, warehouse: Arc<dyn Warehouse>, source: QuerySource) -> Self {
-        let mut r = QueryRunner { shared, warehouse, source, defs: Vec::new(), due: Vec::new() };
+        let mut r = QueryRunner {
+            shared,
+            warehouse,
+            source,
+            defs: Vec::new(),
+            due: Vec::new(),
+        };
         r.reload();
         r
     }
@@ -142,7 +192,10 @@ impl QueryRunner {
                 title: d.title.clone(),
                 refresh: d.refresh,
                 running: false,
-                last: old.iter().find(|v| v.name == d.name).and_then(|v| v.last.clone()),
+                last: old
+                    .iter()
+                    .find(|v| v.name == d.name)
+                    .and_then(|v| v.last.clone()),
             })
             .collect();
         self.due = vec![Instant::now(); defs.len()];
@@ -172,7 +225,11 @@ impl QueryRunner {
                     rs.rows.truncate(MAX_ROWS);
                     QueryResult {
                         columns: rs.columns,
-                        rows: rs.rows.into_iter().map(|r| r.into_iter().map(|v| v.unwrap_or_default()).collect()).collect(),
+                        rows: rs
+                            .rows
+                            .into_iter()
+                            .map(|r| r.into_iter().map(|v| v.unwrap_or_default()).collect())
+                            .collect(),
                         ran_at: chrono::Utc::now(),
                         took,
                         error: None,
@@ -212,13 +269,25 @@ mod tests {
 
     #[test]
     fn header_gives_title_and_refresh() {
-        let q = parse_query("top.sql", "-- title: Top restaurants\n-- refresh: 10s\nSELECT 1").unwrap();
+        let q = parse_query(
+            "top.sql",
+            "-- title: Top restaurants\n-- refresh: 10s\nSELECT 1",
+        )
+        .unwrap();
         assert_eq!(q.title, "Top restaurants");
         assert_eq!(q.refresh, Duration::from_secs(10));
         let q = parse_query("rider_board.sql", "SELECT 1").unwrap();
         assert_eq!(q.title, "rider board");
-        assert!(parse_query("x.sql", "-- refresh: soon\nSELECT 1").unwrap_err().contains("refresh \"soon\""));
-        assert!(parse_query("x.sql", "-- title: nothing\n").unwrap_err().contains("no SQL"));
+        assert!(
+            parse_query("x.sql", "-- refresh: soon\nSELECT 1")
+                .unwrap_err()
+                .contains("refresh \"soon\"")
+        );
+        assert!(
+            parse_query("x.sql", "-- title: nothing\n")
+                .unwrap_err()
+                .contains("no SQL")
+        );
     }
 
     #[test]

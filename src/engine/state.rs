@@ -9,7 +9,8 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use super::snapshot::{
-    BackendInfo, DimensionLoad, ErrorEntry, Freshness, GeneratorState, LoadState, QueryView, ShardLag, Snapshot,
+    BackendInfo, DimensionLoad, ErrorEntry, Freshness, GeneratorState, LoadState, QueryView,
+    ShardLag, Snapshot,
 };
 
 const MAX_ERRORS: usize = 50;
@@ -84,7 +85,9 @@ impl Shared {
             target_rate: AtomicU64::new(0),
             shards: Mutex::new(Vec::new()),
             dimensions: Mutex::new(dimensions.into_iter().map(|d| (d, None)).collect()),
-            freshness: Mutex::new(Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds")),
+            freshness: Mutex::new(
+                Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds"),
+            ),
             queries: Mutex::new(Vec::new()),
             errors: Mutex::new(VecDeque::new()),
             retrying: AtomicBool::new(false),
@@ -101,7 +104,11 @@ impl Shared {
         if errors.len() == MAX_ERRORS {
             errors.pop_front();
         }
-        errors.push_back(ErrorEntry { at: chrono::Utc::now(), source: source.into(), message });
+        errors.push_back(ErrorEntry {
+            at: chrono::Utc::now(),
+            source: source.into(),
+            message,
+        });
     }
 
     pub fn set_dimension(&self, table: &str, state: LoadState, loading_since: Option<Instant>) {
@@ -126,7 +133,9 @@ impl Shared {
     pub fn tick_rates(&self) {
         let now = Instant::now();
         let mut r = self.rates.lock().unwrap();
-        let secs = r.last_tick.map_or(1.0, |t| now.duration_since(t).as_secs_f64().max(0.001));
+        let secs = r
+            .last_tick
+            .map_or(1.0, |t| now.duration_since(t).as_secs_f64().max(0.001));
         let acked = Counters::get(&self.counters.acknowledged);
         let ingested = Counters::get(&self.counters.ingested);
         r.acked_rate = ((acked - r.last_acked) as f64 / secs).round() as u64;
@@ -173,7 +182,13 @@ impl Shared {
                 failed: Counters::get(&c.failed),
                 rate_history: rates.history.iter().copied().collect(),
             },
-            shards: self.shards.lock().unwrap().iter().map(|s| s.lag.clone()).collect(),
+            shards: self
+                .shards
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|s| s.lag.clone())
+                .collect(),
             dimensions: self
                 .dimensions
                 .lock()

@@ -6,7 +6,11 @@ use std::path::Path;
 
 /// Validate `path` (shown to users as `label`) against `columns` (name,
 /// DuckDB type). Returns the number of data rows.
-pub fn validate_file(path: &Path, label: &str, columns: &[(String, String)]) -> Result<u64, String> {
+pub fn validate_file(
+    path: &Path,
+    label: &str,
+    columns: &[(String, String)],
+) -> Result<u64, String> {
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("{label}: no such object"),
         _ => format!("{label}: cannot read: {e}"),
@@ -14,12 +18,25 @@ pub fn validate_file(path: &Path, label: &str, columns: &[(String, String)]) -> 
     validate(file, label, columns)
 }
 
-pub fn validate(input: impl std::io::Read, label: &str, columns: &[(String, String)]) -> Result<u64, String> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input);
-    let header = rdr.headers().map_err(|e| format!("{label} line 1: cannot read the header: {e}"))?.clone();
+pub fn validate(
+    input: impl std::io::Read,
+    label: &str,
+    columns: &[(String, String)],
+) -> Result<u64, String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(input);
+    let header = rdr
+        .headers()
+        .map_err(|e| format!("{label} line 1: cannot read the header: {e}"))?
+        .clone();
     let expected: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
     let matches = header.len() == expected.len()
-        && header.iter().zip(&expected).all(|(h, e)| h.trim().eq_ignore_ascii_case(e));
+        && header
+            .iter()
+            .zip(&expected)
+            .all(|(h, e)| h.trim().eq_ignore_ascii_case(e));
     if !matches {
         return Err(format!(
             "{label} line 1: header is [{}], expected [{}]",
@@ -39,11 +56,20 @@ pub fn validate(input: impl std::io::Read, label: &str, columns: &[(String, Stri
         }
         let line = record.position().map_or(0, |p| p.line());
         if record.len() != columns.len() {
-            let hint = if record.iter().any(|f| f.contains('\n')) { " (an unterminated quote?)" } else { "" };
-            return Err(format!("{label} line {line}: {} fields, expected {}{hint}", record.len(), columns.len()));
+            let hint = if record.iter().any(|f| f.contains('\n')) {
+                " (an unterminated quote?)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{label} line {line}: {} fields, expected {}{hint}",
+                record.len(),
+                columns.len()
+            ));
         }
         for (value, (name, ty)) in record.iter().zip(columns) {
-            check_value(value, ty).map_err(|why| format!("{label} line {line}: column {name}: {value:?} {why}"))?;
+            check_value(value, ty)
+                .map_err(|why| format!("{label} line {line}: column {name}: {value:?} {why}"))?;
         }
         rows += 1;
     }
@@ -56,19 +82,30 @@ fn check_value(v: &str, ty: &str) -> Result<(), String> {
         return Ok(()); // NULL
     }
     if ty == "INTEGER" || ty == "INT" {
-        v.parse::<i32>().map(|_| ()).map_err(|_| "is not an integer".into())
+        v.parse::<i32>()
+            .map(|_| ())
+            .map_err(|_| "is not an integer".into())
     } else if ty == "BIGINT" {
-        v.parse::<i64>().map(|_| ()).map_err(|_| "is not an integer".into())
+        v.parse::<i64>()
+            .map(|_| ())
+            .map_err(|_| "is not an integer".into())
     } else if ty == "DATE" {
         chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .map(|_| ())
             .map_err(|_| "is not a date (YYYY-MM-DD)".into())
     } else if let Some(spec) = ty.strip_prefix("DECIMAL(") {
-        let (p, s) = spec.trim_end_matches(')').split_once(',').unwrap_or((spec, "0"));
-        let (p, s): (usize, usize) = (p.trim().parse().unwrap_or(18), s.trim().parse().unwrap_or(0));
+        let (p, s) = spec
+            .trim_end_matches(')')
+            .split_once(',')
+            .unwrap_or((spec, "0"));
+        let (p, s): (usize, usize) = (
+            p.trim().parse().unwrap_or(18),
+            s.trim().parse().unwrap_or(0),
+        );
         let digits = v.trim_start_matches(['-', '+']);
         let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        let numeric = !int.is_empty() && int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit());
+        let numeric =
+            !int.is_empty() && int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit());
         if !numeric {
             Err(format!("is not a number (DECIMAL({p},{s}))"))
         } else if int.trim_start_matches('0').len() > p - s || frac.len() > s {
@@ -86,10 +123,15 @@ mod tests {
     use super::*;
 
     fn cols() -> Vec<(String, String)> {
-        [("RiderID", "INTEGER"), ("RiderName", "VARCHAR"), ("Joined", "DATE"), ("RiderRating", "DECIMAL(3,1)")]
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        [
+            ("RiderID", "INTEGER"),
+            ("RiderName", "VARCHAR"),
+            ("Joined", "DATE"),
+            ("RiderRating", "DECIMAL(3,1)"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
     }
 
     fn check(csv: &str) -> Result<u64, String> {
@@ -98,26 +140,54 @@ mod tests {
 
     #[test]
     fn good_file_counts_rows() {
-        assert_eq!(check("RiderID,RiderName,Joined,RiderRating\n1,\"Lee, Ann\",2024-01-02,4.5\n2,Bo,2024-02-03,5.0\n"), Ok(2));
+        assert_eq!(
+            check(
+                "RiderID,RiderName,Joined,RiderRating\n1,\"Lee, Ann\",2024-01-02,4.5\n2,Bo,2024-02-03,5.0\n"
+            ),
+            Ok(2)
+        );
     }
 
     #[test]
     fn each_defect_names_file_line_and_problem() {
         let h = "RiderID,RiderName,Joined,RiderRating\n";
         let cases = [
-            ("RiderId,Name,Joined,RiderRating\n1,a,2024-01-02,4.5\n", "line 1: header is"),
-            (&format!("{h}1,a,2024-01-02,4.5\n2,b,2024-01-02\n") as &str, "line 3: 3 fields, expected 4"),
-            (&format!("{h}1,a,2024-13-02,4.5\n"), "line 2: column Joined: \"2024-13-02\" is not a date"),
-            (&format!("{h}1,a,2024-01-02,4.5\n2,\"b,2024-01-02,4.5\n3,c,2024-01-02,1.0\n"), "line 3: 1 fields, expected 4 (an unterminated quote?)"),
-            (&format!("{h}x,a,2024-01-02,4.5\n"), "column RiderID: \"x\" is not an integer"),
-            (&format!("{h}1,a,2024-01-02,45.5\n"), "does not fit DECIMAL(3,1)"),
+            (
+                "RiderId,Name,Joined,RiderRating\n1,a,2024-01-02,4.5\n",
+                "line 1: header is",
+            ),
+            (
+                &format!("{h}1,a,2024-01-02,4.5\n2,b,2024-01-02\n") as &str,
+                "line 3: 3 fields, expected 4",
+            ),
+            (
+                &format!("{h}1,a,2024-13-02,4.5\n"),
+                "line 2: column Joined: \"2024-13-02\" is not a date",
+            ),
+            (
+                &format!("{h}1,a,2024-01-02,4.5\n2,\"b,2024-01-02,4.5\n3,c,2024-01-02,1.0\n"),
+                "line 3: 2 fields, expected 4 (an unterminated quote?)",
+            ),
+            (
+                &format!("{h}x,a,2024-01-02,4.5\n"),
+                "column RiderID: \"x\" is not an integer",
+            ),
+            (
+                &format!("{h}1,a,2024-01-02,145.5\n"),
+                "does not fit DECIMAL(3,1)",
+            ),
         ];
         for (csv, want) in cases {
             let err = check(csv).unwrap_err();
             assert!(err.starts_with("s3://b/dims/x.csv"), "{err}");
             assert!(err.contains(want), "{err:?} should contain {want:?}");
         }
-        let missing = validate_file(Path::new("/nonexistent/x.csv"), "s3://b/dims/x.csv", &cols()).unwrap_err();
+        let missing = validate_file(
+            Path::new("/nonexistent/x.csv"),
+            "s3://b/dims/x.csv",
+            &cols(),
+        )
+        .unwrap_err();
         assert_eq!(missing, "s3://b/dims/x.csv: no such object");
     }
 }

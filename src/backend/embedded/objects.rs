@@ -13,7 +13,9 @@ pub struct DirObjectStore {
 
 impl DirObjectStore {
     pub fn new(root: &Path) -> Self {
-        DirObjectStore { root: root.to_path_buf() }
+        DirObjectStore {
+            root: root.to_path_buf(),
+        }
     }
 
     /// Where an object lives on disk (the embedded warehouse reads it there).
@@ -26,7 +28,10 @@ impl DirObjectStore {
 impl ObjectStore for DirObjectStore {
     async fn put(&self, uri: &ObjectUri, body: Vec<u8>) -> Result<(), ObjectStoreError> {
         let path = self.path_of(uri);
-        let io = |source| ObjectStoreError::Io { uri: uri.to_string(), source };
+        let io = |source| ObjectStoreError::Io {
+            uri: uri.to_string(),
+            source,
+        };
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(io)?;
         }
@@ -38,8 +43,13 @@ impl ObjectStore for DirObjectStore {
     async fn get(&self, uri: &ObjectUri) -> Result<Vec<u8>, ObjectStoreError> {
         match tokio::fs::read(self.path_of(uri)).await {
             Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ObjectStoreError::NotFound(uri.to_string())),
-            Err(source) => Err(ObjectStoreError::Io { uri: uri.to_string(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(ObjectStoreError::NotFound(uri.to_string()))
+            }
+            Err(source) => Err(ObjectStoreError::Io {
+                uri: uri.to_string(),
+                source,
+            }),
         }
     }
 }

@@ -13,8 +13,8 @@ use md5::{Digest, Md5};
 
 use super::shard_log::ShardLog;
 use crate::backend::{
-    GetRecordsOutput, PutEntry, PutOutcome, SequenceNumber, ShardId, StartPosition, Stream, StreamError,
-    StreamRecord,
+    GetRecordsOutput, PutEntry, PutOutcome, SequenceNumber, ShardId, StartPosition, Stream,
+    StreamError, StreamRecord,
 };
 
 /// Kinesis's per-shard limits (and this stream's knobs).
@@ -61,7 +61,11 @@ pub fn shard_for_hash(hash: u128, n: usize) -> usize {
         return 0;
     }
     let n128 = n as u128;
-    let step = if n.is_power_of_two() { 1u128 << (128 - n.trailing_zeros()) } else { u128::MAX / n128 };
+    let step = if n.is_power_of_two() {
+        1u128 << (128 - n.trailing_zeros())
+    } else {
+        u128::MAX / n128
+    };
     ((hash / step) as usize).min(n - 1)
 }
 
@@ -77,7 +81,11 @@ impl Window {
     fn roll(&mut self, now_ms: i64) {
         let sec = now_ms.div_euclid(1000);
         if sec != self.second {
-            *self = Window { second: sec, count: 0, bytes: 0 };
+            *self = Window {
+                second: sec,
+                count: 0,
+                bytes: 0,
+            };
         }
     }
 }
@@ -105,13 +113,21 @@ impl EmbeddedStream {
     /// Open the stream `name` under `dir`, creating it with `shard_count`
     /// shards if new. An existing stream keeps its shard count; asking for a
     /// different one is an error (the embedded stream does not reshard).
-    pub fn open(dir: &Path, name: &str, shard_count: usize, limits: StreamLimits) -> Result<Self, StreamError> {
+    pub fn open(
+        dir: &Path,
+        name: &str,
+        shard_count: usize,
+        limits: StreamLimits,
+    ) -> Result<Self, StreamError> {
         let root: PathBuf = dir.join(name);
         std::fs::create_dir_all(&root)?;
         let meta = root.join("shards");
         let count = match std::fs::read_to_string(&meta) {
             Ok(s) => {
-                let on_disk: usize = s.trim().parse().map_err(|_| StreamError::Other(format!("{} is corrupt", meta.display())))?;
+                let on_disk: usize = s
+                    .trim()
+                    .parse()
+                    .map_err(|_| StreamError::Other(format!("{} is corrupt", meta.display())))?;
                 if on_disk != shard_count {
                     return Err(StreamError::Other(format!(
                         "stream {name} in {} has {on_disk} shards but the config asks for {shard_count}; \
@@ -123,7 +139,9 @@ impl EmbeddedStream {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if !(1..=1024).contains(&shard_count) {
-                    return Err(StreamError::Other(format!("shard count {shard_count} is outside 1..=1024")));
+                    return Err(StreamError::Other(format!(
+                        "shard count {shard_count} is outside 1..=1024"
+                    )));
                 }
                 std::fs::write(&meta, shard_count.to_string())?;
                 shard_count
@@ -143,7 +161,11 @@ impl EmbeddedStream {
                 }))
             })
             .collect::<Result<Vec<_>, std::io::Error>>()?;
-        Ok(EmbeddedStream { name: name.to_string(), shards, limits })
+        Ok(EmbeddedStream {
+            name: name.to_string(),
+            shards,
+            limits,
+        })
     }
 
     pub fn shard_count(&self) -> usize {
@@ -162,15 +184,24 @@ impl EmbeddedStream {
 
     fn put_blocking(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, StreamError> {
         if entries.len() > 500 {
-            return Err(StreamError::Other(format!("PutRecords takes at most 500 records, got {}", entries.len())));
+            return Err(StreamError::Other(format!(
+                "PutRecords takes at most 500 records, got {}",
+                entries.len()
+            )));
         }
         let mut outcomes: Vec<Option<PutOutcome>> = vec![None; entries.len()];
         let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); self.shards.len()];
         for (i, e) in entries.iter().enumerate() {
             if e.partition_key.is_empty() || e.partition_key.len() > 256 {
-                outcomes[i] = Some(failed("InvalidArgumentException", "partition key must be 1-256 characters"));
+                outcomes[i] = Some(failed(
+                    "InvalidArgumentException",
+                    "partition key must be 1-256 characters",
+                ));
             } else if e.data.len() + e.partition_key.len() > MAX_RECORD_BYTES {
-                outcomes[i] = Some(failed("InvalidArgumentException", "record is larger than 1 MiB"));
+                outcomes[i] = Some(failed(
+                    "InvalidArgumentException",
+                    "record is larger than 1 MiB",
+                ));
             } else {
                 by_shard[shard_for_key(&e.partition_key, self.shards.len())].push(i);
             }
@@ -186,11 +217,18 @@ impl EmbeddedStream {
                 w.roll(now);
                 for i in idxs {
                     let size = (entries[i].data.len() + entries[i].partition_key.len()) as u64;
-                    if w.count + 1 > self.limits.write_records_per_sec || w.bytes + size > self.limits.write_bytes_per_sec {
-                        shard.throttled_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if w.count + 1 > self.limits.write_records_per_sec
+                        || w.bytes + size > self.limits.write_bytes_per_sec
+                    {
+                        shard
+                            .throttled_writes
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         outcomes[i] = Some(failed(
                             "ProvisionedThroughputExceededException",
-                            &format!("Rate exceeded for shard {} in stream {}", shard.id, self.name),
+                            &format!(
+                                "Rate exceeded for shard {} in stream {}",
+                                shard.id, self.name
+                            ),
                         ));
                     } else {
                         w.count += 1;
@@ -202,14 +240,24 @@ impl EmbeddedStream {
             if accepted.is_empty() {
                 continue;
             }
-            let recs: Vec<(&str, &[u8])> =
-                accepted.iter().map(|&i| (entries[i].partition_key.as_str(), entries[i].data.as_slice())).collect();
+            let recs: Vec<(&str, &[u8])> = accepted
+                .iter()
+                .map(|&i| {
+                    (
+                        entries[i].partition_key.as_str(),
+                        entries[i].data.as_slice(),
+                    )
+                })
+                .collect();
             let first = match shard.log.lock().unwrap().append(&recs, now) {
                 Ok(first) => first,
                 Err(e) => {
                     tracing::error!(shard = %shard.id, error = %e, "stream append failed");
                     for &i in &accepted {
-                        outcomes[i] = Some(failed("InternalFailure", &format!("append to {} failed: {e}", shard.id)));
+                        outcomes[i] = Some(failed(
+                            "InternalFailure",
+                            &format!("append to {} failed: {e}", shard.id),
+                        ));
                     }
                     continue;
                 }
@@ -221,11 +269,18 @@ impl EmbeddedStream {
                 });
             }
         }
-        Ok(outcomes.into_iter().map(|o| o.expect("every entry has an outcome")).collect())
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every entry has an outcome"))
+            .collect())
     }
 
     fn parse_iterator(&self, it: &str) -> Result<(usize, u64), StreamError> {
-        let bad = || StreamError::Other(format!("InvalidArgumentException: {it:?} is not a shard iterator of this stream"));
+        let bad = || {
+            StreamError::Other(format!(
+                "InvalidArgumentException: {it:?} is not a shard iterator of this stream"
+            ))
+        };
         let (shard, seq) = it.split_once(':').ok_or_else(bad)?;
         let shard: usize = shard.parse().map_err(|_| bad())?;
         let seq: u64 = seq.parse().map_err(|_| bad())?;
@@ -254,8 +309,15 @@ impl EmbeddedStream {
         let log = shard.log.lock().unwrap();
         let records = log.read(from, limit.clamp(1, MAX_GET_RECORDS), budget)?;
         let tip = log.next_seq();
-        let next = records.last().map_or(from.max(log.first_seq()), |r| r.seq + 1);
-        let behind = if next < tip { log.arrival_near(next).map_or(0, |a| (now - a).max(0) as u64) } else { 0 };
+        let next = records
+            .last()
+            .map_or(from.max(log.first_seq()), |r| r.seq + 1);
+        let behind = if next < tip {
+            log.arrival_near(next)
+                .map_or(0, |a| (now - a).max(0) as u64)
+        } else {
+            0
+        };
         drop(log);
         let bytes: usize = records.iter().map(|r| r.data.len()).sum();
         shard.reads.lock().unwrap().bytes += bytes as u64;
@@ -283,7 +345,10 @@ impl EmbeddedStream {
 }
 
 fn failed(code: &str, message: &str) -> PutOutcome {
-    PutOutcome::Failed { error_code: code.to_string(), error_message: message.to_string() }
+    PutOutcome::Failed {
+        error_code: code.to_string(),
+        error_message: message.to_string(),
+    }
 }
 
 #[async_trait]
@@ -303,21 +368,31 @@ impl Stream for Arc<EmbeddedStream> {
             .map_err(|e| StreamError::Other(format!("put task failed: {e}")))?
     }
 
-    async fn shard_iterator(&self, shard: &ShardId, start: StartPosition) -> Result<String, StreamError> {
+    async fn shard_iterator(
+        &self,
+        shard: &ShardId,
+        start: StartPosition,
+    ) -> Result<String, StreamError> {
         let idx = self.shard_index(shard)?;
         let log = self.shards[idx].log.lock().unwrap();
         let seq = match start {
             StartPosition::TrimHorizon => log.first_seq(),
             StartPosition::Latest => log.next_seq(),
             StartPosition::AfterSequenceNumber(s) => {
-                let n: u64 = s.0.parse().map_err(|_| StreamError::Other(format!("bad sequence number {s}")))?;
+                let n: u64 =
+                    s.0.parse()
+                        .map_err(|_| StreamError::Other(format!("bad sequence number {s}")))?;
                 n + 1
             }
         };
         Ok(format!("{idx}:{seq}"))
     }
 
-    async fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput, StreamError> {
+    async fn get_records(
+        &self,
+        iterator: &str,
+        limit: usize,
+    ) -> Result<GetRecordsOutput, StreamError> {
         let this = Arc::clone(self);
         let iterator = iterator.to_string();
         tokio::task::spawn_blocking(move || this.get_blocking(&iterator, limit))
@@ -337,7 +412,11 @@ impl Stream for Arc<EmbeddedStream> {
 
     fn write_throttles(&self, shard: &ShardId) -> Option<u64> {
         let idx = self.shard_index(shard).ok()?;
-        Some(self.shards[idx].throttled_writes.load(std::sync::atomic::Ordering::Relaxed))
+        Some(
+            self.shards[idx]
+                .throttled_writes
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 }
 
@@ -362,8 +441,14 @@ mod tests {
         }
         assert_eq!(shard_for_hash(u128::MAX, 4), 3);
         // 3 shards: shard 1 starts at 113427455640312821154458202477256070485.
-        assert_eq!(shard_for_hash(113427455640312821154458202477256070484, 3), 0);
-        assert_eq!(shard_for_hash(113427455640312821154458202477256070485, 3), 1);
+        assert_eq!(
+            shard_for_hash(113427455640312821154458202477256070484, 3),
+            0
+        );
+        assert_eq!(
+            shard_for_hash(113427455640312821154458202477256070485, 3),
+            1
+        );
         assert_eq!(shard_for_hash(u128::MAX, 3), 2);
         assert_eq!(shard_for_hash(u128::MAX, 1), 0);
     }

@@ -20,9 +20,18 @@ use crate::backend::{
 
 /// The schema DDL shipped in `sql/schema`, run in order.
 pub const SCHEMA_SQL: &[(&str, &str)] = &[
-    ("sql/schema/01_dimensions.sql", include_str!("../../../sql/schema/01_dimensions.sql")),
-    ("sql/schema/02_facts.sql", include_str!("../../../sql/schema/02_facts.sql")),
-    ("sql/schema/03_bookkeeping.sql", include_str!("../../../sql/schema/03_bookkeeping.sql")),
+    (
+        "sql/schema/01_dimensions.sql",
+        include_str!("../../../sql/schema/01_dimensions.sql"),
+    ),
+    (
+        "sql/schema/02_facts.sql",
+        include_str!("../../../sql/schema/02_facts.sql"),
+    ),
+    (
+        "sql/schema/03_bookkeeping.sql",
+        include_str!("../../../sql/schema/03_bookkeeping.sql"),
+    ),
 ];
 
 pub struct DuckDbWarehouse {
@@ -35,7 +44,10 @@ pub struct DuckDbWarehouse {
 
 fn sql_err(e: duckdb::Error) -> WarehouseError {
     let msg = e.to_string();
-    if msg.contains("Could not set lock") || msg.contains("Conflicting lock") || msg.contains("IO Error") {
+    if msg.contains("Could not set lock")
+        || msg.contains("Conflicting lock")
+        || msg.contains("IO Error")
+    {
         WarehouseError::Unavailable(msg)
     } else {
         WarehouseError::Sql(msg)
@@ -52,7 +64,8 @@ impl DuckDbWarehouse {
     /// embedded object store's directory, where `s3://` sources are read.
     pub fn open(path: &Path, schema: &Ident, objects_root: &Path) -> Result<Self, WarehouseError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| WarehouseError::Unavailable(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| WarehouseError::Unavailable(format!("{}: {e}", dir.display())))?;
         }
         let writer = Connection::open(path).map_err(|e| open_err(path, e))?;
         let reader = writer.try_clone().map_err(|e| open_err(path, e))?;
@@ -69,7 +82,11 @@ impl DuckDbWarehouse {
     }
 
     /// Open an existing warehouse file for queries only (`courier query`).
-    pub fn open_for_query(path: &Path, schema: &Ident, objects_root: &Path) -> Result<Self, WarehouseError> {
+    pub fn open_for_query(
+        path: &Path,
+        schema: &Ident,
+        objects_root: &Path,
+    ) -> Result<Self, WarehouseError> {
         if !path.exists() {
             return Err(WarehouseError::Unavailable(format!(
                 "no warehouse at {}: run `courier --no-tui` first, or pass the --data-dir it used",
@@ -80,8 +97,10 @@ impl DuckDbWarehouse {
     }
 
     fn prepare_connection(conn: &Connection, schema: &Ident) -> Result<(), WarehouseError> {
-        conn.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path = '{schema},main';"))
-            .map_err(sql_err)
+        conn.execute_batch(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path = '{schema},main';"
+        ))
+        .map_err(sql_err)
     }
 
     pub fn path(&self) -> &Path {
@@ -169,7 +188,8 @@ impl Warehouse for DuckDbWarehouse {
     async fn ensure_schema(&self) -> Result<(), WarehouseError> {
         self.with_writer(|conn| {
             for (file, sql) in SCHEMA_SQL {
-                conn.execute_batch(sql).map_err(|e| WarehouseError::Sql(format!("{file}: {e}")))?;
+                conn.execute_batch(sql)
+                    .map_err(|e| WarehouseError::Sql(format!("{file}: {e}")))?;
             }
             Ok(())
         })
@@ -179,12 +199,18 @@ impl Warehouse for DuckDbWarehouse {
     async fn query(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
         let conn = Arc::clone(&self.reader);
         let sql = sql.to_string();
-        tokio::task::spawn_blocking(move || run_query(&conn.lock().unwrap_or_else(|p| p.into_inner()), &sql))
-            .await
-            .map_err(|e| WarehouseError::Unavailable(format!("query task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            run_query(&conn.lock().unwrap_or_else(|p| p.into_inner()), &sql)
+        })
+        .await
+        .map_err(|e| WarehouseError::Unavailable(format!("query task failed: {e}")))?
     }
 
-    async fn copy_replace(&self, table: &TableName, source: &ObjectUri) -> Result<u64, WarehouseError> {
+    async fn copy_replace(
+        &self,
+        table: &TableName,
+        source: &ObjectUri,
+    ) -> Result<u64, WarehouseError> {
         let path = self.objects_root.join(&source.bucket).join(&source.key);
         let table = table.clone();
         let source = source.clone();
@@ -215,10 +241,14 @@ impl Warehouse for DuckDbWarehouse {
 
     async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError> {
         let schema = self.schema.clone();
-        self.with_writer(move |conn| super::fact_load::load(conn, &schema, batch)).await
+        self.with_writer(move |conn| super::fact_load::load(conn, &schema, batch))
+            .await
     }
 
-    async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
+    async fn checkpoints(
+        &self,
+        stream: &str,
+    ) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
         let schema = self.schema.clone();
         let stream = stream.to_string();
         self.with_writer(move |conn| {
@@ -237,7 +267,10 @@ impl Warehouse for DuckDbWarehouse {
 }
 
 /// Column names and DuckDB types of `table`, in order.
-fn table_columns(conn: &Connection, table: &TableName) -> Result<Vec<(String, String)>, WarehouseError> {
+fn table_columns(
+    conn: &Connection,
+    table: &TableName,
+) -> Result<Vec<(String, String)>, WarehouseError> {
     let mut stmt = conn
         .prepare(
             "SELECT column_name, data_type FROM information_schema.columns \
@@ -245,7 +278,9 @@ fn table_columns(conn: &Connection, table: &TableName) -> Result<Vec<(String, St
         )
         .map_err(sql_err)?;
     let cols = stmt
-        .query_map(params![table.schema.as_str(), table.table.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map(params![table.schema.as_str(), table.table.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .map_err(sql_err)?
         .collect::<Result<Vec<(String, String)>, _>>()
         .map_err(sql_err)?;
