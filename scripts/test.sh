@@ -18,5 +18,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+bash scripts/clippy.sh
 cargo test --all-targets --locked

@@ -63,7 +63,8 @@ struct Cli {
 enum Cmd {
     /// Run SQL (Redshift dialect) against the configured warehouse and print the result.
     Query {
-        /// The SQL to run; several statements may be separated by `;`.
+        /// The SQL to run (several statements may be separated by `;`), or `-` to read it from stdin.
+        #[arg(allow_hyphen_values = true)]
         sql: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -159,7 +160,15 @@ async fn query(cli: &Cli, config: &Config, sql: &str, format: Format) -> Result<
                 return Ok(ExitCode::FAILURE);
             }
         };
-    match warehouse.query(sql).await {
+    let sql = if sql == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| eyre!("reading SQL from stdin: {e}"))?;
+        text
+    } else {
+        sql.to_string()
+    };
+    match warehouse.query(&sql).await {
         Ok(rs) => {
             print!("{}", render(&rs, format));
             Ok(ExitCode::SUCCESS)

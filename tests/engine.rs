@@ -134,7 +134,7 @@ async fn malformed_records_are_dead_lettered_and_ingestion_goes_on() {
             r#"{{"OrderID": {id}, "CustomerID": 1, "RestaurantID": 2, "RiderID": 3, "OrderDate": "2026-11-20T14:03:11.482913", "DeliveryTime": 30, "OrderValue": 45.5, "DeliveryFee": 3.25, "TipAmount": 1, "OrderStatus": "{status}"}}"#
         )
     };
-    let records = vec![
+    let records = [
         ("1", good(1, "Processing")),
         ("2", "{not json".to_string()),
         ("3", r#"{"OrderID": 3}"#.to_string()),

@@ -170,10 +170,11 @@ impl Generator {
             let acked = self.put_with_retry(batch, &cancel, &mut last_error).await;
             if self.status_updates {
                 for p in acked {
-                    if updates.len() < MAX_PENDING_UPDATES {
-                        if let Some(u) = next_status(p.event, &mut rng) {
-                            updates.push_back(u);
-                        }
+                    if updates.len() >= MAX_PENDING_UPDATES {
+                        break;
+                    }
+                    if let Some(u) = next_status(p.event, &mut rng) {
+                        updates.push_back(u);
                     }
                 }
             }

@@ -231,7 +231,7 @@ impl Ingester {
                 Ok(_) => break,
                 Err(e) => {
                     self.shared.retrying.store(true, Ordering::Relaxed);
-                    if attempt == 0 || attempt % 10 == 0 {
+                    if attempt == 0 || attempt.is_multiple_of(10) {
                         self.shared
                             .error("ingester", format!("{shard}: load failed, retrying: {e}"));
                     }

@@ -381,7 +381,7 @@ async fn publish(shared: Arc<Shared>, tx: watch::Sender<Snapshot>, stop: Cancell
             _ = tick.tick() => {}
         }
         n += 1;
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             shared.tick_rates();
         }
         let _ = tx.send(shared.snapshot());

@@ -109,7 +109,7 @@ impl ShardLog {
         for (i, (pk, data)) in records.iter().enumerate() {
             let seq = first + i as u64;
             let offset = seg.len + self.buf.len() as u64;
-            if seq % INDEX_EVERY == 0 || seq == seg.first_seq {
+            if seq.is_multiple_of(INDEX_EVERY) || seq == seg.first_seq {
                 offsets.push((seq, offset, arrival_ms));
             }
             encode(&mut self.buf, seq, arrival_ms, pk, data);
@@ -241,7 +241,7 @@ impl Segment {
             if rec.seq != seg.end_seq {
                 break;
             }
-            if rec.seq % INDEX_EVERY == 0 || rec.seq == first_seq {
+            if rec.seq.is_multiple_of(INDEX_EVERY) || rec.seq == first_seq {
                 seg.index.push((rec.seq, at as u64, rec.arrival_ms));
             }
             seg.end_seq += 1;
