@@ -213,8 +213,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 impl Config {
     /// The default config file: `<config dir>/courier/config.toml`.
     pub fn default_path() -> Option<PathBuf> {
-        directories::ProjectDirs::from("", "", "courier")
-            .map(|d| d.config_dir().join("config.toml"))
+        directories::ProjectDirs::from("", "", "courier").map(|d| d.config_dir().join("config.toml"))
     }
 
     /// Load `path`, or the default path if it exists, or built-in defaults.
@@ -284,36 +283,21 @@ impl Config {
             1 << 34,
         )?;
         range("generator.rate", self.generator.rate as u64, 0, 10_000_000)?;
-        range(
-            "generator.batch_records",
-            self.generator.batch_records as u64,
-            1,
-            500,
-        )?;
+        range("generator.batch_records", self.generator.batch_records as u64, 1, 500)?;
         range(
             "ingester.batch_records",
             self.ingester.batch_records as u64,
             1,
             1_000_000,
         )?;
-        range(
-            "dimensions.customers",
-            self.dimensions.customers as u64,
-            1,
-            100_000_000,
-        )?;
+        range("dimensions.customers", self.dimensions.customers as u64, 1, 100_000_000)?;
         range(
             "dimensions.restaurants",
             self.dimensions.restaurants as u64,
             1,
             10_000_000,
         )?;
-        range(
-            "dimensions.riders",
-            self.dimensions.riders as u64,
-            1,
-            10_000_000,
-        )?;
+        range("dimensions.riders", self.dimensions.riders as u64, 1, 10_000_000)?;
         if self.ingester.batch_age.is_zero() {
             return Err("key ingester.batch_age: must be more than 0".into());
         }
@@ -331,11 +315,7 @@ impl Config {
         }
         valid_bucket(&self.storage.bucket).map_err(|e| format!("key storage.bucket: {e}"))?;
         let prefix_ok = !self.storage.dims_prefix.is_empty()
-            && self
-                .storage
-                .dims_prefix
-                .split('/')
-                .all(|p| !p.is_empty() && p != "..")
+            && self.storage.dims_prefix.split('/').all(|p| !p.is_empty() && p != "..")
             && self
                 .storage
                 .dims_prefix
@@ -347,12 +327,9 @@ impl Config {
                 self.storage.dims_prefix
             ));
         }
-        Ident::parse("schema", &self.warehouse.schema)
-            .map_err(|e| format!("key warehouse.schema: {e}"))?;
+        Ident::parse("schema", &self.warehouse.schema).map_err(|e| format!("key warehouse.schema: {e}"))?;
         if self.backend == BackendKind::Aws {
-            return Err(
-                "key backend: \"aws\" is not available in this build yet; use \"embedded\"".into(),
-            );
+            return Err("key backend: \"aws\" is not available in this build yet; use \"embedded\"".into());
         }
         Ok(())
     }
@@ -365,10 +342,7 @@ impl Config {
     pub fn resolve_data_dir(&self, flag: Option<&Path>) -> PathBuf {
         flag.map(Path::to_path_buf)
             .or_else(|| self.data_dir.clone())
-            .or_else(|| {
-                directories::ProjectDirs::from("", "", "courier")
-                    .map(|d| d.data_dir().to_path_buf())
-            })
+            .or_else(|| directories::ProjectDirs::from("", "", "courier").map(|d| d.data_dir().to_path_buf()))
             .unwrap_or_else(|| PathBuf::from(".courier"))
     }
 }
@@ -399,10 +373,7 @@ mod tests {
                 "key stream.shards: must be between 1 and 1024, got 0",
             ),
             ("[stream]\nretention = \"forever\"\n", "is not a duration"),
-            (
-                "[warehouse]\nschema = \"x; drop table y\"\n",
-                "key warehouse.schema",
-            ),
+            ("[warehouse]\nschema = \"x; drop table y\"\n", "key warehouse.schema"),
             ("[storage]\nbucket = \"Bad Bucket\"\n", "key storage.bucket"),
             ("[stream]\nnam = \"x\"\n", "unknown field `nam`"),
             ("colour = 1\n", "unknown field `colour`"),

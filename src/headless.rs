@@ -28,10 +28,7 @@ pub fn status_line(s: &Snapshot) -> String {
     }
     line.push_str(" | lag");
     for sh in &s.shards {
-        let short = sh
-            .shard_id
-            .trim_start_matches("shardId-")
-            .trim_start_matches('0');
+        let short = sh.shard_id.trim_start_matches("shardId-").trim_start_matches('0');
         let _ = write!(
             line,
             " {}:{}ms/{}",
@@ -75,11 +72,7 @@ pub fn summary_line(s: &Summary) -> String {
 
 /// Run headless until SIGINT/SIGTERM or `run_for` elapses; print status each
 /// second and the summary at the end.
-pub async fn run(
-    engine: EngineHandle,
-    json: bool,
-    run_for: Option<Duration>,
-) -> Result<Summary, String> {
+pub async fn run(engine: EngineHandle, json: bool, run_for: Option<Duration>) -> Result<Summary, String> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let deadline = async {

@@ -152,14 +152,13 @@ async fn run(cli: &Cli, config: &Config) -> Result<ExitCode> {
 
 async fn query(cli: &Cli, config: &Config, sql: &str, format: Format) -> Result<ExitCode> {
     let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
-    let warehouse =
-        match DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects) {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("courier: {e}");
-                return Ok(ExitCode::FAILURE);
-            }
-        };
+    let warehouse = match DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("courier: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let sql = if sql == "-" {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
@@ -192,19 +191,22 @@ fn render(rs: &ResultSet, format: Format) -> String {
             String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).into_owned()
         }
         Format::Json => {
+            let numeric = courier::table::numeric_columns(rs);
             let mut out = String::new();
             for row in &rs.rows {
                 let obj: serde_json::Map<String, serde_json::Value> = rs
                     .columns
                     .iter()
                     .zip(row)
-                    .map(|(c, v)| {
-                        (
-                            c.clone(),
-                            v.as_ref().map_or(serde_json::Value::Null, |s| {
-                                serde_json::Value::String(s.clone())
-                            }),
-                        )
+                    .zip(&numeric)
+                    .map(|((c, v), num)| {
+                        let value = match v {
+                            None => serde_json::Value::Null,
+                            Some(s) if *num => serde_json::from_str::<serde_json::Number>(s)
+                                .map_or_else(|_| serde_json::Value::String(s.clone()), serde_json::Value::Number),
+                            Some(s) => serde_json::Value::String(s.clone()),
+                        };
+                        (c.clone(), value)
                     })
                     .collect();
                 out.push_str(&serde_json::Value::Object(obj).to_string());

@@ -46,10 +46,7 @@ pub fn stream_limits(config: &Config) -> StreamLimits {
 
 /// Open the embedded stream, object store and warehouse under `paths`.
 /// Also returns the stream itself (for retention and tests).
-pub fn embedded_ports(
-    config: &Config,
-    paths: &EmbeddedPaths,
-) -> Result<(Ports, Arc<EmbeddedStream>), String> {
+pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, Arc<EmbeddedStream>), String> {
     std::fs::create_dir_all(&paths.data_dir)
         .map_err(|e| format!("creating the data dir {}: {e}", paths.data_dir.display()))?;
     let stream = Arc::new(
@@ -61,8 +58,8 @@ pub fn embedded_ports(
         )
         .map_err(|e| format!("opening the embedded stream: {e}"))?,
     );
-    let warehouse = DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects)
-        .map_err(|e| e.to_string())?;
+    let warehouse =
+        DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects).map_err(|e| e.to_string())?;
     let ports = Ports {
         stream: Arc::new(Arc::clone(&stream)),
         objects: Arc::new(DirObjectStore::new(&paths.objects)),

@@ -11,39 +11,24 @@ pub fn aligned(rs: &ResultSet) -> String {
             *w = (*w).max(cell(v).chars().count());
         }
     }
-    let numeric: Vec<bool> = (0..rs.columns.len())
-        .map(|i| {
-            rs.rows
-                .iter()
-                .all(|r| r[i].as_deref().is_none_or(|v| v.parse::<f64>().is_ok()))
-                && !rs.rows.is_empty()
-        })
-        .collect();
+    let numeric = numeric_columns(rs);
     let line = |cells: Vec<String>| {
         let parts: Vec<String> = cells
             .iter()
             .zip(&widths)
             .zip(&numeric)
-            .map(|((c, w), num)| {
-                if *num {
-                    format!("{c:>w$}")
-                } else {
-                    format!("{c:<w$}")
-                }
-            })
+            .map(
+                |((c, w), num)| {
+                    if *num { format!("{c:>w$}") } else { format!("{c:<w$}") }
+                },
+            )
             .collect();
         parts.join(" | ").trim_end().to_string()
     };
     let mut out = String::new();
     out.push_str(&line(rs.columns.clone()));
     out.push('\n');
-    out.push_str(
-        &widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .join("-+-"),
-    );
+    out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
     out.push('\n');
     for row in &rs.rows {
         out.push_str(&line(row.iter().map(cell).collect()));
@@ -55,6 +40,19 @@ pub fn aligned(rs: &ResultSet) -> String {
         if rs.rows.len() == 1 { "" } else { "s" }
     ));
     out
+}
+
+/// Columns whose every non-NULL value is a number.
+pub fn numeric_columns(rs: &ResultSet) -> Vec<bool> {
+    (0..rs.columns.len())
+        .map(|i| {
+            !rs.rows.is_empty()
+                && rs
+                    .rows
+                    .iter()
+                    .all(|r| r[i].as_deref().is_none_or(|v| v.parse::<f64>().is_ok()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -14,11 +14,7 @@ fn config(text: &str) -> Config {
     Config::parse(text, "test.toml").expect("test config parses")
 }
 
-async fn wait_for(
-    rx: &mut tokio::sync::watch::Receiver<Snapshot>,
-    what: &str,
-    f: impl Fn(&Snapshot) -> bool,
-) {
+async fn wait_for(rx: &mut tokio::sync::watch::Receiver<Snapshot>, what: &str, f: impl Fn(&Snapshot) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if f(&rx.borrow()) {
@@ -34,9 +30,7 @@ async fn wait_for(
 }
 
 fn count(w: &DuckDbWarehouse, sql: &str) -> u64 {
-    let rs = w
-        .query_blocking(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let rs = w.query_blocking(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     rs.rows[0][0].as_deref().unwrap().parse().unwrap()
 }
 
@@ -50,8 +44,7 @@ async fn pipeline_runs_end_to_end_exactly_once() {
     let handle = engine::start(settings, ports);
     let mut rx = handle.snapshots.clone();
     wait_for(&mut rx, "3000 acknowledged and status updates", |s| {
-        s.generator.acknowledged >= 3000
-            && s.generator.acknowledged > s.generator.orders_acknowledged
+        s.generator.acknowledged >= 3000 && s.generator.acknowledged > s.generator.orders_acknowledged
     })
     .await;
     wait_for(&mut rx, "ingestion", |s| {
@@ -73,30 +66,17 @@ async fn pipeline_runs_end_to_end_exactly_once() {
     assert_eq!(summary.dead_lettered, 0);
     assert_eq!(summary.fact_rows, Some(summary.acknowledged_orders));
 
-    let w =
-        DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
     let s = "food_delivery_datamart";
-    assert_eq!(
-        count(&w, &format!("SELECT COUNT(*) FROM {s}.dimCustomers")),
-        200
-    );
-    assert_eq!(
-        count(&w, &format!("SELECT COUNT(*) FROM {s}.dimRestaurants")),
-        50
-    );
-    assert_eq!(
-        count(&w, &format!("SELECT COUNT(*) FROM {s}.dimDeliveryRiders")),
-        30
-    );
+    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.dimCustomers")), 200);
+    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.dimRestaurants")), 50);
+    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.dimDeliveryRiders")), 30);
     assert_eq!(
         count(&w, &format!("SELECT COUNT(*) FROM {s}.factOrders")),
         summary.acknowledged_orders
     );
     assert_eq!(
-        count(
-            &w,
-            &format!("SELECT COUNT(DISTINCT OrderID) FROM {s}.factOrders")
-        ),
+        count(&w, &format!("SELECT COUNT(DISTINCT OrderID) FROM {s}.factOrders")),
         summary.acknowledged_orders
     );
     // Every order references loaded dimensions.
@@ -117,10 +97,7 @@ async fn pipeline_runs_end_to_end_exactly_once() {
             &format!("SELECT COUNT(*) FROM {s}.factOrders WHERE OrderStatus <> 'Processing'")
         ) > 0
     );
-    assert_eq!(
-        count(&w, &format!("SELECT COUNT(*) FROM {s}.courier_checkpoints")),
-        4
-    );
+    assert_eq!(count(&w, &format!("SELECT COUNT(*) FROM {s}.courier_checkpoints")), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,8 +142,7 @@ async fn malformed_records_are_dead_lettered_and_ingestion_goes_on() {
     assert_eq!(summary.ingested, 3);
     assert_eq!(summary.generated, 0, "the generator was paused");
 
-    let w =
-        DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
     let rs = w
         .query_blocking(
             "SELECT Reason, Payload FROM food_delivery_datamart.courier_dead_letters ORDER BY CAST(SequenceNumber AS BIGINT)",
@@ -174,33 +150,20 @@ async fn malformed_records_are_dead_lettered_and_ingestion_goes_on() {
         .unwrap();
     let reasons: Vec<&str> = rs.rows.iter().map(|r| r[0].as_deref().unwrap()).collect();
     assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("not an order event")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("missing field")), "{reasons:?}");
     assert!(
-        reasons.iter().any(|r| r.contains("not an order event")),
+        reasons.iter().any(|r| r.contains("unknown OrderStatus \"Teleported\"")),
         "{reasons:?}"
     );
-    assert!(
-        reasons.iter().any(|r| r.contains("missing field")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons
-            .iter()
-            .any(|r| r.contains("unknown OrderStatus \"Teleported\"")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r.contains("invalid type")),
-        "{reasons:?}"
-    );
+    assert!(reasons.iter().any(|r| r.contains("invalid type")), "{reasons:?}");
     assert!(
         rs.rows.iter().any(|r| r[1].as_deref() == Some("{not json")),
         "raw payload kept"
     );
     // The good records landed; order 1's later event won.
     let rs = w
-        .query_blocking(
-            "SELECT OrderID, OrderStatus FROM food_delivery_datamart.factOrders ORDER BY OrderID",
-        )
+        .query_blocking("SELECT OrderID, OrderStatus FROM food_delivery_datamart.factOrders ORDER BY OrderID")
         .unwrap();
     let rows: Vec<(String, String)> = rs
         .rows
@@ -221,8 +184,7 @@ async fn dimension_reload_is_atomic_for_readers() {
     let dir = tempfile::tempdir().unwrap();
     let objects = dir.path().join("objects");
     let schema = Config::default().schema();
-    let w =
-        Arc::new(DuckDbWarehouse::open(&dir.path().join("w.duckdb"), &schema, &objects).unwrap());
+    let w = Arc::new(DuckDbWarehouse::open(&dir.path().join("w.duckdb"), &schema, &objects).unwrap());
     w.ensure_schema().await.unwrap();
     let uri = ObjectUri::parse("s3://courier-data/dims/dimCustomers.csv").unwrap();
     let path = objects.join("courier-data/dims/dimCustomers.csv");
@@ -319,20 +281,14 @@ async fn a_shard_past_its_write_limit_throttles_per_record() {
             match o {
                 PutOutcome::Ok { shard_id, .. } => {
                     ok += 1;
-                    assert!(
-                        shard_id.0 == "shardId-000000000002"
-                            || shard_id.0 == "shardId-000000000003"
-                    );
+                    assert!(shard_id.0 == "shardId-000000000002" || shard_id.0 == "shardId-000000000003");
                 }
                 PutOutcome::Failed {
                     error_code,
                     error_message,
                 } => {
                     assert_eq!(error_code, "ProvisionedThroughputExceededException");
-                    assert!(
-                        error_message.contains("shardId-000000000002"),
-                        "{error_message}"
-                    );
+                    assert!(error_message.contains("shardId-000000000002"), "{error_message}");
                     throttled += 1;
                 }
             }

@@ -11,10 +11,7 @@ pub struct Ident(String);
 
 impl Ident {
     pub fn parse(what: &str, s: &str) -> Result<Self, String> {
-        let ok_first = s
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let ok_first = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
         let ok_rest = s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if ok_first && ok_rest && s.len() <= 127 {
             Ok(Ident(s.to_string()))

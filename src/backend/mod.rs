@@ -38,10 +38,7 @@ pub struct SequenceNumber(pub String);
 
 impl SequenceNumber {
     pub fn cmp_numeric(&self, other: &SequenceNumber) -> std::cmp::Ordering {
-        let (a, b) = (
-            self.0.trim_start_matches('0'),
-            other.0.trim_start_matches('0'),
-        );
+        let (a, b) = (self.0.trim_start_matches('0'), other.0.trim_start_matches('0'));
         a.len().cmp(&b.len()).then_with(|| a.cmp(b))
     }
 }
@@ -126,16 +123,8 @@ pub trait Stream: Send + Sync {
     async fn list_shards(&self) -> Result<Vec<ShardId>, StreamError>;
     /// PutRecords: ≤ 500 entries, ≤ 5 MiB. Each entry succeeds or fails alone.
     async fn put_records(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, StreamError>;
-    async fn shard_iterator(
-        &self,
-        shard: &ShardId,
-        start: StartPosition,
-    ) -> Result<String, StreamError>;
-    async fn get_records(
-        &self,
-        iterator: &str,
-        limit: usize,
-    ) -> Result<GetRecordsOutput, StreamError>;
+    async fn shard_iterator(&self, shard: &ShardId, start: StartPosition) -> Result<String, StreamError>;
+    async fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput, StreamError>;
     /// Records in the shard after `after` (None = from the oldest retained).
     /// Used for the "records behind" figure; `None` if the backend can't tell.
     async fn records_after(&self, shard: &ShardId, after: Option<&SequenceNumber>) -> Option<u64>;
@@ -232,19 +221,12 @@ pub trait Warehouse: Send + Sync {
     /// Replace `table` with the CSV object at `source` (header row, RFC-4180),
     /// atomically: readers see the old rows or the new ones, never neither.
     /// Returns the row count.
-    async fn copy_replace(
-        &self,
-        table: &TableName,
-        source: &ObjectUri,
-    ) -> Result<u64, WarehouseError>;
+    async fn copy_replace(&self, table: &TableName, source: &ObjectUri) -> Result<u64, WarehouseError>;
     /// Commit a micro-batch and its checkpoint in one transaction, exactly once.
     /// Returns how many fact rows were inserted or updated.
     async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError>;
     /// Last committed sequence number per shard of `stream`.
-    async fn checkpoints(
-        &self,
-        stream: &str,
-    ) -> Result<Vec<(String, SequenceNumber)>, WarehouseError>;
+    async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError>;
 }
 
 /// Backoff for retries: doubling from `base`, capped, with full jitter.

@@ -23,10 +23,7 @@ impl ObjectUri {
 
     pub fn new(bucket: &str, key: &str) -> Result<Self, String> {
         valid_bucket(bucket)?;
-        if key.is_empty()
-            || key.split('/').any(|part| part == ".." || part == ".")
-            || key.starts_with('/')
-        {
+        if key.is_empty() || key.split('/').any(|part| part == ".." || part == ".") || key.starts_with('/') {
             return Err(format!("object key {key:?} is empty or has . or .. parts"));
         }
         Ok(ObjectUri {

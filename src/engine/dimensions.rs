@@ -29,14 +29,12 @@ pub const TABLES: [(&str, &str); 3] = [
 ];
 
 const FIRST: [&str; 24] = [
-    "Aarav", "Priya", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofia", "Arjun", "Ananya",
-    "Lucas", "Mia", "Kenji", "Yuki", "Omar", "Layla", "Ethan", "Ava", "Diego", "Isabella", "Ravi",
-    "Meera", "Jonas", "Clara",
+    "Aarav", "Priya", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofia", "Arjun", "Ananya", "Lucas", "Mia", "Kenji",
+    "Yuki", "Omar", "Layla", "Ethan", "Ava", "Diego", "Isabella", "Ravi", "Meera", "Jonas", "Clara",
 ];
 const LAST: [&str; 20] = [
-    "Sharma", "Patel", "Smith", "Johnson", "Garcia", "Martinez", "Tanaka", "Khan", "Nguyen",
-    "Müller", "Rossi", "O'Brien", "Kim", "Singh", "Lopez", "Brown", "Silva", "Cohen", "Dubois",
-    "Ivanova",
+    "Sharma", "Patel", "Smith", "Johnson", "Garcia", "Martinez", "Tanaka", "Khan", "Nguyen", "Müller", "Rossi",
+    "O'Brien", "Kim", "Singh", "Lopez", "Brown", "Silva", "Cohen", "Dubois", "Ivanova",
 ];
 const STREETS: [&str; 16] = [
     "MG Road",
@@ -83,8 +81,7 @@ const CUISINES: [&str; 12] = [
     "French",
 ];
 const NOUNS: [&str; 12] = [
-    "Kitchen", "Bistro", "House", "Grill", "Diner", "Cafe", "Express", "Table", "Corner", "Garden",
-    "Spice", "Bowl",
+    "Kitchen", "Bistro", "House", "Grill", "Diner", "Cafe", "Express", "Table", "Corner", "Garden", "Spice", "Bowl",
 ];
 const VEHICLES: [&str; 4] = ["Bike", "Scooter", "Bicycle", "Car"];
 
@@ -118,30 +115,24 @@ fn phone(rng: &mut SmallRng) -> String {
 /// Generate `rows` rows of `table` as RFC-4180 CSV with a header row; fields
 /// with commas or quotes (addresses, names like O'Brien are fine) are quoted.
 pub fn generate_csv(table: &str, rows: u32, seed: u64) -> Vec<u8> {
-    let mut rng =
-        SmallRng::seed_from_u64(seed ^ table.len() as u64 ^ (table.as_bytes()[3] as u64) << 32);
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    let header = TABLES
-        .iter()
-        .find(|(t, _)| *t == table)
-        .map_or("", |(_, h)| h);
-    w.write_record(header.split(','))
-        .expect("writing to memory");
+    let mut rng = SmallRng::seed_from_u64(seed ^ table.len() as u64 ^ (table.as_bytes()[3] as u64) << 32);
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let header = TABLES.iter().find(|(t, _)| *t == table).map_or("", |(_, h)| h);
+    w.write_record(header.split(',')).expect("writing to memory");
     for id in 1..=rows {
         let id_s = id.to_string();
         let record: Vec<String> = match table {
             "dimCustomers" => {
                 let (f, l) = person(&mut rng);
-                let email = format!(
-                    "{}.{}{}@example.com",
-                    f.to_lowercase(),
-                    l.to_lowercase().replace('\'', ""),
-                    id
-                );
-                let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
-                    + chrono::Days::new(rng.random_range(0..2000));
+                let local = |s: &str| {
+                    s.to_lowercase()
+                        .chars()
+                        .filter(char::is_ascii_alphabetic)
+                        .collect::<String>()
+                };
+                let email = format!("{}.{}{}@example.com", local(&f), local(&l), id);
+                let day =
+                    chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(rng.random_range(0..2000));
                 vec![
                     id_s,
                     format!("{f} {l}"),
@@ -171,14 +162,7 @@ pub fn generate_csv(table: &str, rows: u32, seed: u64) -> Vec<u8> {
                     rng.random_range(1..9999)
                 );
                 let rating = format!("{:.1}", rng.random_range(35..=50) as f64 / 10.0);
-                vec![
-                    id_s,
-                    format!("{f} {l}"),
-                    phone(&mut rng),
-                    vehicle.into(),
-                    plate,
-                    rating,
-                ]
+                vec![id_s, format!("{f} {l}"), phone(&mut rng), vehicle.into(), plate, rating]
             }
         };
         w.write_record(&record).expect("writing to memory");
@@ -196,17 +180,9 @@ pub struct DimensionLoader {
 
 impl DimensionLoader {
     /// Upload generated CSVs for tables whose object is missing (or all, if `regenerate`).
-    pub async fn ensure_sources(
-        &self,
-        sizes: [u32; 3],
-        seed: u64,
-        regenerate: bool,
-    ) -> Result<(), ObjectStoreError> {
+    pub async fn ensure_sources(&self, sizes: [u32; 3], seed: u64, regenerate: bool) -> Result<(), ObjectStoreError> {
         for ((table, uri), rows) in self.tables.iter().zip(sizes) {
-            let missing = matches!(
-                self.objects.get(uri).await,
-                Err(ObjectStoreError::NotFound(_))
-            );
+            let missing = matches!(self.objects.get(uri).await, Err(ObjectStoreError::NotFound(_)));
             if missing || regenerate {
                 self.objects
                     .put(uri, generate_csv(table.table.as_str(), rows, seed))
@@ -271,11 +247,7 @@ impl DimensionLoader {
     /// The IDs present in each dimension table, for the generator.
     pub async fn ids(&self) -> Result<DimensionIds, String> {
         let mut lists = Vec::new();
-        for ((table, _), col) in self
-            .tables
-            .iter()
-            .zip(["CustomerID", "RestaurantID", "RiderID"])
-        {
+        for ((table, _), col) in self.tables.iter().zip(["CustomerID", "RestaurantID", "RiderID"]) {
             let rs = self
                 .warehouse
                 .query(&format!("SELECT {col} FROM {table} ORDER BY 1"))
@@ -327,10 +299,7 @@ mod tests {
         assert_eq!(rows.len(), 20);
         assert!(rows.iter().all(|r| r.len() == 6 && r[4].contains(", ")));
         assert!(csv.contains(",\""), "addresses with commas are quoted");
-        assert_eq!(
-            generate_csv("dimCustomers", 20, 1),
-            generate_csv("dimCustomers", 20, 1)
-        );
+        assert_eq!(generate_csv("dimCustomers", 20, 1), generate_csv("dimCustomers", 20, 1));
         for (t, h) in TABLES {
             let text = String::from_utf8(generate_csv(t, 5, 9)).unwrap();
             assert!(text.starts_with(h));

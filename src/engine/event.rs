@@ -60,8 +60,7 @@ pub fn parse_record(rec: &StreamRecord, shard_id: &str) -> Result<FactRow, Strin
             rec.data.len()
         ));
     }
-    let e: OrderEvent =
-        serde_json::from_slice(&rec.data).map_err(|e| format!("not an order event: {e}"))?;
+    let e: OrderEvent = serde_json::from_slice(&rec.data).map_err(|e| format!("not an order event: {e}"))?;
     if !STATUSES.contains(&e.order_status.as_str()) {
         return Err(format!(
             "unknown OrderStatus {:?} (expected one of {})",
@@ -69,13 +68,12 @@ pub fn parse_record(rec: &StreamRecord, shard_id: &str) -> Result<FactRow, Strin
             STATUSES.join(", ")
         ));
     }
-    let order_date =
-        NaiveDateTime::parse_from_str(&e.order_date, ORDER_DATE_FORMAT).map_err(|_| {
-            format!(
-                "OrderDate {:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913",
-                e.order_date
-            )
-        })?;
+    let order_date = NaiveDateTime::parse_from_str(&e.order_date, ORDER_DATE_FORMAT).map_err(|_| {
+        format!(
+            "OrderDate {:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913",
+            e.order_date
+        )
+    })?;
     if e.delivery_time < 0 {
         return Err(format!("DeliveryTime {} is negative", e.delivery_time));
     }
@@ -133,10 +131,7 @@ mod tests {
                 &GOOD.replace("\"OrderID\": 12", "\"OrderID\": \"twelve\"") as &str,
                 "invalid type",
             ),
-            (
-                &GOOD.replace("On the way", "Lost"),
-                "unknown OrderStatus \"Lost\"",
-            ),
+            (&GOOD.replace("On the way", "Lost"), "unknown OrderStatus \"Lost\""),
             (
                 &GOOD.replace("2026-11-20T14:03:11.482913", "yesterday"),
                 "OrderDate \"yesterday\"",

@@ -48,22 +48,16 @@ pub struct OrderIds {
 
 impl OrderIds {
     pub fn open(path: PathBuf) -> std::io::Result<Self> {
-        Ok(OrderIds {
-            path,
-            next: 0,
-            end: 0,
-        })
+        Ok(OrderIds { path, next: 0, end: 0 })
     }
 
     pub fn next_id(&mut self) -> std::io::Result<i64> {
         if self.next >= self.end {
             let start = match std::fs::read_to_string(&self.path) {
-                Ok(s) => s.trim().parse::<i64>().map_err(|_| {
-                    std::io::Error::other(format!(
-                        "{} does not hold an order id",
-                        self.path.display()
-                    ))
-                })?,
+                Ok(s) => s
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| std::io::Error::other(format!("{} does not hold an order id", self.path.display())))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => 1,
                 Err(e) => return Err(e),
             };
@@ -119,9 +113,7 @@ impl Generator {
                 }
             }
             let ctl = *self.control.borrow();
-            self.shared
-                .target_rate
-                .store(ctl.rate as u64, Ordering::Relaxed);
+            self.shared.target_rate.store(ctl.rate as u64, Ordering::Relaxed);
             if ctl.paused || ctl.rate == 0 {
                 self.set_state(GeneratorState::Paused);
                 tokio::select! {
@@ -154,13 +146,9 @@ impl Generator {
             }
             while batch.len() < burst as usize {
                 match self.new_order(&ids, &mut rng) {
-                    Ok(e) => batch.push(Pending {
-                        event: e,
-                        is_new: true,
-                    }),
+                    Ok(e) => batch.push(Pending { event: e, is_new: true }),
                     Err(e) => {
-                        self.shared
-                            .error("generator", format!("cannot reserve order ids: {e}"));
+                        self.shared.error("generator", format!("cannot reserve order ids: {e}"));
                         tokio::select! { _ = cancel.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
                         break;
                     }
@@ -208,9 +196,7 @@ impl Generator {
                 "On the way",
             ][rng.random_range(0..6)]
         };
-        let money = |rng: &mut SmallRng, lo: u32, hi: u32| {
-            rng.random_range(lo * 100..=hi * 100) as f64 / 100.0
-        };
+        let money = |rng: &mut SmallRng, lo: u32, hi: u32| rng.random_range(lo * 100..=hi * 100) as f64 / 100.0;
         Ok(OrderEvent {
             order_id,
             customer_id: ids.customers[rng.random_range(0..ids.customers.len())],
@@ -248,9 +234,7 @@ impl Generator {
                 while let Some((p, _)) = rest.peek() {
                     let data = serde_json::to_vec(&p.event).expect("events serialize");
                     let key = p.event.order_id.to_string();
-                    if !entries.is_empty()
-                        && (entries.len() == 500 || bytes + data.len() + key.len() > MAX_PUT_BYTES)
-                    {
+                    if !entries.is_empty() && (entries.len() == 500 || bytes + data.len() + key.len() > MAX_PUT_BYTES) {
                         break;
                     }
                     bytes += data.len() + key.len();
@@ -280,10 +264,7 @@ impl Generator {
                                     error_code,
                                     error_message,
                                 } => {
-                                    self.report(
-                                        last_error,
-                                        format!("put failed: {error_code}: {error_message}"),
-                                    );
+                                    self.report(last_error, format!("put failed: {error_code}: {error_message}"));
                                     if attempts + 1 >= MAX_ATTEMPTS {
                                         Counters::add(&c.failed, 1);
                                     } else {

@@ -13,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::parse_record;
 use super::state::{Counters, ShardState, Shared};
 use crate::backend::{
-    DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, StartPosition, Stream, StreamError,
-    Warehouse, backoff,
+    DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, StartPosition, Stream, StreamError, Warehouse, backoff,
 };
 
 #[derive(Clone)]
@@ -80,22 +79,14 @@ impl Ingester {
         }
         while let Some(r) = tasks.join_next().await {
             if let Err(e) = r {
-                self.shared
-                    .error("ingester", format!("shard reader failed: {e}"));
+                self.shared.error("ingester", format!("shard reader failed: {e}"));
             }
         }
         Ok(())
     }
 
-    async fn read_shard(
-        self,
-        index: usize,
-        shard: ShardId,
-        mut checkpoint: Option<SequenceNumber>,
-        stop: Stop,
-    ) {
-        let min_interval =
-            Duration::from_millis(1000 / self.reads_per_sec.max(1)) + Duration::from_millis(5);
+    async fn read_shard(self, index: usize, shard: ShardId, mut checkpoint: Option<SequenceNumber>, stop: Stop) {
+        let min_interval = Duration::from_millis(1000 / self.reads_per_sec.max(1)) + Duration::from_millis(5);
         let mut iterator: Option<String> = None;
         let mut batch = Batch::default();
         let mut last_call: Option<Instant> = None;
@@ -116,21 +107,13 @@ impl Ingester {
                 Some(it) => it.clone(),
                 None => {
                     let from = batch.last.as_ref().or(checkpoint.as_ref()).cloned();
-                    let start = from.map_or(
-                        StartPosition::TrimHorizon,
-                        StartPosition::AfterSequenceNumber,
-                    );
+                    let start = from.map_or(StartPosition::TrimHorizon, StartPosition::AfterSequenceNumber);
                     match self.stream.shard_iterator(&shard, start).await {
                         Ok(it) => it,
                         Err(e) => {
-                            self.shared
-                                .error("ingester", format!("{shard}: GetShardIterator: {e}"));
-                            tokio::time::sleep(backoff(
-                                errors,
-                                Duration::from_millis(200),
-                                Duration::from_secs(5),
-                            ))
-                            .await;
+                            self.shared.error("ingester", format!("{shard}: GetShardIterator: {e}"));
+                            tokio::time::sleep(backoff(errors, Duration::from_millis(200), Duration::from_secs(5)))
+                                .await;
                             errors += 1;
                             continue;
                         }
@@ -153,17 +136,11 @@ impl Ingester {
                 }
                 Err(e) => {
                     if errors == 0 {
-                        self.shared
-                            .error("ingester", format!("{shard}: GetRecords: {e}"));
+                        self.shared.error("ingester", format!("{shard}: GetRecords: {e}"));
                     }
                     errors += 1;
                     iterator = None;
-                    tokio::time::sleep(backoff(
-                        errors,
-                        Duration::from_millis(200),
-                        Duration::from_secs(5),
-                    ))
-                    .await;
+                    tokio::time::sleep(backoff(errors, Duration::from_millis(200), Duration::from_secs(5))).await;
                     continue;
                 }
             };
@@ -214,10 +191,7 @@ impl Ingester {
     /// Commit a batch, retrying with backoff while the warehouse refuses.
     /// Returns the new checkpoint, or None if stopped by `abort` first.
     async fn commit(&self, shard: &ShardId, batch: Batch, stop: &Stop) -> Option<SequenceNumber> {
-        let checkpoint = batch
-            .last
-            .clone()
-            .expect("a non-empty batch has a last record");
+        let checkpoint = batch.last.clone().expect("a non-empty batch has a last record");
         let fb = FactBatch {
             stream: self.stream.name().to_string(),
             shard_id: shard.0.clone(),

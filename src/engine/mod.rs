@@ -95,9 +95,7 @@ impl EngineHandle {
 
     /// Wait for the engine to finish (after `stop`, or a fatal error).
     pub async fn wait(self) -> Result<Summary, String> {
-        self.task
-            .await
-            .map_err(|e| format!("engine task failed: {e}"))?
+        self.task.await.map_err(|e| format!("engine task failed: {e}"))?
     }
 
     /// True once the engine has finished (e.g. on a fatal error).
@@ -111,8 +109,7 @@ pub fn start(settings: EngineSettings, ports: Ports) -> EngineHandle {
     let tables: Vec<(TableName, ObjectUri)> = dimensions::TABLES
         .iter()
         .map(|(t, _)| {
-            let table =
-                TableName::new(&settings.schema, t).expect("built-in table names are identifiers");
+            let table = TableName::new(&settings.schema, t).expect("built-in table names are identifiers");
             let key = format!("{}/{t}.csv", settings.dims_prefix);
             let uri = ObjectUri::new(&settings.bucket, &key).expect("validated bucket and prefix");
             (table, uri)
@@ -127,26 +124,12 @@ pub fn start(settings: EngineSettings, ports: Ports) -> EngineHandle {
             last_loaded: None,
         })
         .collect();
-    let shared = Arc::new(Shared::new(
-        settings.backend.clone(),
-        settings.read_only,
-        dims,
-    ));
-    shared
-        .target_rate
-        .store(settings.rate as u64, Ordering::Relaxed);
+    let shared = Arc::new(Shared::new(settings.backend.clone(), settings.read_only, dims));
+    shared.target_rate.store(settings.rate as u64, Ordering::Relaxed);
     let (snap_tx, snap_rx) = watch::channel(shared.snapshot());
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let stop = CancellationToken::new();
-    let task = tokio::spawn(run(
-        settings,
-        ports,
-        shared,
-        tables,
-        snap_tx,
-        cmd_rx,
-        stop.clone(),
-    ));
+    let task = tokio::spawn(run(settings, ports, shared, tables, snap_tx, cmd_rx, stop.clone()));
     EngineHandle {
         snapshots: snap_rx,
         commands: cmd_tx,
@@ -167,20 +150,13 @@ async fn run(
     let started = Instant::now();
     // The publisher runs from the start so front ends see the set-up too.
     let publisher_stop = CancellationToken::new();
-    let publisher = tokio::spawn(publish(
-        Arc::clone(&shared),
-        snap_tx,
-        publisher_stop.clone(),
-    ));
+    let publisher = tokio::spawn(publish(Arc::clone(&shared), snap_tx, publisher_stop.clone()));
     let result = run_pipeline(&settings, &ports, &shared, tables, &mut cmd_rx, &stop).await;
     publisher_stop.cancel();
     let _ = publisher.await;
     let fact_rows = match ports
         .warehouse
-        .query(&format!(
-            "SELECT COUNT(*) FROM {}.factOrders",
-            settings.schema
-        ))
+        .query(&format!("SELECT COUNT(*) FROM {}.factOrders", settings.schema))
         .await
     {
         Ok(rs) => rs.rows.first().and_then(|r| r[0].as_deref()?.parse().ok()),
@@ -245,8 +221,7 @@ async fn run_pipeline(
         stream: Arc::clone(&ports.stream),
         ids: ids_rx,
         control: ctl_rx,
-        order_ids: OrderIds::open(settings.state_dir.join("next-order-id"))
-            .map_err(|e| e.to_string())?,
+        order_ids: OrderIds::open(settings.state_dir.join("next-order-id")).map_err(|e| e.to_string())?,
         status_updates: settings.status_updates,
         batch_records: settings.put_batch_records,
     };
@@ -323,9 +298,7 @@ async fn refresh_ids(loader: &DimensionLoader, ids_tx: &watch::Sender<Arc<Dimens
         Ok(ids) => {
             let _ = ids_tx.send(Arc::new(ids));
         }
-        Err(e) => loader
-            .shared
-            .error("dimensions", format!("reading dimension ids: {e}")),
+        Err(e) => loader.shared.error("dimensions", format!("reading dimension ids: {e}")),
     }
 }
 

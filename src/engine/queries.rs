@@ -44,10 +44,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "order_status_mix.sql",
         include_str!("../../sql/queries/order_status_mix.sql"),
     ),
-    (
-        "dead_letters.sql",
-        include_str!("../../sql/queries/dead_letters.sql"),
-    ),
+    ("dead_letters.sql", include_str!("../../sql/queries/dead_letters.sql")),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,12 +69,8 @@ pub fn parse_query(file_name: &str, text: &str) -> Result<QueryDef, String> {
         if let Some(t) = body.strip_prefix("title:") {
             title = t.trim().to_string();
         } else if let Some(r) = body.strip_prefix("refresh:") {
-            refresh = humantime::parse_duration(r.trim()).map_err(|e| {
-                format!(
-                    "{file_name}: refresh {:?} is not a duration like 5s: {e}",
-                    r.trim()
-                )
-            })?;
+            refresh = humantime::parse_duration(r.trim())
+                .map_err(|e| format!("{file_name}: refresh {:?} is not a duration like 5s: {e}", r.trim()))?;
             if refresh < Duration::from_millis(250) {
                 return Err(format!("{file_name}: refresh must be at least 250ms"));
             }
@@ -109,9 +102,7 @@ impl QuerySource {
     pub fn resolve(configured: Option<&Path>) -> Self {
         match configured {
             Some(d) => QuerySource::Dir(d.to_path_buf()),
-            None if Path::new("sql/queries").is_dir() => {
-                QuerySource::Dir(PathBuf::from("sql/queries"))
-            }
+            None if Path::new("sql/queries").is_dir() => QuerySource::Dir(PathBuf::from("sql/queries")),
             None => QuerySource::BuiltIn,
         }
     }
@@ -129,8 +120,7 @@ impl QuerySource {
                     .filter(|e| e.path().extension().is_some_and(|x| x == "sql"))
                     .map(|e| {
                         let name = e.file_name().to_string_lossy().into_owned();
-                        let text = std::fs::read_to_string(e.path())
-                            .map_err(|err| format!("{name}: {err}"));
+                        let text = std::fs::read_to_string(e.path()).map_err(|err| format!("{name}: {err}"));
                         (name, text)
                     })
                     .collect(),
@@ -192,10 +182,7 @@ impl QueryRunner {
                 title: d.title.clone(),
                 refresh: d.refresh,
                 running: false,
-                last: old
-                    .iter()
-                    .find(|v| v.name == d.name)
-                    .and_then(|v| v.last.clone()),
+                last: old.iter().find(|v| v.name == d.name).and_then(|v| v.last.clone()),
             })
             .collect();
         self.due = vec![Instant::now(); defs.len()];
@@ -269,11 +256,7 @@ mod tests {
 
     #[test]
     fn header_gives_title_and_refresh() {
-        let q = parse_query(
-            "top.sql",
-            "-- title: Top restaurants\n-- refresh: 10s\nSELECT 1",
-        )
-        .unwrap();
+        let q = parse_query("top.sql", "-- title: Top restaurants\n-- refresh: 10s\nSELECT 1").unwrap();
         assert_eq!(q.title, "Top restaurants");
         assert_eq!(q.refresh, Duration::from_secs(10));
         let q = parse_query("rider_board.sql", "SELECT 1").unwrap();

@@ -9,8 +9,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use super::snapshot::{
-    BackendInfo, DimensionLoad, ErrorEntry, Freshness, GeneratorState, LoadState, QueryView,
-    ShardLag, Snapshot,
+    BackendInfo, DimensionLoad, ErrorEntry, Freshness, GeneratorState, LoadState, QueryView, ShardLag, Snapshot,
 };
 
 const MAX_ERRORS: usize = 50;
@@ -85,9 +84,7 @@ impl Shared {
             target_rate: AtomicU64::new(0),
             shards: Mutex::new(Vec::new()),
             dimensions: Mutex::new(dimensions.into_iter().map(|d| (d, None)).collect()),
-            freshness: Mutex::new(
-                Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds"),
-            ),
+            freshness: Mutex::new(Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds")),
             queries: Mutex::new(Vec::new()),
             errors: Mutex::new(VecDeque::new()),
             retrying: AtomicBool::new(false),
@@ -182,13 +179,7 @@ impl Shared {
                 failed: Counters::get(&c.failed),
                 rate_history: rates.history.iter().copied().collect(),
             },
-            shards: self
-                .shards
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|s| s.lag.clone())
-                .collect(),
+            shards: self.shards.lock().unwrap().iter().map(|s| s.lag.clone()).collect(),
             dimensions: self
                 .dimensions
                 .lock()

@@ -6,11 +6,7 @@ use std::path::Path;
 
 /// Validate `path` (shown to users as `label`) against `columns` (name,
 /// DuckDB type). Returns the number of data rows.
-pub fn validate_file(
-    path: &Path,
-    label: &str,
-    columns: &[(String, String)],
-) -> Result<u64, String> {
+pub fn validate_file(path: &Path, label: &str, columns: &[(String, String)]) -> Result<u64, String> {
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("{label}: no such object"),
         _ => format!("{label}: cannot read: {e}"),
@@ -18,11 +14,7 @@ pub fn validate_file(
     validate(file, label, columns)
 }
 
-pub fn validate(
-    input: impl std::io::Read,
-    label: &str,
-    columns: &[(String, String)],
-) -> Result<u64, String> {
+pub fn validate(input: impl std::io::Read, label: &str, columns: &[(String, String)]) -> Result<u64, String> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -68,8 +60,7 @@ pub fn validate(
             ));
         }
         for (value, (name, ty)) in record.iter().zip(columns) {
-            check_value(value, ty)
-                .map_err(|why| format!("{label} line {line}: column {name}: {value:?} {why}"))?;
+            check_value(value, ty).map_err(|why| format!("{label} line {line}: column {name}: {value:?} {why}"))?;
         }
         rows += 1;
     }
@@ -82,30 +73,19 @@ fn check_value(v: &str, ty: &str) -> Result<(), String> {
         return Ok(()); // NULL
     }
     if ty == "INTEGER" || ty == "INT" {
-        v.parse::<i32>()
-            .map(|_| ())
-            .map_err(|_| "is not an integer".into())
+        v.parse::<i32>().map(|_| ()).map_err(|_| "is not an integer".into())
     } else if ty == "BIGINT" {
-        v.parse::<i64>()
-            .map(|_| ())
-            .map_err(|_| "is not an integer".into())
+        v.parse::<i64>().map(|_| ()).map_err(|_| "is not an integer".into())
     } else if ty == "DATE" {
         chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .map(|_| ())
             .map_err(|_| "is not a date (YYYY-MM-DD)".into())
     } else if let Some(spec) = ty.strip_prefix("DECIMAL(") {
-        let (p, s) = spec
-            .trim_end_matches(')')
-            .split_once(',')
-            .unwrap_or((spec, "0"));
-        let (p, s): (usize, usize) = (
-            p.trim().parse().unwrap_or(18),
-            s.trim().parse().unwrap_or(0),
-        );
+        let (p, s) = spec.trim_end_matches(')').split_once(',').unwrap_or((spec, "0"));
+        let (p, s): (usize, usize) = (p.trim().parse().unwrap_or(18), s.trim().parse().unwrap_or(0));
         let digits = v.trim_start_matches(['-', '+']);
         let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        let numeric =
-            !int.is_empty() && int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit());
+        let numeric = !int.is_empty() && int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit());
         if !numeric {
             Err(format!("is not a number (DECIMAL({p},{s}))"))
         } else if int.trim_start_matches('0').len() > p - s || frac.len() > s {
@@ -141,9 +121,7 @@ mod tests {
     #[test]
     fn good_file_counts_rows() {
         assert_eq!(
-            check(
-                "RiderID,RiderName,Joined,RiderRating\n1,\"Lee, Ann\",2024-01-02,4.5\n2,Bo,2024-02-03,5.0\n"
-            ),
+            check("RiderID,RiderName,Joined,RiderRating\n1,\"Lee, Ann\",2024-01-02,4.5\n2,Bo,2024-02-03,5.0\n"),
             Ok(2)
         );
     }
@@ -172,22 +150,14 @@ mod tests {
                 &format!("{h}x,a,2024-01-02,4.5\n"),
                 "column RiderID: \"x\" is not an integer",
             ),
-            (
-                &format!("{h}1,a,2024-01-02,145.5\n"),
-                "does not fit DECIMAL(3,1)",
-            ),
+            (&format!("{h}1,a,2024-01-02,145.5\n"), "does not fit DECIMAL(3,1)"),
         ];
         for (csv, want) in cases {
             let err = check(csv).unwrap_err();
             assert!(err.starts_with("s3://b/dims/x.csv"), "{err}");
             assert!(err.contains(want), "{err:?} should contain {want:?}");
         }
-        let missing = validate_file(
-            Path::new("/nonexistent/x.csv"),
-            "s3://b/dims/x.csv",
-            &cols(),
-        )
-        .unwrap_err();
+        let missing = validate_file(Path::new("/nonexistent/x.csv"), "s3://b/dims/x.csv", &cols()).unwrap_err();
         assert_eq!(missing, "s3://b/dims/x.csv: no such object");
     }
 }

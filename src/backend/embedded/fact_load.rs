@@ -27,11 +27,7 @@ const NEWER: &str = "(length(EXCLUDED.SequenceNumber) > length(factOrders.Sequen
      OR (length(EXCLUDED.SequenceNumber) = length(factOrders.SequenceNumber) \
          AND EXCLUDED.SequenceNumber > factOrders.SequenceNumber))";
 
-pub fn load(
-    conn: &mut Connection,
-    schema: &Ident,
-    batch: FactBatch,
-) -> Result<u64, WarehouseError> {
+pub fn load(conn: &mut Connection, schema: &Ident, batch: FactBatch) -> Result<u64, WarehouseError> {
     // Within a batch (one shard, in sequence order) only an OrderID's last event matters.
     let mut last: HashMap<i64, usize> = HashMap::with_capacity(batch.rows.len());
     for (i, r) in batch.rows.iter().enumerate() {

@@ -43,9 +43,7 @@ impl ObjectStore for DirObjectStore {
     async fn get(&self, uri: &ObjectUri) -> Result<Vec<u8>, ObjectStoreError> {
         match tokio::fs::read(self.path_of(uri)).await {
             Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(ObjectStoreError::NotFound(uri.to_string()))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ObjectStoreError::NotFound(uri.to_string())),
             Err(source) => Err(ObjectStoreError::Io {
                 uri: uri.to_string(),
                 source,

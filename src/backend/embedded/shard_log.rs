@@ -94,11 +94,7 @@ impl ShardLog {
     /// written (and fsynced if configured) before this returns. Returns the
     /// first sequence number used.
     pub fn append(&mut self, records: &[(&str, &[u8])], arrival_ms: i64) -> io::Result<u64> {
-        if self
-            .segments
-            .last()
-            .is_some_and(|s| s.len >= self.segment_bytes)
-        {
+        if self.segments.last().is_some_and(|s| s.len >= self.segment_bytes) {
             let next = self.next_seq();
             self.roll(next)?;
         }
@@ -131,12 +127,7 @@ impl ShardLog {
 
     /// Read records from `from` (clamped to the oldest retained) on, up to
     /// `max_records` and about `max_bytes` of data (at least one record).
-    pub fn read(
-        &self,
-        from: u64,
-        max_records: usize,
-        max_bytes: usize,
-    ) -> io::Result<Vec<LogRecord>> {
+    pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> io::Result<Vec<LogRecord>> {
         let from = from.max(self.first_seq());
         let mut out = Vec::new();
         let mut bytes = 0usize;
@@ -146,10 +137,7 @@ impl ShardLog {
         for seg in &self.segments[start..] {
             let mut offset = seg.position_at_or_before(from);
             let mut chunk = Vec::new();
-            while offset < seg.len
-                && out.len() < max_records
-                && (bytes < max_bytes || out.is_empty())
-            {
+            while offset < seg.len && out.len() < max_records && (bytes < max_bytes || out.is_empty()) {
                 let want = ((seg.len - offset) as usize).min(max_bytes.max(64 * 1024) + MAX_BODY);
                 chunk.resize(want, 0);
                 seg.file.read_exact_at(&mut chunk, offset)?;
@@ -178,10 +166,7 @@ impl ShardLog {
 
     /// Arrival time of the record at `seq` or the nearest indexed one before it.
     pub fn arrival_near(&self, seq: u64) -> Option<i64> {
-        let seg = self
-            .segments
-            .iter()
-            .find(|s| seq >= s.first_seq && seq < s.end_seq)?;
+        let seg = self.segments.iter().find(|s| seq >= s.first_seq && seq < s.end_seq)?;
         let i = seg.index.partition_point(|&(s, _, _)| s <= seq);
         seg.index.get(i.saturating_sub(1)).map(|&(_, _, a)| a)
     }
@@ -290,10 +275,7 @@ fn decode(bytes: &[u8]) -> io::Result<Option<(LogRecord, usize)>> {
     }
     let body_len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
     if !(BODY_FIXED..=MAX_BODY).contains(&body_len) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "bad record length",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad record length"));
     }
     if bytes.len() < HEADER + body_len {
         return Ok(None);
@@ -301,10 +283,7 @@ fn decode(bytes: &[u8]) -> io::Result<Option<(LogRecord, usize)>> {
     let crc = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
     let body = &bytes[HEADER..HEADER + body_len];
     if crc32fast::hash(body) != crc {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "record checksum mismatch",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "record checksum mismatch"));
     }
     let seq = u64::from_le_bytes(body[0..8].try_into().unwrap());
     let arrival_ms = i64::from_le_bytes(body[8..16].try_into().unwrap());
@@ -337,10 +316,7 @@ mod tests {
         let recs: Vec<(String, Vec<u8>)> = (0..300)
             .map(|i| (format!("k{i}"), format!("v{i}").into_bytes()))
             .collect();
-        let refs: Vec<(&str, &[u8])> = recs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .collect();
+        let refs: Vec<(&str, &[u8])> = recs.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
         for chunk in refs.chunks(7) {
             log.append(chunk, 1000).unwrap();
         }
@@ -354,15 +330,9 @@ mod tests {
         drop(log);
 
         // Simulate a crash mid-write: garbage half-record at the end of the last segment.
-        let mut last: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut last: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
         last.sort();
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(last.last().unwrap())
-            .unwrap();
+        let mut f = OpenOptions::new().append(true).open(last.last().unwrap()).unwrap();
         f.write_all(&[200, 0, 0, 0, 1, 2]).unwrap();
         drop(f);
         let mut log = ShardLog::open(dir.path(), 4096, true).unwrap();
@@ -370,10 +340,7 @@ mod tests {
         let first = log.append(&[("k", b"after")], 2000).unwrap();
         assert_eq!(first, 301);
         let got = log.read(300, 10, 1 << 20).unwrap();
-        assert_eq!(
-            got.iter().map(|r| r.seq).collect::<Vec<_>>(),
-            vec![300, 301]
-        );
+        assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![300, 301]);
         assert_eq!(got[1].data, b"after");
     }
 

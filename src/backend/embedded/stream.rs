@@ -13,8 +13,7 @@ use md5::{Digest, Md5};
 
 use super::shard_log::ShardLog;
 use crate::backend::{
-    GetRecordsOutput, PutEntry, PutOutcome, SequenceNumber, ShardId, StartPosition, Stream,
-    StreamError, StreamRecord,
+    GetRecordsOutput, PutEntry, PutOutcome, SequenceNumber, ShardId, StartPosition, Stream, StreamError, StreamRecord,
 };
 
 /// Kinesis's per-shard limits (and this stream's knobs).
@@ -113,12 +112,7 @@ impl EmbeddedStream {
     /// Open the stream `name` under `dir`, creating it with `shard_count`
     /// shards if new. An existing stream keeps its shard count; asking for a
     /// different one is an error (the embedded stream does not reshard).
-    pub fn open(
-        dir: &Path,
-        name: &str,
-        shard_count: usize,
-        limits: StreamLimits,
-    ) -> Result<Self, StreamError> {
+    pub fn open(dir: &Path, name: &str, shard_count: usize, limits: StreamLimits) -> Result<Self, StreamError> {
         let root: PathBuf = dir.join(name);
         std::fs::create_dir_all(&root)?;
         let meta = root.join("shards");
@@ -198,10 +192,7 @@ impl EmbeddedStream {
                     "partition key must be 1-256 characters",
                 ));
             } else if e.data.len() + e.partition_key.len() > MAX_RECORD_BYTES {
-                outcomes[i] = Some(failed(
-                    "InvalidArgumentException",
-                    "record is larger than 1 MiB",
-                ));
+                outcomes[i] = Some(failed("InvalidArgumentException", "record is larger than 1 MiB"));
             } else {
                 by_shard[shard_for_key(&e.partition_key, self.shards.len())].push(i);
             }
@@ -225,10 +216,7 @@ impl EmbeddedStream {
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         outcomes[i] = Some(failed(
                             "ProvisionedThroughputExceededException",
-                            &format!(
-                                "Rate exceeded for shard {} in stream {}",
-                                shard.id, self.name
-                            ),
+                            &format!("Rate exceeded for shard {} in stream {}", shard.id, self.name),
                         ));
                     } else {
                         w.count += 1;
@@ -242,12 +230,7 @@ impl EmbeddedStream {
             }
             let recs: Vec<(&str, &[u8])> = accepted
                 .iter()
-                .map(|&i| {
-                    (
-                        entries[i].partition_key.as_str(),
-                        entries[i].data.as_slice(),
-                    )
-                })
+                .map(|&i| (entries[i].partition_key.as_str(), entries[i].data.as_slice()))
                 .collect();
             let first = match shard.log.lock().unwrap().append(&recs, now) {
                 Ok(first) => first,
@@ -309,12 +292,9 @@ impl EmbeddedStream {
         let log = shard.log.lock().unwrap();
         let records = log.read(from, limit.clamp(1, MAX_GET_RECORDS), budget)?;
         let tip = log.next_seq();
-        let next = records
-            .last()
-            .map_or(from.max(log.first_seq()), |r| r.seq + 1);
+        let next = records.last().map_or(from.max(log.first_seq()), |r| r.seq + 1);
         let behind = if next < tip {
-            log.arrival_near(next)
-                .map_or(0, |a| (now - a).max(0) as u64)
+            log.arrival_near(next).map_or(0, |a| (now - a).max(0) as u64)
         } else {
             0
         };
@@ -368,11 +348,7 @@ impl Stream for Arc<EmbeddedStream> {
             .map_err(|e| StreamError::Other(format!("put task failed: {e}")))?
     }
 
-    async fn shard_iterator(
-        &self,
-        shard: &ShardId,
-        start: StartPosition,
-    ) -> Result<String, StreamError> {
+    async fn shard_iterator(&self, shard: &ShardId, start: StartPosition) -> Result<String, StreamError> {
         let idx = self.shard_index(shard)?;
         let log = self.shards[idx].log.lock().unwrap();
         let seq = match start {
@@ -388,11 +364,7 @@ impl Stream for Arc<EmbeddedStream> {
         Ok(format!("{idx}:{seq}"))
     }
 
-    async fn get_records(
-        &self,
-        iterator: &str,
-        limit: usize,
-    ) -> Result<GetRecordsOutput, StreamError> {
+    async fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput, StreamError> {
         let this = Arc::clone(self);
         let iterator = iterator.to_string();
         tokio::task::spawn_blocking(move || this.get_blocking(&iterator, limit))
@@ -441,14 +413,8 @@ mod tests {
         }
         assert_eq!(shard_for_hash(u128::MAX, 4), 3);
         // 3 shards: shard 1 starts at 113427455640312821154458202477256070485.
-        assert_eq!(
-            shard_for_hash(113427455640312821154458202477256070484, 3),
-            0
-        );
-        assert_eq!(
-            shard_for_hash(113427455640312821154458202477256070485, 3),
-            1
-        );
+        assert_eq!(shard_for_hash(113427455640312821154458202477256070484, 3), 0);
+        assert_eq!(shard_for_hash(113427455640312821154458202477256070485, 3), 1);
         assert_eq!(shard_for_hash(u128::MAX, 3), 2);
         assert_eq!(shard_for_hash(u128::MAX, 1), 0);
     }

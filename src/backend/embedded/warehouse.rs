@@ -14,9 +14,7 @@ use duckdb::{Connection, params};
 
 use super::csv_check;
 use crate::backend::ident::Ident;
-use crate::backend::{
-    FactBatch, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse, WarehouseError,
-};
+use crate::backend::{FactBatch, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse, WarehouseError};
 
 /// The schema DDL shipped in `sql/schema`, run in order.
 pub const SCHEMA_SQL: &[(&str, &str)] = &[
@@ -44,10 +42,7 @@ pub struct DuckDbWarehouse {
 
 fn sql_err(e: duckdb::Error) -> WarehouseError {
     let msg = e.to_string();
-    if msg.contains("Could not set lock")
-        || msg.contains("Conflicting lock")
-        || msg.contains("IO Error")
-    {
+    if msg.contains("Could not set lock") || msg.contains("Conflicting lock") || msg.contains("IO Error") {
         WarehouseError::Unavailable(msg)
     } else {
         WarehouseError::Sql(msg)
@@ -64,8 +59,7 @@ impl DuckDbWarehouse {
     /// embedded object store's directory, where `s3://` sources are read.
     pub fn open(path: &Path, schema: &Ident, objects_root: &Path) -> Result<Self, WarehouseError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| WarehouseError::Unavailable(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| WarehouseError::Unavailable(format!("{}: {e}", dir.display())))?;
         }
         let writer = Connection::open(path).map_err(|e| open_err(path, e))?;
         let reader = writer.try_clone().map_err(|e| open_err(path, e))?;
@@ -82,11 +76,7 @@ impl DuckDbWarehouse {
     }
 
     /// Open an existing warehouse file for queries only (`courier query`).
-    pub fn open_for_query(
-        path: &Path,
-        schema: &Ident,
-        objects_root: &Path,
-    ) -> Result<Self, WarehouseError> {
+    pub fn open_for_query(path: &Path, schema: &Ident, objects_root: &Path) -> Result<Self, WarehouseError> {
         if !path.exists() {
             return Err(WarehouseError::Unavailable(format!(
                 "no warehouse at {}: run `courier --no-tui` first, or pass the --data-dir it used",
@@ -199,18 +189,12 @@ impl Warehouse for DuckDbWarehouse {
     async fn query(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
         let conn = Arc::clone(&self.reader);
         let sql = sql.to_string();
-        tokio::task::spawn_blocking(move || {
-            run_query(&conn.lock().unwrap_or_else(|p| p.into_inner()), &sql)
-        })
-        .await
-        .map_err(|e| WarehouseError::Unavailable(format!("query task failed: {e}")))?
+        tokio::task::spawn_blocking(move || run_query(&conn.lock().unwrap_or_else(|p| p.into_inner()), &sql))
+            .await
+            .map_err(|e| WarehouseError::Unavailable(format!("query task failed: {e}")))?
     }
 
-    async fn copy_replace(
-        &self,
-        table: &TableName,
-        source: &ObjectUri,
-    ) -> Result<u64, WarehouseError> {
+    async fn copy_replace(&self, table: &TableName, source: &ObjectUri) -> Result<u64, WarehouseError> {
         let path = self.objects_root.join(&source.bucket).join(&source.key);
         let table = table.clone();
         let source = source.clone();
@@ -245,10 +229,7 @@ impl Warehouse for DuckDbWarehouse {
             .await
     }
 
-    async fn checkpoints(
-        &self,
-        stream: &str,
-    ) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
+    async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
         let schema = self.schema.clone();
         let stream = stream.to_string();
         self.with_writer(move |conn| {
@@ -267,10 +248,7 @@ impl Warehouse for DuckDbWarehouse {
 }
 
 /// Column names and DuckDB types of `table`, in order.
-fn table_columns(
-    conn: &Connection,
-    table: &TableName,
-) -> Result<Vec<(String, String)>, WarehouseError> {
+fn table_columns(conn: &Connection, table: &TableName) -> Result<Vec<(String, String)>, WarehouseError> {
     let mut stmt = conn
         .prepare(
             "SELECT column_name, data_type FROM information_schema.columns \
