@@ -109,6 +109,9 @@ pub struct IngesterConfig {
     /// …or once its oldest record waited this long.
     #[serde(deserialize_with = "duration")]
     pub batch_age: Duration,
+    /// On stop, how long the ingester may take to load what was acknowledged.
+    #[serde(deserialize_with = "duration")]
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -197,6 +200,7 @@ impl Default for IngesterConfig {
         IngesterConfig {
             batch_records: 10_000,
             batch_age: Duration::from_millis(200),
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }

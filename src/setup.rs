@@ -102,7 +102,7 @@ pub fn engine_settings(
         queries: QuerySource::resolve(config.queries.dir.as_deref()),
         read_only: read_only || config.read_only,
         state_dir: paths.data_dir.clone(),
-        drain_timeout: Duration::from_secs(10),
+        drain_timeout: config.ingester.drain_timeout,
     }
 }
 
