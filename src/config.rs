@@ -3,6 +3,7 @@
 //! `config.example.toml`. Loading never panics: a bad file is a
 //! [`ConfigError`] that names the file, the key and what was expected.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,10 +42,48 @@ pub struct Config {
     pub generator: GeneratorConfig,
     pub ingester: IngesterConfig,
     pub queries: QueriesConfig,
-    /// Console settings, read by the UI.
-    pub ui: toml::Table,
-    /// Key bindings, read by the UI.
-    pub keys: toml::Table,
+    /// Console settings.
+    pub ui: UiConfig,
+    /// Key bindings: action name → one key or a list of keys.
+    pub keys: BTreeMap<String, KeyList>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// Redraw interval, milliseconds.
+    pub tick_ms: u64,
+    /// Shard lag (MillisBehindLatest) shown yellow from this many ms…
+    pub lag_warn_ms: u64,
+    /// …and red from this many.
+    pub lag_crit_ms: u64,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            tick_ms: 250,
+            lag_warn_ms: 1000,
+            lag_crit_ms: 5000,
+        }
+    }
+}
+
+/// `pause = "p"` or `pause = ["p", "space"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    pub fn keys(&self) -> Vec<String> {
+        match self {
+            KeyList::One(k) => vec![k.clone()],
+            KeyList::Many(ks) => ks.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,8 +173,8 @@ impl Default for Config {
             generator: GeneratorConfig::default(),
             ingester: IngesterConfig::default(),
             queries: QueriesConfig::default(),
-            ui: toml::Table::new(),
-            keys: toml::Table::new(),
+            ui: UiConfig::default(),
+            keys: BTreeMap::new(),
         }
     }
 }
@@ -332,10 +371,24 @@ impl Config {
             ));
         }
         Ident::parse("schema", &self.warehouse.schema).map_err(|e| format!("key warehouse.schema: {e}"))?;
+        range("ui.tick_ms", self.ui.tick_ms, 16, 10_000)?;
+        if self.ui.lag_warn_ms > self.ui.lag_crit_ms {
+            return Err(format!(
+                "key ui.lag_warn_ms: {} is above ui.lag_crit_ms {}; the yellow threshold must be the lower one",
+                self.ui.lag_warn_ms, self.ui.lag_crit_ms
+            ));
+        }
+        self.keymap()?;
         if self.backend == BackendKind::Aws {
             return Err("key backend: \"aws\" is not available in this build yet; use \"embedded\"".into());
         }
         Ok(())
+    }
+
+    /// The console's key table: defaults with `[keys]` applied.
+    pub fn keymap(&self) -> Result<crate::ui::keymap::Keymap, String> {
+        let overrides = self.keys.iter().map(|(k, v)| (k.clone(), v.keys())).collect();
+        crate::ui::keymap::Keymap::new(&overrides).map_err(|e| format!("key {e}"))
     }
 
     pub fn schema(&self) -> Ident {
@@ -383,6 +436,11 @@ mod tests {
             ("colour = 1\n", "unknown field `colour`"),
             ("[generator\n", "TOML parse error"),
             ("backend = \"cloud\"\n", "unknown variant `cloud`"),
+            ("[keys]\npause = \"r\"\n", "key keys: r is bound to both"),
+            ("[keys]\nfly = \"f\"\n", "key keys.fly: no such action"),
+            ("[keys]\npause = 5\n", "keys"),
+            ("[ui]\ntick_ms = 0\n", "key ui.tick_ms"),
+            ("[ui]\nlag_warn_ms = 9000\n", "key ui.lag_warn_ms"),
         ];
         for (text, want) in cases {
             let e = Config::parse(text, "/tmp/c.toml").unwrap_err().to_string();

@@ -9,3 +9,4 @@ pub mod engine;
 pub mod headless;
 pub mod setup;
 pub mod table;
+pub mod ui;

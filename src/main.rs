@@ -11,7 +11,9 @@ use color_eyre::eyre::{Result, eyre};
 use courier::backend::embedded::DuckDbWarehouse;
 use courier::backend::{ResultSet, Warehouse};
 use courier::config::{Config, ConfigError};
+use courier::engine::EngineHandle;
 use courier::setup::{self, EmbeddedPaths};
+use courier::ui::app::{App, LagThresholds};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -148,7 +150,39 @@ async fn run(cli: &Cli, config: &Config) -> Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
-    Err(eyre!("the console is not in this build yet; use --no-tui"))
+    console(engine, config, cli.read_only || config.read_only, cli.run_for).await
+}
+
+/// The console over the engine; on quit the engine drains and the summary
+/// is printed once the terminal is restored.
+async fn console(
+    engine: EngineHandle,
+    config: &Config,
+    read_only: bool,
+    run_for: Option<Duration>,
+) -> Result<ExitCode> {
+    let keymap = config.keymap().map_err(|e| eyre!("{e}"))?;
+    let lag = LagThresholds {
+        warn_ms: config.ui.lag_warn_ms,
+        crit_ms: config.ui.lag_crit_ms,
+    };
+    let app = App::new(keymap, read_only, lag, courier::ui::colour_enabled());
+    let tick = Duration::from_millis(config.ui.tick_ms);
+    let ui = courier::ui::run(engine.snapshots.clone(), engine.commands.clone(), app, tick);
+    let result = match run_for {
+        Some(d) => tokio::time::timeout(d, ui).await.unwrap_or(Ok(())),
+        None => ui.await,
+    };
+    eprintln!("courier: stopping — draining what was acknowledged…");
+    engine.stop();
+    let summary = engine.wait().await.map_err(|e| eyre!("{e}"))?;
+    println!("{}", courier::headless::summary_line(&summary));
+    result?;
+    Ok(if summary.drained {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn query(cli: &Cli, config: &Config, sql: &str, format: Format) -> Result<ExitCode> {

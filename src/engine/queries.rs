@@ -25,26 +25,29 @@ const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
 /// The queries shipped in the binary, used when no `sql/queries` folder is found.
 pub const BUILT_IN: &[(&str, &str)] = &[
     (
-        "orders_per_minute.sql",
-        include_str!("../../sql/queries/orders_per_minute.sql"),
+        "01_orders_per_minute.sql",
+        include_str!("../../sql/queries/01_orders_per_minute.sql"),
     ),
     (
-        "top_restaurants.sql",
-        include_str!("../../sql/queries/top_restaurants.sql"),
+        "02_top_restaurants.sql",
+        include_str!("../../sql/queries/02_top_restaurants.sql"),
     ),
     (
-        "rider_leaderboard.sql",
-        include_str!("../../sql/queries/rider_leaderboard.sql"),
+        "03_rider_leaderboard.sql",
+        include_str!("../../sql/queries/03_rider_leaderboard.sql"),
     ),
     (
-        "delivery_time_by_cuisine.sql",
-        include_str!("../../sql/queries/delivery_time_by_cuisine.sql"),
+        "04_delivery_time_by_cuisine.sql",
+        include_str!("../../sql/queries/04_delivery_time_by_cuisine.sql"),
     ),
     (
-        "order_status_mix.sql",
-        include_str!("../../sql/queries/order_status_mix.sql"),
+        "05_order_status_mix.sql",
+        include_str!("../../sql/queries/05_order_status_mix.sql"),
     ),
-    ("dead_letters.sql", include_str!("../../sql/queries/dead_letters.sql")),
+    (
+        "06_dead_letters.sql",
+        include_str!("../../sql/queries/06_dead_letters.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]

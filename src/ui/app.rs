@@ -1,0 +1,198 @@
+//! The console's view state (focus, scroll, which query is shown, help, the
+//! transient message) and what a key does to it. Pure: no I/O, no clock
+//! beyond what is passed in; the engine's truth stays in the `Snapshot`.
+
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::KeyEvent;
+
+use super::keymap::{Action, Key, Keymap};
+use crate::engine::snapshot::{Command, Snapshot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Shards,
+    Generator,
+    Dimensions,
+    Queries,
+}
+
+impl Pane {
+    const ORDER: [Pane; 4] = [Pane::Shards, Pane::Generator, Pane::Dimensions, Pane::Queries];
+
+    fn step(self, by: isize) -> Pane {
+        let i = Self::ORDER.iter().position(|p| *p == self).unwrap_or(0) as isize;
+        Self::ORDER[(i + by).rem_euclid(Self::ORDER.len() as isize) as usize]
+    }
+}
+
+/// Thresholds for colouring shard lag.
+#[derive(Debug, Clone, Copy)]
+pub struct LagThresholds {
+    pub warn_ms: u64,
+    pub crit_ms: u64,
+}
+
+pub struct App {
+    pub keymap: Keymap,
+    pub focus: Pane,
+    pub shard_scroll: usize,
+    pub dimension_selected: usize,
+    pub query_index: usize,
+    pub query_scroll: usize,
+    pub help: bool,
+    pub read_only: bool,
+    pub lag: LagThresholds,
+    pub colour: bool,
+    pub quit: bool,
+    message: Option<(String, Instant)>,
+}
+
+const MESSAGE_FOR: Duration = Duration::from_secs(4);
+const PAGE: usize = 10;
+
+impl App {
+    pub fn new(keymap: Keymap, read_only: bool, lag: LagThresholds, colour: bool) -> Self {
+        App {
+            keymap,
+            focus: Pane::Shards,
+            shard_scroll: 0,
+            dimension_selected: 0,
+            query_index: 0,
+            query_scroll: 0,
+            help: false,
+            read_only,
+            lag,
+            colour,
+            quit: false,
+            message: None,
+        }
+    }
+
+    /// The transient message, if still fresh.
+    pub fn message(&self) -> Option<&str> {
+        self.message
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < MESSAGE_FOR)
+            .map(|(m, _)| m.as_str())
+    }
+
+    pub fn say(&mut self, m: impl Into<String>) {
+        self.message = Some((m.into(), Instant::now()));
+    }
+
+    /// Apply a key; returns the command to send to the engine, if any.
+    pub fn handle_key(&mut self, event: &KeyEvent, snap: &Snapshot) -> Option<Command> {
+        let key = Key::from_event(event);
+        let action = self.keymap.action_for(&key);
+        if self.help {
+            match action {
+                Some(Action::Quit) => self.quit = true,
+                _ => self.help = false,
+            }
+            return None;
+        }
+        let action = action?;
+        let command = match action {
+            Action::Quit => {
+                self.quit = true;
+                None
+            }
+            Action::Help => {
+                self.help = true;
+                None
+            }
+            Action::FocusNext => {
+                self.focus = self.focus.step(1);
+                None
+            }
+            Action::FocusPrev => {
+                self.focus = self.focus.step(-1);
+                None
+            }
+            Action::ScrollUp => self.scroll(snap, -1),
+            Action::ScrollDown => self.scroll(snap, 1),
+            Action::PageUp => self.scroll(snap, -(PAGE as isize)),
+            Action::PageDown => self.scroll(snap, PAGE as isize),
+            Action::ReloadDimension => {
+                let table = snap.dimensions.get(self.dimension_selected).map(|d| d.table.clone());
+                table.map(Command::ReloadDimension)
+            }
+            Action::ReloadAll => Some(Command::ReloadAllDimensions),
+            Action::Pause => Some(Command::ToggleGenerator),
+            Action::RateUp => {
+                let r = snap.generator.target_rate;
+                Some(Command::SetRate(r.saturating_add((r / 4).max(1)).min(10_000_000)))
+            }
+            Action::RateDown => {
+                let r = snap.generator.target_rate;
+                Some(Command::SetRate(r.saturating_sub((r / 5).max(1)).max(1)))
+            }
+            Action::RerunQuery => {
+                (self.query_index < snap.queries.len()).then_some(Command::RunQuery(self.query_index))
+            }
+            Action::PrevQuery | Action::NextQuery => {
+                let n = snap.queries.len().max(1);
+                let by = if action == Action::NextQuery { 1 } else { n - 1 };
+                self.query_index = (self.query_index + by) % n;
+                self.query_scroll = 0;
+                None
+            }
+            Action::ReloadQueries => Some(Command::ReloadQueries),
+        };
+        match command {
+            Some(c) if self.read_only && c.is_mutation() => {
+                self.say(format!("read-only: {} refused", Keymap::name(action)));
+                None
+            }
+            Some(c) => {
+                self.say(describe(&c, snap));
+                Some(c)
+            }
+            None => None,
+        }
+    }
+
+    fn scroll(&mut self, snap: &Snapshot, by: isize) -> Option<Command> {
+        let clamp =
+            |v: usize, len: usize| -> usize { (v as isize + by).clamp(0, len.saturating_sub(1) as isize) as usize };
+        match self.focus {
+            Pane::Shards => self.shard_scroll = clamp(self.shard_scroll, snap.shards.len()),
+            Pane::Dimensions => self.dimension_selected = clamp(self.dimension_selected, snap.dimensions.len()),
+            Pane::Queries => {
+                let rows = snap
+                    .queries
+                    .get(self.query_index)
+                    .and_then(|q| q.last.as_ref())
+                    .map_or(0, |r| r.rows.len());
+                self.query_scroll = clamp(self.query_scroll, rows);
+            }
+            Pane::Generator => {}
+        }
+        None
+    }
+}
+
+fn describe(c: &Command, snap: &Snapshot) -> String {
+    match c {
+        Command::ReloadDimension(t) => format!("reloading {t}"),
+        Command::ReloadAllDimensions => "reloading all dimension tables".into(),
+        Command::ToggleGenerator => {
+            if snap.generator.state == crate::engine::snapshot::GeneratorState::Paused {
+                "resuming the generator".into()
+            } else {
+                "pausing the generator".into()
+            }
+        }
+        Command::PauseGenerator => "pausing the generator".into(),
+        Command::ResumeGenerator => "resuming the generator".into(),
+        Command::SetRate(r) => format!("generator rate → {r}/s"),
+        Command::RunQuery(i) => {
+            format!(
+                "running {}",
+                snap.queries.get(*i).map_or("the query", |q| q.title.as_str())
+            )
+        }
+        Command::ReloadQueries => "re-reading sql/queries".into(),
+    }
+}
