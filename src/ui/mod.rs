@@ -44,16 +44,16 @@ pub fn draw(frame: &mut Frame, app: &App, snap: &Snapshot, now: DateTime<Utc>) {
     }
     let full = area.width >= FULL_SIZE.0 && area.height >= FULL_SIZE.1;
     if full {
-        let [header, body, errors, footer] = Layout::vertical([
+        let dims_height = snap.dimensions.len() as u16 + 3;
+        let [header, body, dims, errors, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(10),
+            Constraint::Length(dims_height),
             Constraint::Length(5),
             Constraint::Length(1),
         ])
         .areas(area);
-        let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
-        let dims_height = snap.dimensions.len() as u16 + 3;
-        let [shards, dims] = Layout::vertical([Constraint::Min(5), Constraint::Length(dims_height)]).areas(left);
+        let [shards, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
         let [generator, queries] = Layout::vertical([Constraint::Length(8), Constraint::Min(5)]).areas(right);
         panes::chrome::header(frame, header, app, snap, &theme);
         panes::shards::render(frame, shards, app, snap, &theme);

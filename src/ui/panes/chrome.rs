@@ -17,27 +17,26 @@ pub fn header(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         (Some(a), Some(b)) => format!("fresh p50 {} p99 {}", ms(a), ms(b)),
         _ => "fresh –".into(),
     };
-    let mut spans = vec![
-        Span::styled(" courier ", theme.header()),
-        Span::raw(format!(
-            "│ {} {} │ stream {} │ up {} │ {fresh} │ ingested {} dlq {} ",
-            snap.backend.kind,
-            snap.backend.detail,
-            snap.backend.stream,
-            hms(snap.uptime),
-            human(snap.ingest.ingested),
-            human(snap.ingest.dead_lettered)
-        )),
-    ];
+    let mut spans = vec![Span::styled(" courier ", theme.header())];
+    // Badges first, so a narrow terminal still shows them.
+    if app.read_only {
+        spans.push(Span::styled("READ-ONLY ", theme.warn()));
+    }
     if snap.ingest.retrying {
-        spans.push(Span::styled("│ WAREHOUSE RETRYING ", theme.bad()));
+        spans.push(Span::styled("WAREHOUSE RETRYING ", theme.bad()));
     }
     if snap.stopping {
-        spans.push(Span::styled("│ STOPPING ", theme.warn()));
+        spans.push(Span::styled("STOPPING ", theme.warn()));
     }
-    if app.read_only {
-        spans.push(Span::styled("│ READ-ONLY ", theme.warn()));
-    }
+    spans.push(Span::raw(format!(
+        "│ {} {} │ stream {} │ up {} │ {fresh} │ ingested {} dlq {}",
+        snap.backend.kind,
+        snap.backend.detail,
+        snap.backend.stream,
+        hms(snap.uptime),
+        human(snap.ingest.ingested),
+        human(snap.ingest.dead_lettered)
+    )));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

@@ -16,12 +16,17 @@ const BAR: usize = 10;
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
     let focused = app.focus == Pane::Shards;
     let n = snap.shards.len();
-    let block = pane_block(format!(" Shard lag ({n}) "), focused, theme);
+    let visible = area.height.saturating_sub(4) as usize;
+    let start = app.shard_scroll.min(n.saturating_sub(visible.max(1)));
+    let range = if n > visible {
+        format!(" {}-{} of {n}", start + 1, (start + visible).min(n))
+    } else {
+        String::new()
+    };
+    let block = pane_block(format!(" Shard lag ({n}){range} "), focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [table_area, total_area] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-    let visible = table_area.height.saturating_sub(1) as usize;
-    let start = app.shard_scroll.min(n.saturating_sub(visible.max(1)));
     let worst = snap
         .shards
         .iter()
@@ -64,11 +69,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
     frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), table_area);
     let sum = |f: fn(&crate::engine::snapshot::ShardLag) -> u64| snap.shards.iter().map(f).sum::<u64>();
     let max_ms = snap.shards.iter().map(|s| s.millis_behind_latest).max().unwrap_or(0);
-    let scroll = if n > visible {
-        format!("  [{}-{} of {n}]", start + 1, (start + visible).min(n))
-    } else {
-        String::new()
-    };
     let total = Line::from(vec![
         Span::styled("total ", theme.title()),
         Span::raw(format!(
@@ -79,7 +79,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
             human(sum(|s| s.throttled_reads)),
             human(sum(|s| s.throttled_writes)),
         )),
-        Span::styled(scroll, theme.dim()),
     ]);
     frame.render_widget(Paragraph::new(total), total_area);
 }

@@ -1,0 +1,278 @@
+//! The console rendered with ratatui's TestBackend from fixed snapshots,
+//! compared with accepted screens (insta), and its key handling.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use courier::engine::snapshot::*;
+use courier::ui::app::{App, LagThresholds, Pane};
+use courier::ui::keymap::Keymap;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+}
+
+fn ago(s: i64) -> DateTime<Utc> {
+    now() - chrono::Duration::seconds(s)
+}
+
+fn shard(i: usize, ms: u64, behind: u64, thr_w: u64) -> ShardLag {
+    ShardLag {
+        shard_id: format!("shardId-{i:012}"),
+        millis_behind_latest: ms,
+        records_behind: behind,
+        read_rate: 250,
+        throttled_reads: 0,
+        throttled_writes: thr_w,
+        ingested: 10_000 + i as u64,
+        checkpoint: Some("1234".into()),
+    }
+}
+
+fn fixture(shards: usize, result_rows: usize) -> Snapshot {
+    let mut shard_list: Vec<ShardLag> = (0..shards).map(|i| shard(i, 120, 40, 0)).collect();
+    shard_list[1] = shard(1, 2_500, 3_100, 0);
+    shard_list[2] = shard(2, 9_000, 18_000, 4_212); // a throttled, far-behind shard
+    Snapshot {
+        backend: BackendInfo { kind: "embedded".into(), detail: "/var/lib/courier".into(), stream: "incoming-food-order-data".into() },
+        uptime: Duration::from_secs(3725),
+        read_only: false,
+        generator: GeneratorStats {
+            state: GeneratorState::Running,
+            target_rate: 1000,
+            acked_rate: 987,
+            generated: 1_234_567,
+            orders_acknowledged: 600_000,
+            sent: 1_240_000,
+            acknowledged: 1_234_000,
+            throttled: 4_212,
+            failed: 0,
+            rate_history: (0..300).map(|i| 900 + (i * 37 % 100)).collect(),
+        },
+        shards: shard_list,
+        dimensions: vec![
+            DimensionLoad {
+                table: "dimCustomers".into(),
+                source: "s3://courier-data/dims/dimCustomers.csv".into(),
+                state: LoadState::Loaded { rows: 200, took: Duration::from_millis(211), at: ago(65) },
+                last_loaded: Some((200, ago(65))),
+            },
+            DimensionLoad {
+                table: "dimRestaurants".into(),
+                source: "s3://courier-data/dims/dimRestaurants.csv".into(),
+                state: LoadState::Failed {
+                    reason: "s3://courier-data/dims/dimRestaurants.csv line 7: column RestaurantRating: \"x\" is not a number".into(),
+                    at: ago(3),
+                },
+                last_loaded: Some((50, ago(600))),
+            },
+            DimensionLoad {
+                table: "dimDeliveryRiders".into(),
+                source: "s3://courier-data/dims/dimDeliveryRiders.csv".into(),
+                state: LoadState::Loading { elapsed: Duration::from_millis(1_300) },
+                last_loaded: Some((30, ago(600))),
+            },
+        ],
+        ingest: IngestStats { ingested: 1_233_000, dead_lettered: 12, batches: 5_000, ingest_rate: 990, retrying: false },
+        freshness: Freshness { p50_ms: Some(310), p99_ms: Some(870), samples: 1_000_000 },
+        queries: vec![
+            QueryView {
+                name: "01_orders_per_minute".into(),
+                title: "Orders and revenue per minute".into(),
+                refresh: Duration::from_secs(2),
+                running: false,
+                last: Some(QueryResult {
+                    columns: vec!["order_minute".into(), "orders".into(), "revenue".into()],
+                    rows: (0..result_rows)
+                        .map(|i| vec![format!("2026-11-25T11:{:02}:00", 59 - i % 60), (900 + i).to_string(), format!("{}.50", 45_000 + i)])
+                        .collect(),
+                    ran_at: ago(1),
+                    took: Duration::from_millis(14),
+                    error: None,
+                }),
+            },
+            QueryView {
+                name: "02_top_restaurants".into(),
+                title: "Top restaurants by revenue".into(),
+                refresh: Duration::from_secs(5),
+                running: false,
+                last: Some(QueryResult {
+                    columns: vec![],
+                    rows: vec![],
+                    ran_at: ago(2),
+                    took: Duration::from_millis(3),
+                    error: Some("Catalog Error: Table with name dimRestaurant does not exist!".into()),
+                }),
+            },
+        ],
+        errors: vec![
+            ErrorEntry { at: ago(30), source: "generator".into(), message: "put failed: InternalFailure: disk full".into() },
+            ErrorEntry {
+                at: ago(3),
+                source: "dimensions".into(),
+                message: "loading dimRestaurants: s3://courier-data/dims/dimRestaurants.csv line 7: not a number".into(),
+            },
+        ],
+        stopping: false,
+    }
+}
+
+fn app(read_only: bool) -> App {
+    App::new(
+        Keymap::default(),
+        read_only,
+        LagThresholds {
+            warn_ms: 1000,
+            crit_ms: 5000,
+        },
+        false,
+    )
+}
+
+fn screen(app: &App, snap: &Snapshot, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| courier::ui::draw(f, app, snap, now())).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+#[test]
+fn whole_screen_with_failures() {
+    let s = screen(&app(false), &fixture(4, 8), 140, 36);
+    assert!(s.contains("FAILED"), "failed dimension shown");
+    assert!(s.contains("4212"), "throttled writes shown");
+    insta::assert_snapshot!("whole_screen", s);
+}
+
+#[test]
+fn failed_query_shows_its_error() {
+    let mut a = app(false);
+    let snap = fixture(4, 8);
+    a.handle_key(&key(']'), &snap);
+    let s = screen(&a, &snap, 140, 36);
+    assert!(s.contains("Query 2/2: Top restaurants by revenue"));
+    assert!(s.contains("Catalog Error: Table with name dimRestaurant does not exist!"));
+    insta::assert_snapshot!("failed_query", s);
+}
+
+#[test]
+fn compact_layout_on_a_small_terminal_shows_the_focused_pane() {
+    let mut a = app(false);
+    let snap = fixture(4, 8);
+    insta::assert_snapshot!("compact_shards", screen(&a, &snap, 60, 15));
+    a.handle_key(&KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &snap);
+    a.handle_key(&KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &snap);
+    assert_eq!(a.focus, Pane::Dimensions);
+    insta::assert_snapshot!("compact_dimensions", screen(&a, &snap, 60, 15));
+    let tiny = screen(&a, &snap, 30, 8);
+    assert!(tiny.contains("terminal too small"), "{tiny}");
+}
+
+#[test]
+fn help_lists_every_binding() {
+    let mut a = app(false);
+    let snap = fixture(4, 3);
+    a.handle_key(&key('?'), &snap);
+    assert!(a.help);
+    let s = screen(&a, &snap, 140, 36);
+    for (_, _, _, help, _) in courier::ui::keymap::ACTIONS {
+        assert!(s.contains(help), "help lacks {help:?}");
+    }
+    insta::assert_snapshot!("help", s);
+    a.handle_key(&key('x'), &snap);
+    assert!(!a.help, "any key closes help");
+}
+
+#[test]
+fn sixty_four_shards_scroll() {
+    let mut a = app(false);
+    let snap = fixture(64, 3);
+    for _ in 0..40 {
+        a.handle_key(&key('j'), &snap);
+    }
+    let s = screen(&a, &snap, 140, 36);
+    assert!(s.contains("41-59 of 64"), "{s}");
+    assert!(s.contains("000000000040"), "scrolled to shard 40: {s}");
+    insta::assert_snapshot!("shards_64_scrolled", s);
+}
+
+#[test]
+fn keys_send_commands_and_read_only_refuses_mutations() {
+    let snap = fixture(4, 3);
+    let mut a = app(false);
+    assert_eq!(a.handle_key(&key('p'), &snap), Some(Command::ToggleGenerator));
+    assert_eq!(a.handle_key(&key('R'), &snap), Some(Command::ReloadAllDimensions));
+    assert_eq!(a.handle_key(&key('+'), &snap), Some(Command::SetRate(1250)));
+    assert_eq!(a.handle_key(&key('-'), &snap), Some(Command::SetRate(800)));
+    assert_eq!(a.handle_key(&key('x'), &snap), Some(Command::RunQuery(0)));
+    assert_eq!(
+        a.handle_key(&KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL), &snap),
+        Some(Command::ReloadQueries)
+    );
+    a.focus = Pane::Dimensions;
+    a.handle_key(&KeyEvent::new(KeyCode::Down, KeyModifiers::NONE), &snap);
+    assert_eq!(
+        a.handle_key(&key('r'), &snap),
+        Some(Command::ReloadDimension("dimRestaurants".into()))
+    );
+
+    let mut ro = app(true);
+    for c in ['p', 'R', 'r', '+', '-'] {
+        assert_eq!(ro.handle_key(&key(c), &snap), None, "{c} refused");
+    }
+    assert!(ro.message().unwrap().contains("read-only"));
+    assert_eq!(
+        ro.handle_key(&key('x'), &snap),
+        Some(Command::RunQuery(0)),
+        "queries still run"
+    );
+    let s = screen(&ro, &snap, 140, 36);
+    assert!(s.contains("READ-ONLY"));
+    ro.handle_key(&key('q'), &snap);
+    assert!(ro.quit);
+}
+
+#[test]
+fn no_size_panics() {
+    let snap = fixture(64, 1000);
+    let mut a = app(false);
+    for (w, h) in [
+        (1, 1),
+        (10, 3),
+        (39, 9),
+        (40, 10),
+        (60, 15),
+        (80, 24),
+        (99, 23),
+        (100, 24),
+        (200, 60),
+    ] {
+        for _ in 0..4 {
+            screen(&a, &snap, w, h);
+            a.handle_key(&KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &snap);
+        }
+    }
+    let empty = Snapshot::default();
+    for (w, h) in [(1, 1), (60, 15), (140, 36)] {
+        screen(&a, &empty, w, h);
+        a.handle_key(&key('j'), &empty);
+        a.handle_key(&key(']'), &empty);
+        a.handle_key(&key('r'), &empty);
+    }
+}
