@@ -71,7 +71,7 @@ impl Default for UiConfig {
 
 /// `pause = "p"` or `pause = ["p", "space"]`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "expected a key name like \"p\" or a list of key names like [\"p\", \"space\"]")]
 pub enum KeyList {
     One(String),
     Many(Vec<String>),
@@ -438,7 +438,7 @@ mod tests {
             ("backend = \"cloud\"\n", "unknown variant `cloud`"),
             ("[keys]\npause = \"r\"\n", "key keys: r is bound to both"),
             ("[keys]\nfly = \"f\"\n", "key keys.fly: no such action"),
-            ("[keys]\npause = 5\n", "keys"),
+            ("[keys]\npause = 5\n", "expected a key name like \"p\""),
             ("[ui]\ntick_ms = 0\n", "key ui.tick_ms"),
             ("[ui]\nlag_warn_ms = 9000\n", "key ui.lag_warn_ms"),
         ];
