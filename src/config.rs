@@ -71,7 +71,10 @@ impl Default for UiConfig {
 
 /// `pause = "p"` or `pause = ["p", "space"]`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged, expecting = "expected a key name like \"p\" or a list of key names like [\"p\", \"space\"]")]
+#[serde(
+    untagged,
+    expecting = "expected a key name like \"p\" or a list of key names like [\"p\", \"space\"]"
+)]
 pub enum KeyList {
     One(String),
     Many(Vec<String>),

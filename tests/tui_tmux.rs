@@ -1,0 +1,123 @@
+//! The real console in tmux, driven as an operator would: send keys, read
+//! the screen with capture-pane. Needs tmux (scripts/test.sh installs it).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_courier");
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(tag: &str) -> Self {
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(ok, "tmux is needed for this test: install it (scripts/test.sh does)");
+        Tmux {
+            socket: format!("courier-test-{tag}-{}", std::process::id()),
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.screen();
+            if f(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn operator_session_in_tmux() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::new("ops");
+    t.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "bash --norc --noprofile",
+    ]);
+    t.keys(&["PS1='READY$ '", "Enter"]);
+    t.wait_for("the shell prompt", |s| s.contains("READY$"));
+    let cmd = format!(
+        "XDG_CONFIG_HOME={}/cfg {BIN} --data-dir {} --rate 400; echo EXIT=$?",
+        dir.path().display(),
+        dir.path().display()
+    );
+    t.keys(&[&cmd, "Enter"]);
+    let s = t.wait_for("the console with loaded dimensions and a running generator", |s| {
+        s.contains("RUNNING") && s.matches(" loaded ").count() >= 3 && s.contains("Shard lag (4)")
+    });
+    assert!(s.contains("Orders and revenue per minute"), "{s}");
+
+    t.keys(&["p"]);
+    t.wait_for("generator paused", |s| s.contains("PAUSED"));
+
+    t.keys(&["R"]);
+    let s = t.wait_for("reload started", |s| s.contains("reloading all dimension tables"));
+    assert!(!s.contains("FAILED"), "{s}");
+    t.wait_for("dimensions loaded again", |s| {
+        s.matches(" loaded ").count() >= 3 && s.contains("0s ago")
+    });
+
+    t.keys(&["]"]);
+    t.wait_for("the next query", |s| {
+        s.contains("Query 2/6: Top restaurants by revenue")
+    });
+
+    t.keys(&["?"]);
+    let s = t.wait_for("help", |s| s.contains("Keys — any key closes"));
+    assert!(
+        s.contains("pause / resume the generator") && s.contains("re-read sql/queries from disk"),
+        "{s}"
+    );
+    t.keys(&["Escape"]);
+    t.wait_for("help closed", |s| !s.contains("Keys — any key closes"));
+
+    t.keys(&["q"]);
+    let s = t.wait_for("a clean exit with the prompt back", |s| {
+        s.contains("EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    assert!(s.contains("EXIT=0"), "{s}");
+    assert!(s.contains("summary: generated="), "{s}");
+    assert!(s.contains("drained=true"), "{s}");
+}
