@@ -6,6 +6,7 @@
 //! screen is split into panes.
 
 pub mod app;
+pub mod demo;
 pub mod keymap;
 pub mod panes;
 pub mod theme;
