@@ -84,17 +84,18 @@ fn operator_session_in_tmux() {
         dir.path().display()
     );
     t.keys(&[&cmd, "Enter"]);
-    let s = t.wait_for("the console with loaded dimensions and a running generator", |s| {
-        s.contains("RUNNING") && s.matches(" loaded ").count() >= 3 && s.contains("Shard lag (4)")
+    t.wait_for("the console with loaded dimensions and a running generator", |s| {
+        s.contains("RUNNING")
+            && s.matches(" loaded ").count() >= 3
+            && s.contains("Shard lag (4)")
+            && s.contains("Orders and revenue per minute")
     });
-    assert!(s.contains("Orders and revenue per minute"), "{s}");
 
     t.keys(&["p"]);
     t.wait_for("generator paused", |s| s.contains("PAUSED"));
 
     t.keys(&["R"]);
-    let s = t.wait_for("reload started", |s| s.contains("reloading all dimension tables"));
-    assert!(!s.contains("FAILED"), "{s}");
+    t.wait_for("reload started", |s| s.contains("reloading all dimension tables"));
     t.wait_for("dimensions loaded again", |s| {
         s.matches(" loaded ").count() >= 3 && s.contains("0s ago")
     });
@@ -120,4 +121,56 @@ fn operator_session_in_tmux() {
     assert!(s.contains("EXIT=0"), "{s}");
     assert!(s.contains("summary: generated="), "{s}");
     assert!(s.contains("drained=true"), "{s}");
+}
+
+#[test]
+fn no_color_and_sigterm_restore_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::new("term");
+    t.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "bash --norc --noprofile",
+    ]);
+    t.keys(&["PS1='READY$ '", "Enter"]);
+    t.wait_for("the shell prompt", |s| s.contains("READY$"));
+    let cmd = format!(
+        "NO_COLOR=1 XDG_CONFIG_HOME={d}/cfg {BIN} --data-dir {d} --paused --read-only; echo EXIT=$?",
+        d = dir.path().display()
+    );
+    t.keys(&[&cmd, "Enter"]);
+    t.wait_for("the console", |s| s.contains("PAUSED") && s.contains("READ-ONLY"));
+    // With NO_COLOR the screen carries no colour escapes (bold/reverse are allowed).
+    let styled = t.tmux(&["capture-pane", "-p", "-e", "-t", "t"]);
+    for sgr in styled
+        .split("\x1b[")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('m').map(|(p, _)| p))
+    {
+        for p in sgr.split(';').filter_map(|p| p.parse::<u32>().ok()) {
+            let colour = matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107);
+            assert!(!colour, "colour escape \\e[{sgr}m under NO_COLOR");
+        }
+    }
+    // Read-only refuses generator control, visibly.
+    t.keys(&["p"]);
+    t.wait_for("the refusal", |s| s.contains("read-only: pause refused"));
+    // SIGTERM: the console leaves, the terminal comes back, the engine drains.
+    let status = Command::new("pkill")
+        .args(["-TERM", "-f", &format!("data-dir {} --paused", dir.path().display())])
+        .status()
+        .unwrap();
+    assert!(status.success(), "courier was running");
+    let s = t.wait_for("the prompt after SIGTERM", |s| {
+        s.contains("EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    assert!(s.contains("EXIT=0"), "{s}");
+    assert!(s.contains("summary: generated=0"), "{s}");
+    assert!(!s.contains("Shard lag"), "the console's screen is gone:\n{s}");
 }
