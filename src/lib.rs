@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod dialect;
 pub mod engine;
 pub mod headless;
 pub mod setup;

@@ -90,7 +90,8 @@ impl DuckDbWarehouse {
         conn.execute_batch(&format!(
             "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path = '{schema},main';"
         ))
-        .map_err(sql_err)
+        .map_err(sql_err)?;
+        crate::dialect::install(conn).map_err(sql_err)
     }
 
     pub fn path(&self) -> &Path {
@@ -125,11 +126,12 @@ fn open_err(path: &Path, e: duckdb::Error) -> WarehouseError {
     }
 }
 
-/// Run one or more statements; the last one's rows come back as text.
+/// Run Redshift SQL (one or more statements, translated for DuckDB); the
+/// last statement's rows come back as text.
 pub fn run_query(conn: &Connection, sql: &str) -> Result<ResultSet, WarehouseError> {
     use duckdb::arrow::util::display::{ArrayFormatter, FormatOptions};
 
-    let statements = split_statements(sql);
+    let statements = crate::dialect::translate_statements(sql).map_err(|e| WarehouseError::Sql(e.to_string()))?;
     let Some((last, before)) = statements.split_last() else {
         return Err(WarehouseError::Sql("no SQL statement given".into()));
     };
@@ -160,17 +162,6 @@ pub fn run_query(conn: &Connection, sql: &str) -> Result<ResultSet, WarehouseErr
         }
     }
     Ok(ResultSet { columns, rows })
-}
-
-/// Split SQL text into statements with a real parser; if our parser can't
-/// read it, hand the whole text to DuckDB as one statement.
-fn split_statements(sql: &str) -> Vec<String> {
-    use sqlparser::dialect::DuckDbDialect;
-    match sqlparser::parser::Parser::parse_sql(&DuckDbDialect {}, sql) {
-        Ok(stmts) if stmts.len() > 1 => stmts.iter().map(|s| s.to_string()).collect(),
-        Ok(stmts) if stmts.is_empty() => Vec::new(),
-        _ => vec![sql.to_string()],
-    }
 }
 
 #[async_trait]

@@ -1,0 +1,147 @@
+//! Redshift SQL on the embedded DuckDB warehouse.
+//!
+//! [`translate`] parses Redshift SQL with sqlparser's Redshift dialect,
+//! rewrites the tree where Redshift and DuckDB differ (functions, `TOP`,
+//! `APPROXIMATE COUNT`, `WITHIN GROUP`, `SUPER` casts, format strings), and
+//! prints DuckDB SQL with Redshift's meaning. [`install`] adds the macros the
+//! translation relies on where a function maps directly. SQL that can't be
+//! translated is an error naming the construct. The AWS backend sends SQL to
+//! Redshift untouched; only the embedded warehouse calls this.
+
+mod formats;
+mod rewrite;
+
+use sqlparser::dialect::RedshiftSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TranslateError {
+    #[error("SQL syntax error: {0}")]
+    Parse(String),
+    #[error("{construct} is not supported on the embedded warehouse: {why}")]
+    Unsupported { construct: String, why: String },
+}
+
+impl TranslateError {
+    pub(crate) fn unsupported(construct: impl Into<String>, why: impl Into<String>) -> Self {
+        TranslateError::Unsupported {
+            construct: construct.into(),
+            why: why.into(),
+        }
+    }
+}
+
+/// DuckDB macros for Redshift functions that map directly. Temporary: they
+/// live on the connection, not in the warehouse file.
+pub const MACROS: &[&str] = &[
+    "CREATE OR REPLACE TEMP MACRO getdate() AS date_trunc('second', CAST(current_timestamp AS TIMESTAMP))",
+    "CREATE OR REPLACE TEMP MACRO nvl(a, b) AS coalesce(a, b)",
+    "CREATE OR REPLACE TEMP MACRO nvl2(e, a, b) AS CASE WHEN e IS NOT NULL THEN a ELSE b END",
+    "CREATE OR REPLACE TEMP MACRO len(s) AS length(CAST(s AS VARCHAR))",
+];
+
+/// Install the macros on a connection (idempotent).
+pub fn install(conn: &duckdb::Connection) -> duckdb::Result<()> {
+    for m in MACROS {
+        conn.execute_batch(m)?;
+    }
+    Ok(())
+}
+
+/// Translate Redshift SQL (one or more statements) to DuckDB SQL, one string
+/// per statement.
+pub fn translate_statements(sql: &str) -> Result<Vec<String>, TranslateError> {
+    let sql = approximate_count(sql)?;
+    let mut statements =
+        Parser::parse_sql(&RedshiftSqlDialect {}, &sql).map_err(|e| TranslateError::Parse(e.to_string()))?;
+    statements.iter_mut().map(rewrite::statement).collect()
+}
+
+/// Translate Redshift SQL to DuckDB SQL (statements joined with `;`).
+pub fn translate(sql: &str) -> Result<String, TranslateError> {
+    Ok(translate_statements(sql)?.join(";\n"))
+}
+
+/// `APPROXIMATE COUNT(DISTINCT x)` is Redshift-only syntax the parser does
+/// not know: on the token stream (not text), turn it into
+/// `APPROX_COUNT_DISTINCT(x)` before parsing.
+fn approximate_count(sql: &str) -> Result<String, TranslateError> {
+    let tokens = Tokenizer::new(&RedshiftSqlDialect {}, sql)
+        .tokenize()
+        .map_err(|e| TranslateError::Parse(e.to_string()))?;
+    let is_word = |t: &Token, w: &str| matches!(t, Token::Word(word) if word.value.eq_ignore_ascii_case(w) && word.quote_style.is_none());
+    if !tokens.iter().any(|t| is_word(t, "APPROXIMATE")) {
+        return Ok(sql.to_string());
+    }
+    let significant = |from: usize| (from..tokens.len()).find(|&i| !matches!(tokens[i], Token::Whitespace(_)));
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        if is_word(&tokens[i], "APPROXIMATE") {
+            let count = significant(i + 1).filter(|&j| is_word(&tokens[j], "COUNT"));
+            let paren = count
+                .and_then(|j| significant(j + 1))
+                .filter(|&j| tokens[j] == Token::LParen);
+            let distinct = paren
+                .and_then(|j| significant(j + 1))
+                .filter(|&j| is_word(&tokens[j], "DISTINCT"));
+            let Some(d) = distinct else {
+                return Err(TranslateError::unsupported(
+                    "APPROXIMATE",
+                    "only APPROXIMATE COUNT(DISTINCT expr) is Redshift syntax",
+                ));
+            };
+            out.push(Token::make_word("APPROX_COUNT_DISTINCT", None));
+            out.push(Token::LParen);
+            i = d + 1;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    Ok(out.iter().map(|t| t.to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_constructs_are_named() {
+        let e = translate("SELECT RATIO_TO_REPORT(OrderValue) OVER () FROM factOrders").unwrap_err();
+        assert!(e.to_string().starts_with("RATIO_TO_REPORT is not supported"), "{e}");
+        let e = translate("SELECT TO_CHAR(OrderValue, '999D99') FROM factOrders").unwrap_err();
+        assert!(e.to_string().contains("TO_CHAR"), "{e}");
+        let e = translate("UNLOAD ('select 1') TO 's3://b/x' IAM_ROLE 'r'").unwrap_err();
+        assert!(
+            matches!(e, TranslateError::Parse(_) | TranslateError::Unsupported { .. }),
+            "{e}"
+        );
+        let e = translate("SELECT APPROXIMATE 1").unwrap_err();
+        assert!(e.to_string().starts_with("APPROXIMATE is not supported"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_say_where() {
+        let e = translate("SELECT FROM WHERE").unwrap_err().to_string();
+        assert!(e.starts_with("SQL syntax error") && e.contains("Line: 1"), "{e}");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for s in [
+            "",
+            ";",
+            "(((",
+            "SELECT '",
+            "DATEADD(",
+            "SELECT DATEADD()",
+            "SELECT DECODE(1)",
+            "\u{0}",
+            "SELECT TO_CHAR(x)",
+        ] {
+            let _ = translate(s);
+        }
+    }
+}

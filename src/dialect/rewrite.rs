@@ -1,0 +1,424 @@
+//! The tree rewrite: each Redshift construct becomes its DuckDB equivalent.
+//! Replacements are built from the (already rewritten) argument trees and
+//! parsed back into expressions, so the result is always a tree again.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, LimitClause, ObjectName, OrderByExpr,
+    Query, Select, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
+};
+use sqlparser::dialect::DuckDbDialect;
+use sqlparser::parser::Parser;
+
+use super::TranslateError;
+use super::formats;
+
+pub fn statement(s: &mut Statement) -> Result<String, TranslateError> {
+    match s {
+        Statement::Query(_)
+        | Statement::Insert(_)
+        | Statement::Update { .. }
+        | Statement::Delete(_)
+        | Statement::CreateTable(_)
+        | Statement::CreateView { .. }
+        | Statement::Drop { .. }
+        | Statement::Set(_)
+        | Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Explain { .. } => {}
+        other => {
+            let name = other
+                .to_string()
+                .split_whitespace()
+                .next()
+                .unwrap_or("statement")
+                .to_uppercase();
+            return Err(TranslateError::unsupported(
+                format!("the {name} statement"),
+                "only queries, DML and simple DDL run on DuckDB",
+            ));
+        }
+    }
+    match s.visit(&mut Rewriter) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(s.to_string()),
+    }
+}
+
+struct Rewriter;
+
+impl VisitorMut for Rewriter {
+    type Break = TranslateError;
+
+    fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<TranslateError> {
+        // TOP n → LIMIT n
+        if let SetExpr::Select(select) = q.body.as_mut() {
+            if let Err(e) = top_to_limit(select, &mut q.limit_clause) {
+                return ControlFlow::Break(e);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TranslateError> {
+        match rewrite_expr(expr) {
+            Ok(Some(new)) => {
+                *expr = new;
+                ControlFlow::Continue(())
+            }
+            Ok(None) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+}
+
+fn top_to_limit(select: &mut Select, limit: &mut Option<LimitClause>) -> Result<(), TranslateError> {
+    let Some(top) = select.top.take() else { return Ok(()) };
+    if top.percent || top.with_ties {
+        return Err(TranslateError::unsupported("TOP … PERCENT / WITH TIES", "use TOP n"));
+    }
+    let n = match top.quantity {
+        Some(TopQuantity::Constant(n)) => Expr::value(Value::Number(n.to_string(), false)),
+        Some(TopQuantity::Expr(e)) => e,
+        None => return Err(TranslateError::unsupported("TOP without a number", "write TOP n")),
+    };
+    if limit.is_some() {
+        return Err(TranslateError::unsupported(
+            "TOP together with LIMIT",
+            "use one of them",
+        ));
+    }
+    *limit = Some(LimitClause::LimitOffset {
+        limit: Some(n),
+        offset: None,
+        limit_by: vec![],
+    });
+    Ok(())
+}
+
+fn parse_expr(sql: &str) -> Result<Expr, TranslateError> {
+    Parser::new(&DuckDbDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| TranslateError::Parse(format!("internal rewrite produced bad SQL {sql:?}: {e}")))
+}
+
+fn name_of(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .map(|p| p.to_string().trim_matches('"').to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+struct Call<'a> {
+    name: String,
+    distinct: bool,
+    args: Vec<&'a Expr>,
+}
+
+fn call(f: &Function) -> Result<Call<'_>, TranslateError> {
+    let name = name_of(&f.name);
+    let (distinct, list) = match &f.args {
+        FunctionArguments::List(l) => (
+            matches!(
+                l.duplicate_treatment,
+                Some(sqlparser::ast::DuplicateTreatment::Distinct)
+            ),
+            l.args.as_slice(),
+        ),
+        _ => (false, &[][..]),
+    };
+    let mut args = Vec::new();
+    for a in list {
+        match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => args.push(e),
+            _ => {}
+        }
+    }
+    Ok(Call { name, distinct, args })
+}
+
+fn arity(c: &Call, ok: impl Fn(usize) -> bool, shape: &str) -> Result<(), TranslateError> {
+    if ok(c.args.len()) {
+        Ok(())
+    } else {
+        Err(TranslateError::unsupported(
+            format!("{} with {} arguments", c.name.to_uppercase(), c.args.len()),
+            format!("Redshift's form is {shape}"),
+        ))
+    }
+}
+
+/// A string literal argument, e.g. a format or a JSON path element.
+fn literal<'a>(c: &Call, e: &'a Expr, what: &str) -> Result<&'a str, TranslateError> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Ok(s),
+            _ => Err(TranslateError::unsupported(
+                format!("{} {what}", c.name.to_uppercase()),
+                "give it as a string literal",
+            )),
+        },
+        _ => Err(TranslateError::unsupported(
+            format!("{} with a computed {what}", c.name.to_uppercase()),
+            "give it as a string literal",
+        )),
+    }
+}
+
+/// A date part given as `day`, `DAY` or `'day'`, normalised.
+fn date_part(c: &Call, e: &Expr) -> Result<&'static str, TranslateError> {
+    let raw = match e {
+        Expr::Identifier(i) => i.value.to_ascii_lowercase(),
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => s.to_ascii_lowercase(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    let part = match raw.as_str() {
+        "millennium" | "millennia" | "mil" | "mils" => "millennium",
+        "century" | "centuries" | "c" | "cent" | "cents" => "century",
+        "decade" | "decades" | "dec" | "decs" => "decade",
+        "year" | "years" | "y" | "yr" | "yrs" | "yy" | "yyyy" => "year",
+        "quarter" | "quarters" | "qtr" | "qtrs" | "q" => "quarter",
+        "month" | "months" | "mon" | "mons" | "mm" => "month",
+        "week" | "weeks" | "w" | "wk" | "wks" => "week",
+        "day" | "days" | "d" | "dd" => "day",
+        "hour" | "hours" | "h" | "hr" | "hrs" | "hh" => "hour",
+        "minute" | "minutes" | "m" | "min" | "mins" | "mi" => "minute",
+        "second" | "seconds" | "s" | "sec" | "secs" => "second",
+        "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "msecond" | "mseconds" | "millisec"
+        | "millisecs" => "millisecond",
+        "microsecond" | "microseconds" | "microsec" | "microsecs" | "usecond" | "useconds" | "us" | "usec"
+        | "usecs" => "microsecond",
+        _ => {
+            return Err(TranslateError::unsupported(
+                format!("{} date part {e}", c.name.to_uppercase()),
+                "use year, quarter, month, week, day, hour, minute, second, millisecond or microsecond",
+            ));
+        }
+    };
+    Ok(part)
+}
+
+fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {
+    match expr {
+        // SYSDATE / GETDATE written without parentheses.
+        Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("sysdate") => {
+            Ok(Some(parse_expr("CAST(current_timestamp AS TIMESTAMP)")?))
+        }
+        Expr::Cast {
+            kind,
+            expr: inner,
+            data_type,
+            format,
+        } => {
+            let Some(new_type) = redshift_type(data_type) else {
+                return Ok(None);
+            };
+            Ok(Some(Expr::Cast {
+                kind: kind.clone(),
+                expr: inner.clone(),
+                data_type: new_type,
+                format: format.clone(),
+            }))
+        }
+        Expr::Function(f) => function(f),
+        _ => Ok(None),
+    }
+}
+
+/// Redshift types DuckDB spells differently.
+fn redshift_type(t: &DataType) -> Option<DataType> {
+    let DataType::Custom(name, _) = t else { return None };
+    match name_of(name).as_str() {
+        "super" => Some(DataType::JSON),
+        "varbyte" | "varbinary" => Some(DataType::Blob(None)),
+        "timestamptz" => Some(DataType::Timestamp(None, sqlparser::ast::TimezoneInfo::WithTimeZone)),
+        _ => None,
+    }
+}
+
+fn order_by_sql(items: &[OrderByExpr]) -> String {
+    items.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
+    let c = call(f)?;
+    let a = |i: usize| c.args[i].to_string();
+    let sql = match c.name.as_str() {
+        "dateadd" => {
+            arity(&c, |n| n == 3, "DATEADD(datepart, interval, timestamp)")?;
+            let part = date_part(&c, c.args[0])?;
+            let (n, unit) = match part {
+                "quarter" => (format!("3 * ({})", a(1)), "month"),
+                "week" => (format!("7 * ({})", a(1)), "day"),
+                "decade" => (format!("10 * ({})", a(1)), "year"),
+                "century" => (format!("100 * ({})", a(1)), "year"),
+                "millennium" => (format!("1000 * ({})", a(1)), "year"),
+                p => (format!("({})", a(1)), p),
+            };
+            format!("(CAST({} AS TIMESTAMP) + {n} * INTERVAL '1 {unit}')", a(2))
+        }
+        "datediff" => {
+            arity(&c, |n| n == 3, "DATEDIFF(datepart, start, end)")?;
+            let part = date_part(&c, c.args[0])?;
+            format!(
+                "date_diff('{part}', CAST({} AS TIMESTAMP), CAST({} AS TIMESTAMP))",
+                a(1),
+                a(2)
+            )
+        }
+        "nvl2" => {
+            arity(&c, |n| n == 3, "NVL2(expression, not_null_value, null_value)")?;
+            format!("(CASE WHEN ({}) IS NOT NULL THEN {} ELSE {} END)", a(0), a(1), a(2))
+        }
+        "nvl" => {
+            arity(&c, |n| n >= 2, "NVL(expression, expression, ...)")?;
+            format!("COALESCE({})", (0..c.args.len()).map(a).collect::<Vec<_>>().join(", "))
+        }
+        "decode" => {
+            arity(
+                &c,
+                |n| n >= 3,
+                "DECODE(expression, search, result [, search, result]... [, default])",
+            )?;
+            let mut s = String::from("(CASE");
+            let mut i = 1;
+            while i + 1 < c.args.len() {
+                // Redshift's DECODE matches NULL with NULL.
+                s.push_str(&format!(
+                    " WHEN ({}) IS NOT DISTINCT FROM ({}) THEN {}",
+                    a(0),
+                    a(i),
+                    a(i + 1)
+                ));
+                i += 2;
+            }
+            if i < c.args.len() {
+                s.push_str(&format!(" ELSE {}", a(i)));
+            }
+            s.push_str(" END)");
+            s
+        }
+        "listagg" => {
+            arity(
+                &c,
+                |n| n == 1 || n == 2,
+                "LISTAGG([DISTINCT] expression [, delimiter]) WITHIN GROUP (ORDER BY …)",
+            )?;
+            let delim = if c.args.len() == 2 { a(1) } else { "''".into() };
+            let distinct = if c.distinct { "DISTINCT " } else { "" };
+            let order = if f.within_group.is_empty() {
+                String::new()
+            } else {
+                format!(" ORDER BY {}", order_by_sql(&f.within_group))
+            };
+            format!("string_agg({distinct}{}, {delim}{order}){}", a(0), over(f))
+        }
+        "percentile_cont" | "percentile_disc" => {
+            arity(
+                &c,
+                |n| n == 1,
+                "PERCENTILE_CONT(fraction) WITHIN GROUP (ORDER BY expression)",
+            )?;
+            let [o] = f.within_group.as_slice() else {
+                return Err(TranslateError::unsupported(
+                    format!(
+                        "{} without WITHIN GROUP (ORDER BY one expression)",
+                        c.name.to_uppercase()
+                    ),
+                    "Redshift requires it",
+                ));
+            };
+            let desc = matches!(o.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
+            let p = if desc { format!("1 - ({})", a(0)) } else { a(0) };
+            let func = if c.name == "percentile_cont" {
+                "quantile_cont"
+            } else {
+                "quantile_disc"
+            };
+            format!("{func}({}, {p}){}", o.expr, over(f))
+        }
+        "median" if !f.within_group.is_empty() => {
+            return Err(TranslateError::unsupported(
+                "MEDIAN … WITHIN GROUP",
+                "write MEDIAN(expression)",
+            ));
+        }
+        "to_char" => {
+            arity(&c, |n| n == 2, "TO_CHAR(timestamp, 'format')")?;
+            let fmt = literal(&c, c.args[1], "format")?;
+            formats::to_char(&a(0), fmt)?
+        }
+        "to_date" => {
+            arity(&c, |n| n == 2, "TO_DATE(string, 'format')")?;
+            let fmt = formats::strptime_format(literal(&c, c.args[1], "format")?)?;
+            format!("CAST(strptime({}, '{}') AS DATE)", a(0), fmt.replace('\'', "''"))
+        }
+        "to_timestamp" => {
+            arity(&c, |n| n == 2, "TO_TIMESTAMP(string, 'format')")?;
+            let fmt = formats::strptime_format(literal(&c, c.args[1], "format")?)?;
+            format!("strptime({}, '{}')", a(0), fmt.replace('\'', "''"))
+        }
+        "convert_timezone" => {
+            arity(
+                &c,
+                |n| n == 2 || n == 3,
+                "CONVERT_TIMEZONE(['source_zone',] 'target_zone', timestamp)",
+            )?;
+            let zones: Vec<&str> = c.args[..c.args.len() - 1]
+                .iter()
+                .map(|e| literal(&c, e, "time zone"))
+                .collect::<Result<_, _>>()?;
+            for z in &zones {
+                if !matches!(
+                    z.to_ascii_uppercase().as_str(),
+                    "UTC" | "GMT" | "ETC/UTC" | "ETC/GMT" | "Z" | "UCT" | "ZULU"
+                ) {
+                    return Err(TranslateError::unsupported(
+                        format!("CONVERT_TIMEZONE to or from '{z}'"),
+                        "the embedded warehouse has no time zone database; only UTC/GMT convert here",
+                    ));
+                }
+            }
+            format!("CAST({} AS TIMESTAMP)", a(c.args.len() - 1))
+        }
+        "json_extract_path_text" => {
+            arity(
+                &c,
+                |n| n >= 2,
+                "JSON_EXTRACT_PATH_TEXT(json_string, 'path_elem' [, ...] [, null_if_invalid])",
+            )?;
+            let mut path = String::from("$");
+            for e in &c.args[1..] {
+                if matches!(e, Expr::Value(v) if matches!(v.value, Value::Boolean(_))) {
+                    continue; // null_if_invalid
+                }
+                let key = literal(&c, e, "path element")?;
+                path.push_str(&format!(".\"{}\"", key.replace('"', "\\\"")));
+            }
+            format!(
+                "COALESCE(json_extract_string(CAST({} AS JSON), '{}'), '')",
+                a(0),
+                path.replace('\'', "''")
+            )
+        }
+        "ratio_to_report" | "bool_and_or" | "pg_last_copy_id" | "pg_last_query_id" => {
+            return Err(TranslateError::unsupported(
+                c.name.to_uppercase(),
+                "it has no DuckDB equivalent in courier yet",
+            ));
+        }
+        _ => return Ok(None),
+    };
+    parse_expr(&sql).map(Some)
+}
+
+/// The `OVER (…)` of a window call, if any, to carry over.
+fn over(f: &Function) -> String {
+    f.over.as_ref().map_or(String::new(), |o| format!(" OVER {o}"))
+}
