@@ -54,10 +54,10 @@ impl VisitorMut for Rewriter {
 
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<TranslateError> {
         // TOP n → LIMIT n
-        if let SetExpr::Select(select) = q.body.as_mut() {
-            if let Err(e) = top_to_limit(select, &mut q.limit_clause) {
-                return ControlFlow::Break(e);
-            }
+        if let SetExpr::Select(select) = q.body.as_mut()
+            && let Err(e) = top_to_limit(select, &mut q.limit_clause)
+        {
+            return ControlFlow::Break(e);
         }
         ControlFlow::Continue(())
     }
@@ -132,9 +132,8 @@ fn call(f: &Function) -> Result<Call<'_>, TranslateError> {
     };
     let mut args = Vec::new();
     for a in list {
-        match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => args.push(e),
-            _ => {}
+        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a {
+            args.push(e);
         }
     }
     Ok(Call { name, distinct, args })
