@@ -1,11 +1,11 @@
--- title: Orders and revenue per minute
+-- title: Orders and revenue per minute (last 30 minutes)
 -- refresh: 2s
-SELECT DATE_TRUNC('minute', o.OrderDate) AS order_minute,
+SELECT TO_CHAR(DATE_TRUNC('minute', o.OrderDate), 'HH24:MI') AS minute,
        COUNT(*) AS orders,
        SUM(o.OrderValue) AS revenue,
        ROUND(AVG(o.OrderValue), 2) AS avg_order_value,
-       SUM(o.TipAmount) AS tips
+       NVL(SUM(o.TipAmount), 0) AS tips
 FROM food_delivery_datamart.factOrders o
-GROUP BY 1
-ORDER BY 1 DESC
-LIMIT 15;
+WHERE o.OrderDate >= DATEADD(minute, -30, GETDATE())
+GROUP BY DATE_TRUNC('minute', o.OrderDate)
+ORDER BY DATE_TRUNC('minute', o.OrderDate) DESC;

@@ -215,6 +215,20 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {
             data_type,
             format,
         } => {
+            if let DataType::Custom(name, _) = data_type
+                && name_of(name) == "super"
+            {
+                // SUPER values print as compact JSON.
+                return Ok(Some(parse_expr(&format!("json({inner})"))?));
+            }
+            if is_timestamptz(data_type) {
+                // Redshift sessions default to UTC: a TIMESTAMPTZ is its UTC
+                // instant, which DuckDB (without a time zone database) holds
+                // best as a plain TIMESTAMP.
+                return Ok(Some(parse_expr(&format!(
+                    "CAST(CAST({inner} AS TIMESTAMPTZ) AS TIMESTAMP)"
+                ))?));
+            }
             let Some(new_type) = redshift_type(data_type) else {
                 return Ok(None);
             };
@@ -234,10 +248,17 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {
 fn redshift_type(t: &DataType) -> Option<DataType> {
     let DataType::Custom(name, _) = t else { return None };
     match name_of(name).as_str() {
-        "super" => Some(DataType::JSON),
         "varbyte" | "varbinary" => Some(DataType::Blob(None)),
-        "timestamptz" => Some(DataType::Timestamp(None, sqlparser::ast::TimezoneInfo::WithTimeZone)),
         _ => None,
+    }
+}
+
+fn is_timestamptz(t: &DataType) -> bool {
+    use sqlparser::ast::TimezoneInfo;
+    match t {
+        DataType::Timestamp(_, tz) => matches!(tz, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz),
+        DataType::Custom(name, _) => name_of(name) == "timestamptz",
+        _ => false,
     }
 }
 
@@ -316,7 +337,14 @@ fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
             } else {
                 format!(" ORDER BY {}", order_by_sql(&f.within_group))
             };
-            format!("string_agg({distinct}{}, {delim}{order}){}", a(0), over(f))
+            // LISTAGG takes any type; string_agg wants text (kept as is under
+            // DISTINCT, where DuckDB needs the ORDER BY to match the argument).
+            let value = if c.distinct {
+                a(0)
+            } else {
+                format!("CAST({} AS VARCHAR)", a(0))
+            };
+            format!("string_agg({distinct}{value}, {delim}{order}){}", over(f))
         }
         "percentile_cont" | "percentile_disc" => {
             arity(

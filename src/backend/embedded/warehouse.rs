@@ -141,7 +141,10 @@ pub fn run_query(conn: &Connection, sql: &str) -> Result<ResultSet, WarehouseErr
     let mut stmt = conn.prepare(last).map_err(sql_err)?;
     let batches: Vec<_> = stmt.query_arrow([]).map_err(sql_err)?.collect();
     let columns = stmt.column_names();
-    let options = FormatOptions::default().with_null("");
+    // Timestamps as Redshift (and psql) print them.
+    let options = FormatOptions::default()
+        .with_null("")
+        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"));
     let mut rows = Vec::new();
     for batch in &batches {
         let formatters = batch
