@@ -10,6 +10,7 @@
 
 mod formats;
 mod rewrite;
+pub mod timezone;
 
 use sqlparser::dialect::RedshiftSqlDialect;
 use sqlparser::parser::Parser;
@@ -41,12 +42,16 @@ pub const MACROS: &[&str] = &[
     "CREATE OR REPLACE TEMP MACRO len(s) AS length(CAST(s AS VARCHAR))",
 ];
 
-/// Install the macros on a connection (idempotent).
+/// Install the macros and the time zone function on a connection (idempotent).
 pub fn install(conn: &duckdb::Connection) -> duckdb::Result<()> {
     for m in MACROS {
         conn.execute_batch(m)?;
     }
-    Ok(())
+    match conn.register_scalar_function::<timezone::ConvertTimezone>(timezone::FUNCTION) {
+        // Connections of one database share the catalog: once is enough.
+        Err(e) if e.to_string().contains("already exists") => Ok(()),
+        other => other,
+    }
 }
 
 /// Translate Redshift SQL (one or more statements) to DuckDB SQL, one string
