@@ -424,6 +424,44 @@ mod tests {
         assert_eq!(c.ingester.batch_age, d.ingester.batch_age);
     }
 
+    /// Every key of the example config, given a value of the wrong type, is
+    /// refused with an error that names it.
+    #[test]
+    fn every_key_with_a_wrong_type_is_named() {
+        let example: toml::Table = toml::from_str(include_str!("../config.example.toml")).unwrap();
+        let mut checked = 0;
+        for (section, value) in &example {
+            let leaves: Vec<(Option<&str>, &str, &toml::Value)> = match value {
+                toml::Value::Table(t) => t.iter().map(|(k, v)| (Some(section.as_str()), k.as_str(), v)).collect(),
+                v => vec![(None, section.as_str(), v)],
+            };
+            for (table, key, v) in leaves {
+                let wrong = match v {
+                    toml::Value::String(_) => toml::Value::Integer(7),
+                    toml::Value::Integer(_) => toml::Value::String("seven".into()),
+                    toml::Value::Boolean(_) => toml::Value::String("maybe".into()),
+                    _ => toml::Value::Boolean(true),
+                };
+                let mut doc = toml::Table::new();
+                match table {
+                    Some(t) => {
+                        let mut inner = toml::Table::new();
+                        inner.insert(key.to_string(), wrong);
+                        doc.insert(t.to_string(), toml::Value::Table(inner));
+                    }
+                    None => {
+                        doc.insert(key.to_string(), wrong);
+                    }
+                }
+                let text = toml::to_string(&doc).unwrap();
+                let e = Config::parse(&text, "c.toml").unwrap_err().to_string();
+                assert!(e.contains(key), "{text:?} -> {e}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 25, "checked {checked} keys");
+    }
+
     #[test]
     fn bad_values_name_file_and_key() {
         let cases = [

@@ -177,3 +177,46 @@ fn send_signal(pid: u32, signal: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn no_credential_reaches_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        ("AWS_ACCESS_KEY_ID", "AKIAFAKECOURIERTEST1"),
+        ("AWS_SECRET_ACCESS_KEY", "fakeSecretCourierTest/0123456789abcdefXYZ"),
+        ("AWS_SESSION_TOKEN", "FakeSessionTokenCourierTestValue0987654321"),
+    ];
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--no-tui",
+        "--json",
+        "--for",
+        "3s",
+        "--log",
+        "debug",
+    ])
+    .env("XDG_CONFIG_HOME", dir.path().join("cfg"));
+    for (k, v) in secrets {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    for (k, v) in secrets {
+        assert!(!all.contains(v), "{k}'s value leaked into the output");
+    }
+    let q = courier(dir.path(), &["query", "SELECT 1"]);
+    assert!(q.status.success());
+}
+
+#[test]
+fn an_unreadable_config_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where a file should be: unreadable as a config whoever runs the test.
+    let out = courier(dir.path(), &["--config", dir.path().to_str().unwrap(), "--no-tui"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot read"), "{err}");
+}

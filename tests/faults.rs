@@ -379,3 +379,72 @@ async fn overload_settles_at_the_shard_limit_and_loses_nothing() {
     let _ = ShardId::from_index(0);
     let _ = StreamLimits::default();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_dimension_files_fail_with_file_and_line_and_keep_the_old_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = dir.path().join("objects");
+    let schema = Config::default().schema();
+    let w = DuckDbWarehouse::open(&dir.path().join("w.duckdb"), &schema, &objects).unwrap();
+    w.ensure_schema().await.unwrap();
+    let uri = ObjectUri::parse("s3://courier-data/dims/dimRestaurants.csv").unwrap();
+    let path = objects.join("courier-data/dims/dimRestaurants.csv");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let table = TableName::new(&schema, "dimRestaurants").unwrap();
+    std::fs::write(
+        &path,
+        courier::engine::dimensions::generate_csv("dimRestaurants", 50, 3),
+    )
+    .unwrap();
+    assert_eq!(w.copy_replace(&table, &uri).await.unwrap(), 50);
+    let header = "RestaurantID,RestaurantName,CuisineType,RestaurantAddress,RestaurantRating\n";
+    let cases: [(&str, String, &str); 5] = [
+        (
+            "wrong header",
+            "ID,Name,Cuisine,Address,Rating\n1,a,b,c,4.0\n".into(),
+            "line 1: header is",
+        ),
+        (
+            "short row",
+            format!("{header}1,A,Thai,\"1 Rd, X\",4.0\n2,B,Thai\n"),
+            "line 3: 3 fields, expected 5",
+        ),
+        (
+            "bad number",
+            format!("{header}1,A,Thai,\"1 Rd, X\",four\n"),
+            "line 2: column RestaurantRating: \"four\" is not a number",
+        ),
+        (
+            "unterminated quote",
+            format!("{header}1,A,Thai,\"1 Rd, X\",4.0\n2,B,Thai,\"2 Rd, Y,4.5\n3,C,Thai,\"3 Rd\",3.0\n"),
+            "line 3: column RestaurantAddress runs across lines (an unterminated quote?)",
+        ),
+        (
+            "missing object",
+            String::new(),
+            "s3://courier-data/dims/dimRestaurants.csv: no such object",
+        ),
+    ];
+    for (what, body, want) in cases {
+        if what == "missing object" {
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            std::fs::write(&path, body).unwrap();
+        }
+        let err = w.copy_replace(&table, &uri).await.unwrap_err().to_string();
+        println!("bad dimension input, {what}: {err}");
+        assert!(
+            err.contains("s3://courier-data/dims/dimRestaurants.csv") && err.contains(want),
+            "{what}: {err}"
+        );
+        let rs = w
+            .query("SELECT COUNT(*) FROM food_delivery_datamart.dimRestaurants")
+            .await
+            .unwrap();
+        assert_eq!(
+            rs.rows[0][0].as_deref(),
+            Some("50"),
+            "{what}: the previous table is intact"
+        );
+    }
+}

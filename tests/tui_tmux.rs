@@ -174,3 +174,40 @@ fn no_color_and_sigterm_restore_the_terminal() {
     assert!(s.contains("summary: generated=0"), "{s}");
     assert!(!s.contains("Shard lag"), "the console's screen is gone:\n{s}");
 }
+
+#[test]
+fn a_panic_in_the_console_restores_the_terminal_and_prints_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::new("panic");
+    t.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "bash --norc --noprofile",
+    ]);
+    t.keys(&["PS1='READY$ '", "Enter"]);
+    t.wait_for("the shell prompt", |s| s.contains("READY$"));
+    let cmd = format!(
+        "COURIER_TEST_UI_PANIC=1 XDG_CONFIG_HOME={d}/cfg {BIN} --data-dir {d} --paused 2>{d}/err.txt; echo EXIT=$?",
+        d = dir.path().display()
+    );
+    t.keys(&[&cmd, "Enter"]);
+    let s = t.wait_for("the prompt after the panic", |s| {
+        s.contains("EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    assert!(!s.contains("EXIT=0"), "a panic is not a clean exit:\n{s}");
+    assert!(!s.contains("Shard lag"), "the console's screen is gone:\n{s}");
+    // The terminal works normally again: a typed command echoes and runs.
+    t.keys(&["echo still-$((40+2))", "Enter"]);
+    t.wait_for("a working terminal", |s| s.contains("still-42"));
+    let err = std::fs::read_to_string(dir.path().join("err.txt")).unwrap();
+    assert!(
+        err.contains("panicking inside the console on purpose"),
+        "the error is printed: {err}"
+    );
+}

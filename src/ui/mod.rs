@@ -125,12 +125,17 @@ pub async fn run(
         }
     });
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Test hook: prove a panic inside the console leaves the terminal restored.
+    let panic_for_test = std::env::var_os("COURIER_TEST_UI_PANIC").is_some();
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let result: Result<()> = async {
         loop {
             let snap = snapshots.borrow_and_update().clone();
             terminal.draw(|f| draw(f, &app, &snap, Utc::now()))?;
+            if panic_for_test && snap.uptime > Duration::from_secs(1) {
+                panic!("COURIER_TEST_UI_PANIC is set: panicking inside the console on purpose");
+            }
             if app.quit {
                 return Ok(());
             }

@@ -60,6 +60,13 @@ pub fn validate(input: impl std::io::Read, label: &str, columns: &[(String, Stri
             ));
         }
         for (value, (name, ty)) in record.iter().zip(columns) {
+            // No dimension column spans lines: a line break inside a field is
+            // a quote that was opened and never closed where it should be.
+            if value.contains(['\n', '\r']) {
+                return Err(format!(
+                    "{label} line {line}: column {name} runs across lines (an unterminated quote?)"
+                ));
+            }
             check_value(value, ty).map_err(|why| format!("{label} line {line}: column {name}: {value:?} {why}"))?;
         }
         rows += 1;
