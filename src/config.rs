@@ -184,15 +184,17 @@ impl Default for Config {
 
 impl Default for StreamConfig {
     fn default() -> Self {
+        // Kinesis's limits, as the embedded stream enforces them by default.
+        let l = crate::backend::embedded::StreamLimits::default();
         StreamConfig {
             name: "incoming-food-order-data".into(),
             shards: 4,
-            write_records_per_sec: 1000,
-            write_bytes_per_sec: 1 << 20,
-            reads_per_sec: 5,
-            read_bytes_per_sec: 2 << 20,
-            retention: Duration::from_secs(24 * 3600),
-            fsync: true,
+            write_records_per_sec: l.write_records_per_sec,
+            write_bytes_per_sec: l.write_bytes_per_sec,
+            reads_per_sec: l.reads_per_sec,
+            read_bytes_per_sec: l.read_bytes_per_sec,
+            retention: l.retention,
+            fsync: l.fsync,
         }
     }
 }

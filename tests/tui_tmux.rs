@@ -55,6 +55,28 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// A tmux session running a plain bash with a recognisable prompt.
+    fn shell(tag: &str, width: u16, height: u16) -> Self {
+        let t = Tmux::new(tag);
+        let (w, h) = (width.to_string(), height.to_string());
+        t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "bash --norc --noprofile",
+        ]);
+        t.keys(&["PS1='READY$ '", "Enter"]);
+        t.wait_for("the shell prompt", |s| s.contains("READY$"));
+        t
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
@@ -64,20 +86,7 @@ impl Drop for Tmux {
 #[test]
 fn operator_session_in_tmux() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux::new("ops");
-    t.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "bash --norc --noprofile",
-    ]);
-    t.keys(&["PS1='READY$ '", "Enter"]);
-    t.wait_for("the shell prompt", |s| s.contains("READY$"));
+    let t = Tmux::shell("ops", 160, 45);
     let cmd = format!(
         "XDG_CONFIG_HOME={}/cfg {BIN} --data-dir {} --rate 400; echo EXIT=$?",
         dir.path().display(),
@@ -126,20 +135,7 @@ fn operator_session_in_tmux() {
 #[test]
 fn no_color_and_sigterm_restore_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux::new("term");
-    t.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "bash --norc --noprofile",
-    ]);
-    t.keys(&["PS1='READY$ '", "Enter"]);
-    t.wait_for("the shell prompt", |s| s.contains("READY$"));
+    let t = Tmux::shell("term", 120, 30);
     let cmd = format!(
         "NO_COLOR=1 XDG_CONFIG_HOME={d}/cfg {BIN} --data-dir {d} --paused --read-only; echo EXIT=$?",
         d = dir.path().display()
@@ -178,20 +174,7 @@ fn no_color_and_sigterm_restore_the_terminal() {
 #[test]
 fn a_panic_in_the_console_restores_the_terminal_and_prints_the_error() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux::new("panic");
-    t.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "bash --norc --noprofile",
-    ]);
-    t.keys(&["PS1='READY$ '", "Enter"]);
-    t.wait_for("the shell prompt", |s| s.contains("READY$"));
+    let t = Tmux::shell("panic", 120, 30);
     let cmd = format!(
         "COURIER_TEST_UI_PANIC=1 XDG_CONFIG_HOME={d}/cfg {BIN} --data-dir {d} --paused 2>{d}/err.txt; echo EXIT=$?",
         d = dir.path().display()

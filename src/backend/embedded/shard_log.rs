@@ -194,25 +194,14 @@ impl ShardLog {
         if self.fsync {
             File::open(&self.dir)?.sync_all()?;
         }
-        self.segments.push(Segment {
-            path,
-            file,
-            first_seq,
-            end_seq: first_seq,
-            len: 0,
-            last_arrival_ms: 0,
-            index: Vec::new(),
-        });
+        self.segments.push(Segment::empty(path, file, first_seq));
         Ok(())
     }
 }
 
 impl Segment {
-    /// Scan a segment, rebuilding its index and cutting a torn or corrupt tail.
-    fn recover(path: PathBuf, first_seq: u64) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        let bytes = fs::read(&path)?;
-        let mut seg = Segment {
+    fn empty(path: PathBuf, file: File, first_seq: u64) -> Self {
+        Segment {
             path,
             file,
             first_seq,
@@ -220,7 +209,14 @@ impl Segment {
             len: 0,
             last_arrival_ms: 0,
             index: Vec::new(),
-        };
+        }
+    }
+
+    /// Scan a segment, rebuilding its index and cutting a torn or corrupt tail.
+    fn recover(path: PathBuf, first_seq: u64) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let bytes = fs::read(&path)?;
+        let mut seg = Segment::empty(path, file, first_seq);
         let mut at = 0usize;
         while let Ok(Some((rec, used))) = decode(&bytes[at..]) {
             if rec.seq != seg.end_seq {
