@@ -299,3 +299,36 @@ async fn a_shard_past_its_write_limit_throttles_per_record() {
     let hot = courier::backend::ShardId::from_index(2);
     assert_eq!(Stream::write_throttles(&stream, &hot), Some(497));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_engine_refuses_mutations() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config("[stream]\nfsync = false\n");
+    let paths = EmbeddedPaths::new(dir.path());
+    let (ports, _stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    let settings = setup::engine_settings(&cfg, &paths, Some(200), false, true);
+    let handle = engine::start(settings, ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, "the generator running", |s| {
+        s.generator.state == engine::snapshot::GeneratorState::Running
+    })
+    .await;
+    for cmd in [
+        engine::Command::PauseGenerator,
+        engine::Command::SetRate(5),
+        engine::Command::ReloadAllDimensions,
+        engine::Command::ReloadDimension("dimCustomers".into()),
+    ] {
+        handle.commands.send(cmd).await.unwrap();
+    }
+    wait_for(&mut rx, "four refusals", |s| {
+        s.errors.iter().filter(|e| e.message.contains("read-only")).count() == 4
+    })
+    .await;
+    let snap = rx.borrow().clone();
+    assert_eq!(snap.generator.state, engine::snapshot::GeneratorState::Running);
+    assert_eq!(snap.generator.target_rate, 200);
+    assert!(snap.read_only);
+    handle.stop();
+    assert!(handle.wait().await.unwrap().drained);
+}

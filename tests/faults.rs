@@ -298,7 +298,12 @@ async fn warehouse_outage_is_retried_and_nothing_is_lost() {
     tokio::time::sleep(Duration::from_secs(outage_secs).saturating_sub(went_down.elapsed())).await;
     let during = rx.borrow().clone();
     let behind: u64 = during.shards.iter().map(|s| s.records_behind).sum();
+    let behind_ms = during.shards.iter().map(|s| s.millis_behind_latest).max().unwrap_or(0);
     assert!(behind > 0, "the lag shows the outage");
+    assert!(
+        behind_ms >= 1000,
+        "MillisBehindLatest grows during the outage: {behind_ms}"
+    );
     down.store(false, Ordering::Relaxed);
     let back = Instant::now();
     wait_for(&mut rx, 60, "catching up", |s| {
@@ -309,7 +314,7 @@ async fn warehouse_outage_is_retried_and_nothing_is_lost() {
     handle.stop();
     let summary = handle.wait().await.unwrap();
     println!(
-        "warehouse outage: {outage_secs}s down, {behind} records behind at the end of it, caught up {:.1}s after; \
+        "warehouse outage: {outage_secs}s down, {behind} records / {behind_ms} ms behind at the end of it, caught up {:.1}s after; \
          acknowledged {}, ingested {}, lost {}",
         caught_up.as_secs_f64(),
         summary.acknowledged,

@@ -170,7 +170,10 @@ impl Ingester {
             let full = batch.len() >= self.batch_records;
             let old = batch.started.is_some_and(|t| t.elapsed() >= self.batch_age);
             if batch.len() > 0 && (full || old || (draining && caught_up)) {
-                match self.commit(&shard, std::mem::take(&mut batch), &stop).await {
+                match self
+                    .commit(index, &shard, std::mem::take(&mut batch), checkpoint.as_ref(), &stop)
+                    .await
+                {
                     Some(cp) => checkpoint = Some(cp),
                     None => return, // aborted: the uncommitted part is re-read next run
                 }
@@ -190,8 +193,21 @@ impl Ingester {
 
     /// Commit a batch, retrying with backoff while the warehouse refuses.
     /// Returns the new checkpoint, or None if stopped by `abort` first.
-    async fn commit(&self, shard: &ShardId, batch: Batch, stop: &Stop) -> Option<SequenceNumber> {
+    async fn commit(
+        &self,
+        index: usize,
+        shard: &ShardId,
+        batch: Batch,
+        previous: Option<&SequenceNumber>,
+        stop: &Stop,
+    ) -> Option<SequenceNumber> {
         let checkpoint = batch.last.clone().expect("a non-empty batch has a last record");
+        let oldest_ms = batch
+            .rows
+            .iter()
+            .map(|r| r.arrival_ms)
+            .chain(batch.dead.iter().map(|d| d.arrival_ms))
+            .min();
         let fb = FactBatch {
             stream: self.stream.name().to_string(),
             shard_id: shard.0.clone(),
@@ -209,6 +225,13 @@ impl Ingester {
                         self.shared
                             .error("ingester", format!("{shard}: load failed, retrying: {e}"));
                     }
+                    // While the warehouse is away the lag keeps growing: show it.
+                    let behind = self.stream.records_after(shard, previous).await;
+                    let now = chrono::Utc::now().timestamp_millis();
+                    self.with_shard(index, |s| {
+                        s.lag.millis_behind_latest = oldest_ms.map_or(0, |o| (now - o).max(0) as u64);
+                        s.lag.records_behind = behind.unwrap_or(s.lag.records_behind);
+                    });
                     let wait = backoff(attempt, Duration::from_millis(100), Duration::from_secs(5));
                     attempt += 1;
                     tokio::select! {
@@ -226,16 +249,7 @@ impl Ingester {
         Counters::add(&c.ingested, fb.rows.len() as u64);
         Counters::add(&c.dead_lettered, fb.dead_letters.len() as u64);
         Counters::add(&c.batches, 1);
-        let idx = self
-            .shared
-            .shards
-            .lock()
-            .unwrap()
-            .iter()
-            .position(|s| s.lag.shard_id == shard.0);
-        if let Some(i) = idx {
-            self.with_shard(i, |s| s.lag.ingested += fb.rows.len() as u64);
-        }
+        self.with_shard(index, |s| s.lag.ingested += fb.rows.len() as u64);
         Some(checkpoint)
     }
 
