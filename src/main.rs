@@ -90,11 +90,14 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("courier: {e}");
     }
-    init_logging(&cli.log);
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
+    // The console owns the terminal: its logs go to a file in the data dir.
+    let console = cli.command.is_none() && !cli.no_tui;
+    let log_file = console.then(|| config.resolve_data_dir(cli.data_dir.as_deref()).join("courier.log"));
+    init_logging(&cli.log, log_file.as_deref());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -122,16 +125,23 @@ fn config_error(e: &ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, file: Option<&std::path::Path>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let opened = file.and_then(|path| {
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        std::fs::OpenOptions::new().create(true).append(true).open(path).ok()
+    });
+    match opened {
+        Some(f) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init(),
+        None if file.is_some() => builder.with_writer(std::io::sink).init(),
+        None => builder
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+    }
 }
 
 async fn run(cli: &Cli, config: &Config) -> Result<ExitCode> {

@@ -194,3 +194,26 @@ fn a_panic_in_the_console_restores_the_terminal_and_prints_the_error() {
         "the error is printed: {err}"
     );
 }
+
+#[test]
+fn a_failed_load_shows_in_the_console_and_logs_go_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A broken rider CSV already in the object store: its load fails.
+    let dims = dir.path().join("objects/courier-data/dims");
+    std::fs::create_dir_all(&dims).unwrap();
+    std::fs::write(dims.join("dimDeliveryRiders.csv"), "RiderID,Name\n1,x\n").unwrap();
+    let t = Tmux::shell("failed", 160, 45);
+    let cmd = format!(
+        "XDG_CONFIG_HOME={d}/cfg {BIN} --data-dir {d} --paused; echo EXIT=$?",
+        d = dir.path().display()
+    );
+    t.keys(&[&cmd, "Enter"]);
+    let s = t.wait_for("the failed load with its reason", |s| {
+        s.contains("FAILED") && s.contains("dimDeliveryRiders.csv line 1: header is")
+    });
+    assert!(!s.contains("WARN"), "a log line scribbled over the console:\n{s}");
+    t.keys(&["q"]);
+    t.wait_for("exit", |s| s.contains("EXIT=0"));
+    let log = std::fs::read_to_string(dir.path().join("courier.log")).unwrap();
+    assert!(log.contains("WARN") && log.contains("dimDeliveryRiders"), "{log}");
+}
