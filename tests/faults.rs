@@ -21,6 +21,9 @@ use courier::setup::{self, EmbeddedPaths};
 
 const BIN: &str = env!("CARGO_BIN_EXE_courier");
 
+/// These tests load the machine; one at a time keeps their figures honest.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Every record in the stream, per OrderID: the status of its last record
 /// (sequence order within its shard).
 async fn stream_truth(stream: &Arc<EmbeddedStream>) -> HashMap<i64, String> {
@@ -80,6 +83,7 @@ fn compare(truth: &HashMap<i64, String>, total: u64, rows: &HashMap<i64, String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_loop_loses_and_doubles_nothing() {
+    let _serial = SERIAL.lock().await;
     let iterations: usize = std::env::var("COURIER_CRASH_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -170,6 +174,7 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_records_are_dead_lettered_and_every_good_one_loads() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config("[ingester]\nbatch_age = \"100ms\"\n[stream]\nfsync = false\nwrite_records_per_sec = 100000\n");
     let paths = EmbeddedPaths::new(dir.path());
@@ -271,6 +276,7 @@ impl Warehouse for Outage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warehouse_outage_is_retried_and_nothing_is_lost() {
+    let _serial = SERIAL.lock().await;
     let outage_secs: u64 = std::env::var("COURIER_OUTAGE_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -337,6 +343,7 @@ async fn warehouse_outage_is_retried_and_nothing_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_settles_at_the_shard_limit_and_loses_nothing() {
+    let _serial = SERIAL.lock().await;
     let secs: u64 = std::env::var("COURIER_OVERLOAD_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -387,6 +394,7 @@ async fn overload_settles_at_the_shard_limit_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_dimension_files_fail_with_file_and_line_and_keep_the_old_table() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let objects = dir.path().join("objects");
     let schema = Config::default().schema();
