@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/courier/target}"
-exec cargo run --quiet --locked -- "$@"
+# Not --quiet: the first build takes a while and cargo shows its progress.
+exec cargo run --locked -- "$@"
