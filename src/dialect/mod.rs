@@ -16,15 +16,44 @@ use sqlparser::dialect::RedshiftSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
+/// Why Redshift SQL could not be translated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TranslateError {
-    #[error("SQL syntax error: {0}")]
-    Parse(String),
+    /// The SQL does not parse as Redshift SQL. `line` and `column` are
+    /// 1-based (0 when the parser gave no position, e.g. at the end).
+    #[error("SQL syntax error at line {line}, column {column}: {message}")]
+    Parse { message: String, line: u64, column: u64 },
+    /// Valid Redshift SQL that the embedded warehouse cannot run with
+    /// Redshift's meaning; `construct` names it (`RATIO_TO_REPORT`,
+    /// `TOP … PERCENT`, `the COPY statement` …).
     #[error("{construct} is not supported on the embedded warehouse: {why}")]
     Unsupported { construct: String, why: String },
 }
 
 impl TranslateError {
+    /// A parser or tokenizer error, with the position sqlparser reports at the
+    /// end of its message (`… at Line: 1, Column: 8`) taken out into fields.
+    pub(crate) fn parse(e: impl std::fmt::Display) -> Self {
+        let text = e.to_string();
+        let text = text
+            .strip_prefix("sql parser error: ")
+            .or_else(|| text.strip_prefix("sql tokenizer error: "))
+            .unwrap_or(&text)
+            .to_string();
+        match position(&text) {
+            Some((at, line, column)) => TranslateError::Parse {
+                message: text[..at].trim_end().to_string(),
+                line,
+                column,
+            },
+            None => TranslateError::Parse {
+                message: text,
+                line: 0,
+                column: 0,
+            },
+        }
+    }
+
     pub(crate) fn unsupported(construct: impl Into<String>, why: impl Into<String>) -> Self {
         TranslateError::Unsupported {
             construct: construct.into(),
@@ -58,8 +87,9 @@ pub fn install(conn: &duckdb::Connection) -> duckdb::Result<()> {
 /// per statement.
 pub fn translate_statements(sql: &str) -> Result<Vec<String>, TranslateError> {
     let sql = approximate_count(sql)?;
-    let mut statements =
-        Parser::parse_sql(&RedshiftSqlDialect {}, &sql).map_err(|e| TranslateError::Parse(e.to_string()))?;
+    let mut statements = Parser::parse_sql(&RedshiftSqlDialect {}, &sql)
+        .map_err(TranslateError::parse)
+        .map_err(|e| place(e, &sql))?;
     statements.iter_mut().map(rewrite::statement).collect()
 }
 
@@ -74,7 +104,7 @@ pub fn translate(sql: &str) -> Result<String, TranslateError> {
 fn approximate_count(sql: &str) -> Result<String, TranslateError> {
     let tokens = Tokenizer::new(&RedshiftSqlDialect {}, sql)
         .tokenize()
-        .map_err(|e| TranslateError::Parse(e.to_string()))?;
+        .map_err(TranslateError::parse)?;
     let is_word = |t: &Token, w: &str| matches!(t, Token::Word(word) if word.value.eq_ignore_ascii_case(w) && word.quote_style.is_none());
     if !tokens.iter().any(|t| is_word(t, "APPROXIMATE")) {
         return Ok(sql.to_string());
@@ -108,6 +138,48 @@ fn approximate_count(sql: &str) -> Result<String, TranslateError> {
     Ok(out.iter().map(|t| t.to_string()).collect())
 }
 
+/// A few parser messages carry no position (`Expected an expression, found:
+/// FROM`): place them at the first token that is what was found (or at the
+/// end of the input for `EOF`).
+fn place(e: TranslateError, sql: &str) -> TranslateError {
+    let TranslateError::Parse {
+        message,
+        line: 0,
+        column: 0,
+    } = e
+    else {
+        return e;
+    };
+    let Some((_, found)) = message.rsplit_once("found: ") else {
+        return TranslateError::Parse {
+            message,
+            line: 0,
+            column: 0,
+        };
+    };
+    let tokens = Tokenizer::new(&RedshiftSqlDialect {}, sql)
+        .tokenize_with_location()
+        .unwrap_or_default();
+    let at = if found == "EOF" {
+        tokens.last().map(|t| (t.span.end.line, t.span.end.column))
+    } else {
+        tokens
+            .iter()
+            .find(|t| t.token.to_string().eq_ignore_ascii_case(found))
+            .map(|t| (t.span.start.line, t.span.start.column))
+    };
+    let (line, column) = at.unwrap_or((0, 0));
+    TranslateError::Parse { message, line, column }
+}
+
+/// `… at Line: L, Column: C` at the end of a sqlparser message: (where the
+/// suffix starts, L, C).
+fn position(text: &str) -> Option<(usize, u64, u64)> {
+    let at = text.rfind(" at Line: ")?;
+    let (line, column) = text[at + " at Line: ".len()..].split_once(", Column: ")?;
+    Some((at, line.trim().parse().ok()?, column.trim().parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,7 +192,7 @@ mod tests {
         assert!(e.to_string().contains("TO_CHAR"), "{e}");
         let e = translate("UNLOAD ('select 1') TO 's3://b/x' IAM_ROLE 'r'").unwrap_err();
         assert!(
-            matches!(e, TranslateError::Parse(_) | TranslateError::Unsupported { .. }),
+            matches!(e, TranslateError::Parse { .. } | TranslateError::Unsupported { .. }),
             "{e}"
         );
         let e = translate("SELECT APPROXIMATE 1").unwrap_err();
@@ -129,8 +201,34 @@ mod tests {
 
     #[test]
     fn syntax_errors_say_where() {
-        let e = translate("SELECT FROM WHERE").unwrap_err().to_string();
-        assert!(e.starts_with("SQL syntax error") && e.contains("Line: 1"), "{e}");
+        let e = translate("SELECT FROM WHERE").unwrap_err();
+        let TranslateError::Parse { line, column, message } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!((*line, *column), (1, 13), "{e}");
+        assert!(message.contains("FROM"), "{message}");
+        assert!(
+            e.to_string().starts_with("SQL syntax error at line 1, column 13: "),
+            "{e}"
+        );
+        let e = translate("SELECT OrderID FROM factOrders WHERE").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                TranslateError::Parse {
+                    line: 1,
+                    column: 37,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // The second line's error is placed on the second line.
+        let e = translate("SELECT OrderID\nFROM factOrders WHERE (").unwrap_err();
+        assert!(matches!(e, TranslateError::Parse { line: 2, .. }), "{e:?}");
+        // A tokenizer error (an unterminated string) too.
+        let e = translate("SELECT 'abc").unwrap_err();
+        assert!(matches!(e, TranslateError::Parse { line: 1, column: 8, .. }), "{e:?}");
     }
 
     #[test]

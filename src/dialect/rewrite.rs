@@ -5,8 +5,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, LimitClause, ObjectName, OrderByExpr,
-    Query, Select, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
+    CharacterLength, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, LimitClause,
+    ObjectName, OrderByExpr, Query, Select, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
@@ -51,6 +51,18 @@ struct Rewriter;
 
 impl VisitorMut for Rewriter {
     type Break = TranslateError;
+
+    /// Redshift folds identifiers, quoted or not, to lower case (its default,
+    /// `enable_case_sensitive_identifier` off): names compare without regard
+    /// to case and result columns come back in lower case. DuckDB already
+    /// compares names without regard to case; folding every name here gives
+    /// the lower-case result column names too (`SELECT OrderID` → `orderid`).
+    fn pre_visit_ident(&mut self, ident: &mut Ident) -> ControlFlow<TranslateError> {
+        if ident.value.chars().any(|c| c.is_ascii_uppercase()) {
+            ident.value = ident.value.to_ascii_lowercase();
+        }
+        ControlFlow::Continue(())
+    }
 
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<TranslateError> {
         // TOP n → LIMIT n
@@ -102,7 +114,12 @@ fn parse_expr(sql: &str) -> Result<Expr, TranslateError> {
     Parser::new(&DuckDbDialect {})
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
-        .map_err(|e| TranslateError::Parse(format!("internal rewrite produced bad SQL {sql:?}: {e}")))
+        .map_err(|e| {
+            TranslateError::unsupported(
+                format!("the rewritten expression {sql}"),
+                format!("DuckDB's parser rejects it: {e}"),
+            )
+        })
 }
 
 fn name_of(name: &ObjectName) -> String {
@@ -218,8 +235,15 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {
             if let DataType::Custom(name, _) = data_type
                 && name_of(name) == "super"
             {
-                // SUPER values print as compact JSON.
-                return Ok(Some(parse_expr(&format!("json({inner})"))?));
+                // A value cast to SUPER is a SUPER scalar of that value: a
+                // string stays a string (JSON_PARSE is what parses JSON
+                // text), printed as JSON: `'abc'::SUPER` → `"abc"`.
+                return Ok(Some(parse_expr(&format!("to_json({inner})"))?));
+            }
+            if let Some(n) = varchar_length(data_type) {
+                // Redshift truncates a string cast to a shorter VARCHAR(n) /
+                // CHAR(n); DuckDB ignores the length.
+                return Ok(Some(parse_expr(&format!("left(CAST({inner} AS VARCHAR), {n})"))?));
             }
             if is_timestamptz(data_type) {
                 // Redshift sessions default to UTC: a TIMESTAMPTZ is its UTC
@@ -249,6 +273,17 @@ fn redshift_type(t: &DataType) -> Option<DataType> {
     let DataType::Custom(name, _) = t else { return None };
     match name_of(name).as_str() {
         "varbyte" | "varbinary" => Some(DataType::Blob(None)),
+        _ => None,
+    }
+}
+
+/// The `n` of `VARCHAR(n)`, `CHARACTER VARYING(n)`, `NVARCHAR(n)`, `TEXT(n)`.
+fn varchar_length(t: &DataType) -> Option<u64> {
+    match t {
+        DataType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
+        | DataType::CharacterVarying(Some(CharacterLength::IntegerLength { length, .. }))
+        | DataType::CharVarying(Some(CharacterLength::IntegerLength { length, .. }))
+        | DataType::Nvarchar(Some(CharacterLength::IntegerLength { length, .. })) => Some(*length),
         _ => None,
     }
 }
@@ -286,11 +321,22 @@ fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
         "datediff" => {
             arity(&c, |n| n == 3, "DATEDIFF(datepart, start, end)")?;
             let part = date_part(&c, c.args[0])?;
-            format!(
-                "date_diff('{part}', CAST({} AS TIMESTAMP), CAST({} AS TIMESTAMP))",
-                a(1),
-                a(2)
-            )
+            if part == "week" {
+                // Redshift counts the week boundaries (Mondays, as
+                // DATE_TRUNC('week') has them) crossed between the two.
+                format!(
+                    "(date_diff('day', date_trunc('week', CAST({} AS TIMESTAMP)), \
+                     date_trunc('week', CAST({} AS TIMESTAMP))) // 7)",
+                    a(1),
+                    a(2)
+                )
+            } else {
+                format!(
+                    "date_diff('{part}', CAST({} AS TIMESTAMP), CAST({} AS TIMESTAMP))",
+                    a(1),
+                    a(2)
+                )
+            }
         }
         "nvl2" => {
             arity(&c, |n| n == 3, "NVL2(expression, not_null_value, null_value)")?;
@@ -427,13 +473,55 @@ fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
                 let key = literal(&c, e, "path element")?;
                 path.push_str(&format!(".\"{}\"", key.replace('"', "\\\"")));
             }
+            // A path that is not there gives '' in Redshift; a NULL
+            // document gives NULL.
             format!(
-                "COALESCE(json_extract_string(CAST({} AS JSON), '{}'), '')",
+                "(CASE WHEN ({0}) IS NULL THEN NULL ELSE COALESCE(json_extract_string(CAST({0} AS JSON), '{1}'), '') END)",
                 a(0),
                 path.replace('\'', "''")
             )
         }
-        "ratio_to_report" | "bool_and_or" | "pg_last_copy_id" | "pg_last_query_id" => {
+        "json_parse" => {
+            arity(&c, |n| n == 1, "JSON_PARSE(json_string)")?;
+            format!("json({})", a(0))
+        }
+        "json_serialize" => {
+            arity(&c, |n| n == 1, "JSON_SERIALIZE(super_expression)")?;
+            format!("CAST(to_json({}) AS VARCHAR)", a(0))
+        }
+        "ratio_to_report"
+        | "pg_last_copy_id"
+        | "pg_last_query_id"
+        | "pg_last_copy_count"
+        | "hll"
+        | "hll_create_sketch"
+        | "hll_cardinality"
+        | "hll_combine"
+        | "st_geomfromtext"
+        | "st_distance"
+        | "json_typeof"
+        | "is_valid_json"
+        | "is_valid_json_array"
+        | "json_array_length"
+        | "json_extract_array_element_text"
+        | "fnv_hash"
+        | "func_sha1"
+        | "from_varbyte"
+        | "to_varbyte"
+        | "has_table_privilege"
+        | "current_user_id"
+        | "pg_backend_pid"
+        | "slice_num"
+        | "months_between"
+        | "add_months"
+        | "date_cmp"
+        | "timestamp_cmp"
+        | "interval_cmp"
+        | "crc32"
+        | "split_to_array"
+        | "subarray"
+        | "array_flatten"
+        | "get_array_length" => {
             return Err(TranslateError::unsupported(
                 c.name.to_uppercase(),
                 "it has no DuckDB equivalent in courier yet",
