@@ -451,6 +451,18 @@ fn result_columns_come_back_in_lower_case() {
     )
     .unwrap();
     assert_eq!(rs.columns, ["orderid", "customerkey", "tip"]);
+    // Unaliased calls are named after the function, as Redshift names them.
+    let rs = run_query(
+        &conn,
+        "SELECT o.OrderStatus, COUNT(*), MEDIAN(o.DeliveryTime), NVL(MAX(o.TipAmount), 0), \
+         LISTAGG(o.OrderID, ',') WITHIN GROUP (ORDER BY o.OrderID), DATEADD(day, 1, MIN(o.OrderDate)) \
+         FROM food_delivery_datamart.factOrders o GROUP BY o.OrderStatus ORDER BY 1",
+    )
+    .unwrap();
+    assert_eq!(
+        rs.columns,
+        ["orderstatus", "count", "median", "nvl", "listagg", "date_add"]
+    );
 }
 
 #[test]

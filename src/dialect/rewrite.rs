@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     CharacterLength, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, LimitClause,
-    ObjectName, OrderByExpr, Query, Select, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
+    ObjectName, OrderByExpr, Query, Select, SelectItem, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
@@ -64,6 +64,24 @@ impl VisitorMut for Rewriter {
         ControlFlow::Continue(())
     }
 
+    /// Result columns named as Redshift names them (in lower case): a bare
+    /// column by its name (DuckDB would give the table's spelling), a
+    /// function call by the function's name (DuckDB would give the rewritten
+    /// expression's text).
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<TranslateError> {
+        for item in &mut select.projection {
+            if let SelectItem::UnnamedExpr(expr) = item
+                && let Some(name) = column_name(expr)
+            {
+                *item = SelectItem::ExprWithAlias {
+                    expr: expr.clone(),
+                    alias: Ident::with_quote('"', name),
+                };
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<TranslateError> {
         // TOP n → LIMIT n
         if let SetExpr::Select(select) = q.body.as_mut()
@@ -84,6 +102,21 @@ impl VisitorMut for Rewriter {
             Err(e) => ControlFlow::Break(e),
         }
     }
+}
+
+/// The name Redshift gives an unaliased result column, where courier knows it.
+fn column_name(expr: &Expr) -> Option<String> {
+    let name = match expr {
+        Expr::Identifier(i) => i.value.clone(),
+        Expr::CompoundIdentifier(parts) => parts.last()?.value.clone(),
+        Expr::Cast { expr, .. } => return column_name(expr),
+        Expr::Function(f) if f.over.is_none() => match name_of(&f.name).as_str() {
+            "dateadd" => "date_add".to_string(),
+            other => other.to_string(),
+        },
+        _ => return None,
+    };
+    Some(name.to_ascii_lowercase())
 }
 
 fn top_to_limit(select: &mut Select, limit: &mut Option<LimitClause>) -> Result<(), TranslateError> {
