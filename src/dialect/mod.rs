@@ -243,8 +243,46 @@ mod tests {
             "SELECT DECODE(1)",
             "\u{0}",
             "SELECT TO_CHAR(x)",
+            "SELECT TO_CHAR(OrderDate, '\"')",
+            "SELECT TO_CHAR(OrderDate, 'FM')",
+            "SELECT TO_DATE('x', '')",
+            "SELECT DATEADD(day, 1)",
+            "SELECT DATEDIFF('', a, b)",
+            "SELECT DECODE(*, *, *)",
+            "SELECT LISTAGG() WITHIN GROUP (ORDER BY 1)",
+            "SELECT PERCENTILE_CONT() WITHIN GROUP (ORDER BY)",
+            "SELECT JSON_EXTRACT_PATH_TEXT(x)",
+            "SELECT CONVERT_TIMEZONE()",
+            "SELECT CONVERT_TIMEZONE('', '', '')",
+            "SELECT APPROXIMATE",
+            "APPROXIMATE COUNT(DISTINCT",
+            "SELECT TOP 18446744073709551615 1",
+            "SELECT TOP 99999999999999999999999 1",
+            "SELECT 1::VARCHAR(99999999999999999999)",
+            "SELECT 'a'::SUPER::SUPER::TIMESTAMPTZ",
+            "SELECT \"",
+            "SELECT [",
+            "SELECT $1, $$ abc",
+            "SELECT /* unterminated",
+            "SELECT 'ünïcødé' AS \"ÄÖ\", GETDATE(1, 2, 3)",
+            "\u{feff}SELECT 1",
+            "🦀🦀🦀",
+            "SELECT * FROM t WHERE x = 'it''s'; ;; SELECT",
         ] {
             let _ = translate(s);
+        }
+        // Deep nesting and very long operator chains.
+        let _ = translate(&format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000)));
+        let _ = translate(&format!("SELECT {}1", "1 + ".repeat(20000)));
+        let _ = translate(&format!("SELECT {}", "NVL(".repeat(2000)));
+        // Every prefix of a realistic query.
+        let q = "SELECT TOP 3 LISTAGG(DISTINCT r.CuisineType, ', ') WITHIN GROUP (ORDER BY r.CuisineType), \
+                 DATEDIFF(week, MIN(o.OrderDate), GETDATE()), TO_CHAR(MAX(o.OrderDate), 'FMDay, DD Mon YYYY') \
+                 FROM factOrders o JOIN dimRestaurants r ON r.RestaurantID = o.RestaurantID GROUP BY o.CustomerID";
+        for end in 0..=q.len() {
+            if q.is_char_boundary(end) {
+                let _ = translate(&q[..end]);
+            }
         }
     }
 }
