@@ -186,6 +186,24 @@ mod tests {
 
     #[test]
     fn unsupported_constructs_are_named() {
+        let construct = |sql: &str| match translate(sql) {
+            Err(TranslateError::Unsupported { construct, .. }) => construct,
+            other => panic!("{sql}: {other:?}"),
+        };
+        assert_eq!(construct("SELECT TOP 10 PERCENT OrderID FROM factOrders"), "TOP … PERCENT / WITH TIES");
+        assert_eq!(
+            construct("COPY factOrders FROM 's3://bucket/orders' IAM_ROLE 'arn:aws:iam::1:role/r' CSV"),
+            "the COPY statement"
+        );
+        assert_eq!(construct("SELECT FNV_HASH(CustomerEmail) FROM dimCustomers"), "FNV_HASH");
+        assert_eq!(
+            construct("SELECT DATEDIFF(fortnight, OrderDate, GETDATE()) FROM factOrders"),
+            "DATEDIFF date part fortnight"
+        );
+        assert_eq!(
+            construct("SELECT CONVERT_TIMEZONE('Mars/Olympus', OrderDate) FROM factOrders"),
+            "CONVERT_TIMEZONE zone 'Mars/Olympus'"
+        );
         let e = translate("SELECT RATIO_TO_REPORT(OrderValue) OVER () FROM factOrders").unwrap_err();
         assert!(e.to_string().starts_with("RATIO_TO_REPORT is not supported"), "{e}");
         let e = translate("SELECT TO_CHAR(OrderValue, '999D99') FROM factOrders").unwrap_err();
