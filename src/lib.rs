@@ -4,6 +4,7 @@
 //! console) are faces over the same engine snapshot.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod dialect;
 pub mod engine;

@@ -72,6 +72,13 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Measure the hot paths on this machine and print figure / goal / pass
+    /// (use a release build: `cargo run --release -- bench`).
+    Bench {
+        /// A short run (under two minutes) with smaller sizes; figures printed, not judged strictly.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -108,6 +115,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Some(Cmd::Query { sql, format }) => query(&cli, &config, sql, *format).await,
+            Some(Cmd::Bench { quick }) => {
+                let figures = courier::bench::run(*quick, |step| eprintln!("bench: {step}…")).await;
+                print!("{}", courier::bench::table(&figures));
+                Ok(ExitCode::SUCCESS)
+            }
             None => run(&cli, &config).await,
         }
     });

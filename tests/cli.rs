@@ -220,3 +220,24 @@ fn an_unreadable_config_is_exit_2() {
     let err = text(&out.stderr);
     assert!(err.contains("cannot read"), "{err}");
 }
+
+#[test]
+fn bench_quick_prints_every_figure() {
+    let out = Command::new(BIN).args(["bench", "--quick"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for figure in [
+        "generator → embedded stream",
+        "Kinesis-protocol generator",
+        "capacity achieved",
+        "embedded ingest exactly-once",
+        "freshness at 10,000 events/s",
+        "RSS while running",
+        "dimension COPY",
+        "console frame",
+    ] {
+        assert!(table.contains(figure), "{figure} missing:\n{table}");
+    }
+    assert!(!table.contains("error:"), "a measurement failed:\n{table}");
+    println!("{table}");
+}

@@ -1,0 +1,404 @@
+//! `courier bench`: measures the hot paths on this machine and prints one
+//! table of figure, goal and pass/fail. Timings live here, never in tests.
+//! Build with `--release` for figures that mean anything; a debug build
+//! (and the -O0 bundled DuckDB) is many times slower.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::backend::embedded::{DirObjectStore, DuckDbWarehouse, EmbeddedStream, StreamLimits};
+use crate::backend::{
+    FactBatch, FactRow, ObjectStore, ObjectUri, PutEntry, SequenceNumber, Stream, TableName, Warehouse,
+};
+use crate::config::Config;
+use crate::engine::event::{OrderEvent, format_order_date};
+use crate::setup::{self, EmbeddedPaths};
+
+/// One line of the table.
+pub struct Figure {
+    pub name: &'static str,
+    pub measured: String,
+    pub goal: &'static str,
+    /// None when there is nothing to judge (not measured here).
+    pub pass: Option<bool>,
+}
+
+/// Sizes of a run: `--quick` keeps the whole run under two minutes.
+pub struct Sizes {
+    pub events: usize,
+    pub ingest_rows: usize,
+    pub copy_rows: u32,
+    pub freshness_secs: u64,
+    pub capacity_secs: u64,
+    pub frames: usize,
+}
+
+impl Sizes {
+    pub fn new(quick: bool) -> Self {
+        if quick {
+            Sizes {
+                events: 100_000,
+                ingest_rows: 100_000,
+                copy_rows: 100_000,
+                freshness_secs: 8,
+                capacity_secs: 8,
+                frames: 200,
+            }
+        } else {
+            Sizes {
+                events: 2_000_000,
+                ingest_rows: 2_000_000,
+                copy_rows: 1_000_000,
+                freshness_secs: 30,
+                capacity_secs: 30,
+                frames: 2_000,
+            }
+        }
+    }
+}
+
+fn unlimited() -> StreamLimits {
+    StreamLimits {
+        write_records_per_sec: u64::MAX / 2,
+        write_bytes_per_sec: u64::MAX / 2,
+        reads_per_sec: 1_000_000,
+        read_bytes_per_sec: u64::MAX / 2,
+        fsync: false,
+        ..StreamLimits::default()
+    }
+}
+
+fn event(id: i64) -> OrderEvent {
+    OrderEvent {
+        order_id: id,
+        customer_id: (id % 200) as i32 + 1,
+        restaurant_id: (id % 50) as i32 + 1,
+        rider_id: (id % 30) as i32 + 1,
+        order_date: format_order_date(chrono::Utc::now().naive_utc()),
+        delivery_time: 15 + (id % 46) as i32,
+        order_value: 10.0 + (id % 9000) as f64 / 100.0,
+        delivery_fee: 2.5,
+        tip_amount: 1.25,
+        order_status: "Delivered".into(),
+        emitted_at: Some(chrono::Utc::now().timestamp_millis()),
+    }
+}
+
+/// Serialize and put `n` events through PutRecords batches of 500.
+async fn generator_to_stream(dir: &Path, n: usize) -> Result<f64, String> {
+    let stream = Arc::new(EmbeddedStream::open(dir, "bench", 8, unlimited()).map_err(|e| e.to_string())?);
+    let started = Instant::now();
+    let mut next = 1i64;
+    while (next as usize) <= n {
+        let entries: Vec<PutEntry> = (0..500.min(n + 1 - next as usize))
+            .map(|i| {
+                let id = next + i as i64;
+                PutEntry {
+                    partition_key: id.to_string(),
+                    data: serde_json::to_vec(&event(id)).expect("events serialize"),
+                }
+            })
+            .collect();
+        next += entries.len() as i64;
+        Stream::put_records(&stream, entries).await.map_err(|e| e.to_string())?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Exactly-once loads of `n` rows in batches of 10,000 with checkpoints.
+async fn ingest(dir: &Path, n: usize) -> Result<f64, String> {
+    let schema = Config::default().schema();
+    let w =
+        DuckDbWarehouse::open(&dir.join("bench.duckdb"), &schema, &dir.join("objects")).map_err(|e| e.to_string())?;
+    w.ensure_schema().await.map_err(|e| e.to_string())?;
+    let date = chrono::Utc::now().naive_utc();
+    let started = Instant::now();
+    let mut seq = 0u64;
+    for chunk_start in (0..n).step_by(10_000) {
+        let rows: Vec<FactRow> = (chunk_start..(chunk_start + 10_000).min(n))
+            .map(|i| {
+                seq += 1;
+                FactRow {
+                    order_id: i as i64,
+                    customer_id: 1,
+                    restaurant_id: 2,
+                    rider_id: 3,
+                    order_date: date,
+                    delivery_time: 30,
+                    order_value: 4550,
+                    delivery_fee: 250,
+                    tip_amount: 100,
+                    order_status: "Delivered".into(),
+                    shard_id: "shardId-000000000000".into(),
+                    sequence_number: seq.to_string(),
+                    arrival_ms: 0,
+                    emitted_ms: None,
+                }
+            })
+            .collect();
+        let batch = FactBatch {
+            stream: "bench".into(),
+            shard_id: "shardId-000000000000".into(),
+            rows,
+            dead_letters: vec![],
+            checkpoint: SequenceNumber(seq.to_string()),
+        };
+        w.load_facts(batch).await.map_err(|e| e.to_string())?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Generate, upload and COPY a customers file of `rows` rows.
+async fn dimension_copy(dir: &Path, rows: u32) -> Result<Duration, String> {
+    let schema = Config::default().schema();
+    let objects = dir.join("objects");
+    let w = DuckDbWarehouse::open(&dir.join("copy.duckdb"), &schema, &objects).map_err(|e| e.to_string())?;
+    w.ensure_schema().await.map_err(|e| e.to_string())?;
+    let uri = ObjectUri::parse("s3://bench/dims/dimCustomers.csv")?;
+    DirObjectStore::new(&objects)
+        .put(&uri, crate::engine::dimensions::generate_csv("dimCustomers", rows, 1))
+        .await
+        .map_err(|e| e.to_string())?;
+    let table = TableName::new(&schema, "dimCustomers")?;
+    let started = Instant::now();
+    w.copy_replace(&table, &uri).await.map_err(|e| e.to_string())?;
+    Ok(started.elapsed())
+}
+
+/// Run the real engine for `secs` at `rate` on `shards` shards with the
+/// given per-shard write limit; returns (acked/s, lost, p50, p99, peak RSS MiB).
+async fn engine_run(
+    dir: &Path,
+    rate: u32,
+    shards: usize,
+    shard_limit: u64,
+    secs: u64,
+) -> Result<(f64, u64, Option<u64>, Option<u64>, f64), String> {
+    let text = format!(
+        "[stream]\nshards = {shards}\nwrite_records_per_sec = {shard_limit}\nwrite_bytes_per_sec = 17179869184\n\
+         reads_per_sec = 20\nread_bytes_per_sec = 17179869184\nfsync = false\n\
+         [generator]\nstatus_updates = false\n[ingester]\nbatch_age = \"100ms\"\ndrain_timeout = \"120s\"\n"
+    );
+    let cfg = Config::parse(&text, "bench").map_err(|e| e.to_string())?;
+    let paths = EmbeddedPaths::new(dir);
+    let (ports, _) = setup::embedded_ports(&cfg, &paths)?;
+    let handle = crate::engine::start(setup::engine_settings(&cfg, &paths, Some(rate), false, false), ports);
+    let mut rx = handle.snapshots.clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rx.borrow().generator.acknowledged == 0 && Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
+    }
+    let start_acked = rx.borrow().generator.acknowledged;
+    let t0 = Instant::now();
+    let mut peak_rss = 0.0f64;
+    while t0.elapsed() < Duration::from_secs(secs) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        peak_rss = peak_rss.max(rss_mib());
+    }
+    let snap = rx.borrow().clone();
+    let rate = (snap.generator.acknowledged - start_acked) as f64 / t0.elapsed().as_secs_f64();
+    handle.stop();
+    let summary = handle.wait().await?;
+    Ok((
+        rate,
+        summary.acknowledged - summary.ingested,
+        snap.freshness.p50_ms,
+        snap.freshness.p99_ms,
+        peak_rss,
+    ))
+}
+
+/// Resident set size of this process, MiB.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn frame_render(frames: usize) -> (f64, f64) {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let now = chrono::Utc::now();
+    let snap = crate::ui::demo::sample_snapshot(64, 1000, now);
+    let mut app = crate::ui::app::App::new(
+        crate::ui::keymap::Keymap::default(),
+        false,
+        crate::ui::app::LagThresholds {
+            warn_ms: 1000,
+            crit_ms: 5000,
+        },
+        true,
+    );
+    app.focus = crate::ui::app::Pane::Queries;
+    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(200, 60));
+    for i in 0..frames {
+        app.query_scroll = i % 900;
+        let t = Instant::now();
+        let _ = terminal.draw(|f| crate::ui::draw(f, &app, &snap, now));
+        let _ = hist.record(t.elapsed().as_micros() as u64);
+    }
+    (
+        hist.value_at_quantile(0.5) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0,
+    )
+}
+
+/// Run every measurement; each is independent, a failure is reported in its row.
+pub async fn run(quick: bool, progress: impl Fn(&str)) -> Vec<Figure> {
+    let sizes = Sizes::new(quick);
+    let tmp = match tempfile_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            return vec![Figure {
+                name: "set-up",
+                measured: e,
+                goal: "",
+                pass: Some(false),
+            }];
+        }
+    };
+    let mut out = Vec::new();
+    let err = |e: String| format!("error: {e}");
+
+    progress("generator → embedded stream");
+    out.push(match generator_to_stream(&tmp.join("gen"), sizes.events).await {
+        Ok(r) => Figure {
+            name: "generator → embedded stream, events/s",
+            measured: format!("{r:.0}"),
+            goal: "≥ 1,000,000",
+            pass: Some(r >= 1e6),
+        },
+        Err(e) => Figure {
+            name: "generator → embedded stream, events/s",
+            measured: err(e),
+            goal: "≥ 1,000,000",
+            pass: Some(false),
+        },
+    });
+    out.push(Figure {
+        name: "Kinesis-protocol generator vs boto3 put_record producer",
+        measured: "not measured: needs `courier emulate` (issue 4)".into(),
+        goal: "≥ 100×",
+        pass: None,
+    });
+    progress("stream capacity share");
+    out.push(
+        match engine_run(&tmp.join("cap"), 4 * 1000 * 6 / 5, 4, 1000, sizes.capacity_secs).await {
+            Ok((rate, lost, ..)) => Figure {
+                name: "share of 4×1000 rec/s capacity achieved, records lost",
+                measured: format!("{:.1}%, {lost} lost", rate / 40.0),
+                goal: "≥ 99%, 0",
+                pass: Some(rate / 40.0 >= 99.0 && lost == 0),
+            },
+            Err(e) => Figure {
+                name: "share of capacity achieved",
+                measured: err(e),
+                goal: "≥ 99%, 0",
+                pass: Some(false),
+            },
+        },
+    );
+    progress("embedded ingest");
+    out.push(match ingest(&tmp.join("ingest"), sizes.ingest_rows).await {
+        Ok(r) => Figure {
+            name: "embedded ingest exactly-once, events/s",
+            measured: format!("{r:.0}"),
+            goal: "≥ 250,000",
+            pass: Some(r >= 250_000.0),
+        },
+        Err(e) => Figure {
+            name: "embedded ingest exactly-once, events/s",
+            measured: err(e),
+            goal: "≥ 250,000",
+            pass: Some(false),
+        },
+    });
+    progress("freshness at 10,000 events/s");
+    match engine_run(&tmp.join("fresh"), 10_000, 16, 1000, sizes.freshness_secs).await {
+        Ok((_, _, p50, p99, rss)) => {
+            let fmt = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
+            out.push(Figure {
+                name: "freshness at 10,000 events/s, p50 / p99",
+                measured: format!("{} / {}", fmt(p50), fmt(p99)),
+                goal: "p99 ≤ 1 s",
+                pass: Some(p99.is_some_and(|v| v <= 1000)),
+            });
+            out.push(Figure {
+                name: "RSS while running at 10,000 events/s, MiB",
+                measured: format!("{rss:.0}"),
+                goal: "≤ 150 (at 100k/s)",
+                pass: Some(rss <= 150.0),
+            });
+        }
+        Err(e) => out.push(Figure {
+            name: "freshness at 10,000 events/s",
+            measured: err(e),
+            goal: "p99 ≤ 1 s",
+            pass: Some(false),
+        }),
+    }
+    progress("dimension COPY");
+    let copy_name = if quick {
+        "dimension COPY of 100,000 customer rows, s"
+    } else {
+        "dimension COPY of 1,000,000 customer rows, s"
+    };
+    out.push(match dimension_copy(&tmp.join("copy"), sizes.copy_rows).await {
+        Ok(d) => Figure {
+            name: copy_name,
+            measured: format!("{:.2}", d.as_secs_f64()),
+            goal: "≤ 3 (1M rows)",
+            pass: (!quick).then_some(d.as_secs_f64() <= 3.0),
+        },
+        Err(e) => Figure {
+            name: copy_name,
+            measured: err(e),
+            goal: "≤ 3",
+            pass: Some(false),
+        },
+    });
+    progress("frame render");
+    let (p50, p99) = frame_render(sizes.frames);
+    out.push(Figure {
+        name: "console frame, 64 shards + 1000-row result, p50 / p99 ms",
+        measured: format!("{p50:.2} / {p99:.2}"),
+        goal: "≤ 2",
+        pass: Some(p99 <= 2.0),
+    });
+    let _ = std::fs::remove_dir_all(&tmp);
+    out
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("courier-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The table as text.
+pub fn table(figures: &[Figure]) -> String {
+    let w = figures.iter().map(|f| f.name.chars().count()).max().unwrap_or(10);
+    let m = figures
+        .iter()
+        .map(|f| f.measured.chars().count())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let mut s = format!("{:<w$}  {:<m$}  {:<18}  result\n", "figure", "measured", "goal");
+    for f in figures {
+        let verdict = match f.pass {
+            Some(true) => "pass",
+            Some(false) => "FAIL",
+            None => "-",
+        };
+        s.push_str(&format!(
+            "{:<w$}  {:<m$}  {:<18}  {verdict}\n",
+            f.name, f.measured, f.goal
+        ));
+    }
+    s
+}
