@@ -190,12 +190,18 @@ mod tests {
             Err(TranslateError::Unsupported { construct, .. }) => construct,
             other => panic!("{sql}: {other:?}"),
         };
-        assert_eq!(construct("SELECT TOP 10 PERCENT OrderID FROM factOrders"), "TOP … PERCENT / WITH TIES");
+        assert_eq!(
+            construct("SELECT TOP 10 PERCENT OrderID FROM factOrders"),
+            "TOP … PERCENT / WITH TIES"
+        );
         assert_eq!(
             construct("COPY factOrders FROM 's3://bucket/orders' IAM_ROLE 'arn:aws:iam::1:role/r' CSV"),
             "the COPY statement"
         );
-        assert_eq!(construct("SELECT FNV_HASH(CustomerEmail) FROM dimCustomers"), "FNV_HASH");
+        assert_eq!(
+            construct("SELECT FNV_HASH(CustomerEmail) FROM dimCustomers"),
+            "FNV_HASH"
+        );
         assert_eq!(
             construct("SELECT DATEDIFF(fortnight, OrderDate, GETDATE()) FROM factOrders"),
             "DATEDIFF date part fortnight"
