@@ -283,6 +283,26 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "SELECT PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY DeliveryTime DESC) FROM food_delivery_datamart.factOrders",
         &["17"],
     ),
+    // AVG of an integer column is an integer in Redshift (truncated); of a
+    // DECIMAL column it keeps the fraction.
+    (
+        "AVG",
+        "SELECT AVG(DeliveryTime) FROM food_delivery_datamart.factOrders WHERE OrderStatus IN ('Delivered', 'Cancelled')",
+        &["31"],
+    ),
+    (
+        "AVG",
+        "SELECT r.CuisineType, AVG(o.DeliveryTime), AVG(o.OrderValue) FROM food_delivery_datamart.factOrders o \
+         JOIN food_delivery_datamart.dimRestaurants r ON r.RestaurantID = o.RestaurantID GROUP BY 1 ORDER BY 1",
+        &["Indian|37|35", "Italian|17|22.75", "Mexican|60|80.25"],
+    ),
+    // Integer / integer is integer division.
+    ("integer division", "SELECT 7 / 2, -7 / 2, 7.0 / 2", &["3|-3|3.5"]),
+    (
+        "integer division",
+        "SELECT SUM(DeliveryTime) / COUNT(*) FROM food_delivery_datamart.factOrders WHERE RiderID = 1",
+        &["21"],
+    ),
     (
         "::VARCHAR(n)",
         "SELECT OrderValue::VARCHAR(10) FROM food_delivery_datamart.factOrders WHERE OrderID = 103",

@@ -71,9 +71,15 @@ pub const MACROS: &[&str] = &[
     "CREATE OR REPLACE TEMP MACRO len(s) AS length(CAST(s AS VARCHAR))",
 ];
 
-/// Install the macros and the time zone function on a connection (idempotent).
+/// Session settings that give DuckDB Redshift's arithmetic: an integer
+/// divided by an integer is an integer (truncated toward zero), `7 / 2` = 3.
+/// They apply to this connection only.
+pub const SETTINGS: &[&str] = &["SET integer_division = true"];
+
+/// Install the macros, the session settings and the time zone function on a
+/// connection (idempotent).
 pub fn install(conn: &duckdb::Connection) -> duckdb::Result<()> {
-    for m in MACROS {
+    for m in MACROS.iter().chain(SETTINGS) {
         conn.execute_batch(m)?;
     }
     match conn.register_scalar_function::<timezone::ConvertTimezone>(timezone::FUNCTION) {

@@ -449,6 +449,19 @@ fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
             };
             format!("{func}({}, {p}){}", o.expr, over(f))
         }
+        "avg" if f.within_group.is_empty() && f.null_treatment.is_none() => {
+            // Redshift's AVG of integers is an integer (truncated); of
+            // DECIMAL and floats, as DuckDB's. SUM / COUNT under the
+            // integer division `install` sets gives both.
+            arity(&c, |n| n == 1, "AVG([DISTINCT] expression)")?;
+            let distinct = if c.distinct { "DISTINCT " } else { "" };
+            let filter = f
+                .filter
+                .as_ref()
+                .map_or(String::new(), |e| format!(" FILTER (WHERE {e})"));
+            let tail = format!("{filter}{}", over(f));
+            format!("(sum({distinct}{x}){tail} / count({distinct}{x}){tail})", x = a(0))
+        }
         "median" if !f.within_group.is_empty() => {
             return Err(TranslateError::unsupported(
                 "MEDIAN … WITHIN GROUP",
