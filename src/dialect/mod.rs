@@ -9,6 +9,7 @@
 //! Redshift untouched; only the embedded warehouse calls this.
 
 mod formats;
+mod functions;
 mod rewrite;
 pub mod timezone;
 
