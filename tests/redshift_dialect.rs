@@ -109,6 +109,29 @@ const CASES: &[(&str, &str, &[&str])] = &[
          JOIN food_delivery_datamart.dimCustomers c ON c.CustomerID = o.CustomerID WHERE o.OrderID = 101",
         &["101|747"],
     ),
+    // DATE_PART with an unquoted date part (Sunday is day 0; w is the ISO week).
+    (
+        "DATE_PART",
+        "SELECT DATE_PART(dow, OrderDate) AS dow, COUNT(*) FROM food_delivery_datamart.factOrders GROUP BY 1 ORDER BY 1",
+        &["0|3", "6|2"],
+    ),
+    (
+        "DATE_PART",
+        "SELECT DATE_PART(w, OrderDate), DATE_PART(qtr, '2026-11-15'), DATE_PART(hour, OrderDate) \
+         FROM food_delivery_datamart.factOrders WHERE OrderID = 105",
+        &["11|4|18"],
+    ),
+    ("DATE_PART", "SELECT DATE_PART(minute, '2009-01-01 02:08:01')", &["8"]),
+    (
+        "CHARINDEX",
+        "SELECT CustomerName, CHARINDEX(' ', CustomerName) FROM food_delivery_datamart.dimCustomers ORDER BY CustomerID",
+        &["Ann Lee|4", "Bo Kim|3", "Cy Dee|3"],
+    ),
+    (
+        "CHARINDEX",
+        "SELECT CustomerID FROM food_delivery_datamart.dimCustomers WHERE CHARINDEX('@', NVL(CustomerEmail, '')) = 0",
+        &["2"],
+    ),
     (
         "NVL",
         "SELECT OrderID, NVL(TipAmount, 0) FROM food_delivery_datamart.factOrders WHERE OrderID = 102",
@@ -475,13 +498,22 @@ fn result_columns_come_back_in_lower_case() {
     let rs = run_query(
         &conn,
         "SELECT o.OrderStatus, COUNT(*), MEDIAN(o.DeliveryTime), NVL(MAX(o.TipAmount), 0), \
-         LISTAGG(o.OrderID, ',') WITHIN GROUP (ORDER BY o.OrderID), DATEADD(day, 1, MIN(o.OrderDate)) \
+         LISTAGG(o.OrderID, ',') WITHIN GROUP (ORDER BY o.OrderID), DATEADD(day, 1, MIN(o.OrderDate)), \
+         DATE_PART(dow, MIN(o.OrderDate)) \
          FROM food_delivery_datamart.factOrders o GROUP BY o.OrderStatus ORDER BY 1",
     )
     .unwrap();
     assert_eq!(
         rs.columns,
-        ["orderstatus", "count", "median", "nvl", "listagg", "date_add"]
+        [
+            "orderstatus",
+            "count",
+            "median",
+            "nvl",
+            "listagg",
+            "date_add",
+            "pgdate_part"
+        ]
     );
 }
 

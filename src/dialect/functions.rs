@@ -105,6 +105,25 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
     let c = call(f)?;
     let a = |i: usize| c.args[i].to_string();
     let sql = match c.name.as_str() {
+        "date_part" | "pgdate_part" => {
+            // The date part may be written unquoted, as in DATEADD.
+            arity(&c, |n| n == 2, "DATE_PART(datepart, {date | timestamp})")?;
+            let part = match c.args[0] {
+                Expr::Identifier(i) => Some(i.value.to_ascii_lowercase()),
+                Expr::Value(v) => match &v.value {
+                    Value::SingleQuotedString(s) => Some(s.to_ascii_lowercase()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let part = match part.as_deref() {
+                Some("dayofweek" | "dow" | "dw" | "weekday") => "dow",
+                Some("dayofyear" | "doy" | "dy" | "yearday") => "doy",
+                Some("epoch") => "epoch",
+                _ => date_part(&c, c.args[0])?,
+            };
+            format!("date_part('{part}', CAST({} AS TIMESTAMP))", a(1))
+        }
         "dateadd" => {
             arity(&c, |n| n == 3, "DATEADD(datepart, interval, timestamp)")?;
             let part = date_part(&c, c.args[0])?;

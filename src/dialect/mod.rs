@@ -70,6 +70,7 @@ pub const MACROS: &[&str] = &[
     "CREATE OR REPLACE TEMP MACRO nvl(a, b) AS coalesce(a, b)",
     "CREATE OR REPLACE TEMP MACRO nvl2(e, a, b) AS CASE WHEN e IS NOT NULL THEN a ELSE b END",
     "CREATE OR REPLACE TEMP MACRO len(s) AS length(CAST(s AS VARCHAR))",
+    "CREATE OR REPLACE TEMP MACRO charindex(sub, s) AS strpos(CAST(s AS VARCHAR), CAST(sub AS VARCHAR))",
 ];
 
 /// Session settings that give DuckDB Redshift's arithmetic: an integer

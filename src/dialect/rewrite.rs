@@ -112,6 +112,7 @@ fn column_name(expr: &Expr) -> Option<String> {
         Expr::Cast { expr, .. } => return column_name(expr),
         Expr::Function(f) if f.over.is_none() => match name_of(&f.name).as_str() {
             "dateadd" => "date_add".to_string(),
+            "date_part" => "pgdate_part".to_string(),
             other => other.to_string(),
         },
         _ => return None,
