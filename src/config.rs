@@ -42,6 +42,8 @@ pub struct Config {
     pub generator: GeneratorConfig,
     pub ingester: IngesterConfig,
     pub queries: QueriesConfig,
+    /// The AWS backend: where Kinesis, S3 and the Redshift Data API are.
+    pub aws: AwsConfig,
     /// Console settings.
     pub ui: UiConfig,
     /// Key bindings: action name → one key or a list of keys.
@@ -110,6 +112,36 @@ pub struct StorageConfig {
     pub bucket: String,
     /// Key prefix of the dimension CSVs.
     pub dims_prefix: String,
+    /// Key prefix of the fact micro-batches staged for COPY (AWS backend).
+    pub staging_prefix: String,
+}
+
+/// Where the AWS services are and which Redshift to use. Never credentials:
+/// those come from the AWS default chain (env, profile, SSO, instance role).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AwsConfig {
+    /// Region; default: the chain's (AWS_REGION, the profile).
+    pub region: Option<String>,
+    /// Named profile of ~/.aws/config; default: the chain's.
+    pub profile: Option<String>,
+    /// Endpoint overrides (emulators, LocalStack, VPC endpoints).
+    pub kinesis_endpoint_url: Option<String>,
+    pub s3_endpoint_url: Option<String>,
+    pub redshift_data_endpoint_url: Option<String>,
+    /// Redshift Serverless workgroup, or…
+    pub workgroup: Option<String>,
+    /// …a provisioned cluster.
+    pub cluster_identifier: Option<String>,
+    pub database: Option<String>,
+    /// Secrets Manager ARN with the database credentials, or…
+    pub secret_arn: Option<String>,
+    /// …a database user (temporary credentials via GetClusterCredentials).
+    pub db_user: Option<String>,
+    /// IAM role Redshift assumes to COPY from the bucket.
+    pub copy_role_arn: Option<String>,
+    /// Create the stream and the bucket when they don't exist.
+    pub create_missing: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +208,7 @@ impl Default for Config {
             generator: GeneratorConfig::default(),
             ingester: IngesterConfig::default(),
             queries: QueriesConfig::default(),
+            aws: AwsConfig::default(),
             ui: UiConfig::default(),
             keys: BTreeMap::new(),
         }
@@ -204,6 +237,7 @@ impl Default for StorageConfig {
         StorageConfig {
             bucket: "courier-data".into(),
             dims_prefix: "dims".into(),
+            staging_prefix: "staging".into(),
         }
     }
 }
@@ -256,6 +290,88 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
             "{s:?} is not a duration like \"200ms\", \"5s\" or \"24h\": {e}"
         ))
     })
+}
+
+impl AwsConfig {
+    /// Every value is checked even for the embedded backend; the Redshift
+    /// target is required only when `backend = "aws"`.
+    fn validate(&self, required: bool) -> Result<(), String> {
+        fn opt(v: &Option<String>) -> Option<&str> {
+            v.as_deref().filter(|s| !s.is_empty())
+        }
+        if let Some(r) = opt(&self.region)
+            && !(r.len() <= 32
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        {
+            return Err(format!("key aws.region: {r:?} is not a region name like \"eu-west-1\""));
+        }
+        for (key, v) in [
+            ("aws.profile", &self.profile),
+            ("aws.workgroup", &self.workgroup),
+            ("aws.cluster_identifier", &self.cluster_identifier),
+            ("aws.db_user", &self.db_user),
+        ] {
+            if let Some(v) = opt(v)
+                && !(v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
+            {
+                return Err(format!("key {key}: {v:?} may only have letters, digits, _ - and ."));
+            }
+        }
+        if let Some(db) = opt(&self.database) {
+            Ident::parse("database", db).map_err(|e| format!("key aws.database: {e}"))?;
+        }
+        for (key, v) in [
+            ("aws.kinesis_endpoint_url", &self.kinesis_endpoint_url),
+            ("aws.s3_endpoint_url", &self.s3_endpoint_url),
+            ("aws.redshift_data_endpoint_url", &self.redshift_data_endpoint_url),
+        ] {
+            if let Some(v) = opt(v)
+                && !((v.starts_with("http://") || v.starts_with("https://")) && !v.contains(char::is_whitespace))
+            {
+                return Err(format!("key {key}: {v:?} is not an http:// or https:// URL"));
+            }
+        }
+        for (key, v, service) in [
+            ("aws.secret_arn", &self.secret_arn, "secretsmanager"),
+            ("aws.copy_role_arn", &self.copy_role_arn, "iam"),
+        ] {
+            if let Some(v) = opt(v) {
+                let ok = v.starts_with("arn:")
+                    && v.split(':').nth(2) == Some(service)
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || ":/_+=,.@-".contains(c));
+                if !ok {
+                    return Err(format!("key {key}: {v:?} is not an arn:aws:{service}:… ARN"));
+                }
+            }
+        }
+        if !required {
+            return Ok(());
+        }
+        match (opt(&self.workgroup), opt(&self.cluster_identifier)) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "key aws.workgroup: give a Serverless workgroup or aws.cluster_identifier, not both".into(),
+                );
+            }
+            (None, None) => {
+                return Err("key aws.workgroup: backend \"aws\" needs a Redshift Serverless aws.workgroup or a provisioned aws.cluster_identifier".into());
+            }
+            (None, Some(_)) if opt(&self.secret_arn).is_none() && opt(&self.db_user).is_none() => {
+                return Err("key aws.secret_arn: a provisioned cluster needs aws.secret_arn or aws.db_user".into());
+            }
+            _ => {}
+        }
+        if opt(&self.database).is_none() {
+            return Err("key aws.database: backend \"aws\" needs the Redshift database name, e.g. \"dev\"".into());
+        }
+        if opt(&self.copy_role_arn).is_none() {
+            return Err(
+                "key aws.copy_role_arn: backend \"aws\" needs the IAM role Redshift assumes for COPY from S3".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -362,18 +478,16 @@ impl Config {
             ));
         }
         valid_bucket(&self.storage.bucket).map_err(|e| format!("key storage.bucket: {e}"))?;
-        let prefix_ok = !self.storage.dims_prefix.is_empty()
-            && self.storage.dims_prefix.split('/').all(|p| !p.is_empty() && p != "..")
-            && self
-                .storage
-                .dims_prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
-        if !prefix_ok {
-            return Err(format!(
-                "key storage.dims_prefix: {:?} is not a plain key prefix like \"dims\"",
-                self.storage.dims_prefix
-            ));
+        for (key, prefix) in [
+            ("storage.dims_prefix", &self.storage.dims_prefix),
+            ("storage.staging_prefix", &self.storage.staging_prefix),
+        ] {
+            let ok = !prefix.is_empty()
+                && prefix.split('/').all(|p| !p.is_empty() && p != "..")
+                && prefix.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
+            if !ok {
+                return Err(format!("key {key}: {prefix:?} is not a plain key prefix like \"dims\""));
+            }
         }
         Ident::parse("schema", &self.warehouse.schema).map_err(|e| format!("key warehouse.schema: {e}"))?;
         range("ui.tick_ms", self.ui.tick_ms, 16, 10_000)?;
@@ -384,10 +498,7 @@ impl Config {
             ));
         }
         self.keymap()?;
-        if self.backend == BackendKind::Aws {
-            return Err("key backend: \"aws\" is not available in this build yet; use \"embedded\"".into());
-        }
-        Ok(())
+        self.aws.validate(self.backend == BackendKind::Aws)
     }
 
     /// The console's key table: defaults with `[keys]` applied.
@@ -484,6 +595,29 @@ mod tests {
             ("[keys]\npause = 5\n", "expected a key name like \"p\""),
             ("[ui]\ntick_ms = 0\n", "key ui.tick_ms"),
             ("[ui]\nlag_warn_ms = 9000\n", "key ui.lag_warn_ms"),
+            ("backend = \"aws\"\n", "key aws.workgroup"),
+            (
+                "backend = \"aws\"\n[aws]\nworkgroup = \"w\"\ndatabase = \"dev\"\n",
+                "key aws.copy_role_arn",
+            ),
+            (
+                "backend = \"aws\"\n[aws]\ncluster_identifier = \"c\"\ndatabase = \"dev\"\n",
+                "key aws.secret_arn",
+            ),
+            (
+                "[aws]\ncopy_role_arn = \"arn:aws:iam::1:role/x' OR 1=1\"\n",
+                "key aws.copy_role_arn",
+            ),
+            ("[aws]\ndatabase = \"dev; drop\"\n", "key aws.database"),
+            (
+                "[aws]\nkinesis_endpoint_url = \"ftp://x\"\n",
+                "key aws.kinesis_endpoint_url",
+            ),
+            (
+                "[aws]\naws_secret_access_key = \"x\"\n",
+                "unknown field `aws_secret_access_key`",
+            ),
+            ("[storage]\nstaging_prefix = \"../x\"\n", "key storage.staging_prefix"),
         ];
         for (text, want) in cases {
             let e = Config::parse(text, "/tmp/c.toml").unwrap_err().to_string();

@@ -8,8 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use color_eyre::eyre::{Result, eyre};
 
-use courier::backend::embedded::DuckDbWarehouse;
-use courier::backend::{ResultSet, Warehouse};
+use courier::backend::ResultSet;
 use courier::config::{Config, ConfigError};
 use courier::engine::EngineHandle;
 use courier::setup::{self, EmbeddedPaths};
@@ -158,8 +157,10 @@ fn init_logging(filter: &str, file: Option<&std::path::Path>) {
 
 async fn run(cli: &Cli, config: &Config) -> Result<ExitCode> {
     let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
-    let (ports, stream) = setup::embedded_ports(config, &paths).map_err(|e| eyre!("{e}"))?;
-    setup::spawn_retention(stream);
+    let (ports, stream) = setup::ports(config, &paths).await.map_err(|e| eyre!("{e}"))?;
+    if let Some(stream) = stream {
+        setup::spawn_retention(stream);
+    }
     let settings = setup::engine_settings(config, &paths, cli.rate, cli.paused, cli.read_only);
     let engine = courier::engine::start(settings, ports);
     if cli.no_tui {
@@ -209,7 +210,7 @@ async fn console(
 
 async fn query(cli: &Cli, config: &Config, sql: &str, format: Format) -> Result<ExitCode> {
     let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
-    let warehouse = match DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects) {
+    let warehouse = match setup::query_warehouse(config, &paths).await {
         Ok(w) => w,
         Err(e) => {
             eprintln!("courier: {e}");

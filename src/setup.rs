@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::embedded::{DirObjectStore, DuckDbWarehouse, EmbeddedStream, StreamLimits};
-use crate::config::Config;
+use crate::config::{BackendKind, Config};
 use crate::engine::queries::QuerySource;
 use crate::engine::snapshot::BackendInfo;
 use crate::engine::{EngineSettings, Ports};
@@ -68,6 +68,93 @@ pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, 
     Ok((ports, stream))
 }
 
+/// Connect to Kinesis, S3 and the Redshift Data API as `[aws]` says (the
+/// default credential chain signs), creating the stream and the bucket when
+/// they are missing and `aws.create_missing` is set.
+pub async fn aws_ports(config: &Config) -> Result<Ports, String> {
+    use crate::backend::aws::{Clients, KinesisStream, S3ObjectStore, sdk_config};
+    let aws = &config.aws;
+    let sdk = sdk_config(aws).await;
+    let clients = Clients::new(&sdk, aws);
+    let region = sdk.region().map(|r| r.to_string());
+    let stream = KinesisStream::new(clients.kinesis, &config.stream.name);
+    stream
+        .ensure_active(config.stream.shards, aws.create_missing, Duration::from_secs(60))
+        .await
+        .map_err(|e| format!("Kinesis stream {}: {e}", config.stream.name))?;
+    let objects = S3ObjectStore::new(clients.s3);
+    objects
+        .ensure_bucket(&config.storage.bucket, region.as_deref(), aws.create_missing)
+        .await?;
+    let objects: Arc<dyn crate::backend::ObjectStore> = Arc::new(objects);
+    let warehouse = aws_warehouse(config, clients.redshift_data, Arc::clone(&objects));
+    Ok(Ports {
+        stream: Arc::new(stream),
+        objects,
+        warehouse: Arc::new(warehouse),
+    })
+}
+
+/// The Redshift Data API warehouse `[aws]` names, staging through `objects`.
+pub fn aws_warehouse(
+    config: &Config,
+    client: aws_sdk_redshiftdata::Client,
+    objects: Arc<dyn crate::backend::ObjectStore>,
+) -> crate::backend::aws::RedshiftDataWarehouse {
+    use crate::backend::aws::{RedshiftDataWarehouse, RedshiftTarget};
+    let aws = &config.aws;
+    let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let target = RedshiftTarget {
+        workgroup: some(&aws.workgroup),
+        cluster_identifier: some(&aws.cluster_identifier),
+        database: aws.database.clone().unwrap_or_default(),
+        secret_arn: some(&aws.secret_arn),
+        db_user: some(&aws.db_user),
+    };
+    RedshiftDataWarehouse::new(
+        client,
+        target,
+        config.schema(),
+        aws.copy_role_arn.clone().unwrap_or_default(),
+        objects,
+        config.storage.bucket.clone(),
+        config.storage.staging_prefix.clone(),
+    )
+}
+
+/// A `Warehouse` for `courier query`: the embedded DuckDB file (which must
+/// exist) or the Redshift Data API.
+pub async fn query_warehouse(
+    config: &Config,
+    paths: &EmbeddedPaths,
+) -> Result<Arc<dyn crate::backend::Warehouse>, String> {
+    match config.backend {
+        BackendKind::Embedded => {
+            let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects)
+                .map_err(|e| e.to_string())?;
+            Ok(Arc::new(w))
+        }
+        BackendKind::Aws => {
+            let sdk = crate::backend::aws::sdk_config(&config.aws).await;
+            let clients = crate::backend::aws::Clients::new(&sdk, &config.aws);
+            let objects = Arc::new(crate::backend::aws::S3ObjectStore::new(clients.s3));
+            Ok(Arc::new(aws_warehouse(config, clients.redshift_data, objects)))
+        }
+    }
+}
+
+/// The ports `config.backend` names. The embedded stream comes back too, for retention.
+pub async fn ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, Option<Arc<EmbeddedStream>>), String> {
+    match config.backend {
+        BackendKind::Embedded => embedded_ports(config, paths).map(|(p, s)| (p, Some(s))),
+        BackendKind::Aws => {
+            std::fs::create_dir_all(&paths.data_dir)
+                .map_err(|e| format!("creating the data dir {}: {e}", paths.data_dir.display()))?;
+            aws_ports(config).await.map(|p| (p, None))
+        }
+    }
+}
+
 /// Engine settings from config; `rate`, `paused` and `read_only` are the flags' overrides.
 pub fn engine_settings(
     config: &Config,
@@ -77,10 +164,25 @@ pub fn engine_settings(
     read_only: bool,
 ) -> EngineSettings {
     EngineSettings {
-        backend: BackendInfo {
-            kind: "embedded".into(),
-            detail: paths.data_dir.display().to_string(),
-            stream: config.stream.name.clone(),
+        backend: match config.backend {
+            BackendKind::Embedded => BackendInfo {
+                kind: "embedded".into(),
+                detail: paths.data_dir.display().to_string(),
+                stream: config.stream.name.clone(),
+            },
+            BackendKind::Aws => BackendInfo {
+                kind: "aws".into(),
+                detail: [
+                    config.aws.region.clone(),
+                    config.aws.workgroup.clone().or(config.aws.cluster_identifier.clone()),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+                stream: config.stream.name.clone(),
+            },
         },
         schema: config.schema(),
         bucket: config.storage.bucket.clone(),

@@ -47,7 +47,7 @@ async fn stream_truth(stream: &Arc<EmbeddedStream>) -> HashMap<i64, String> {
                     latest.insert(id, status.to_string());
                 }
             }
-            it = out.next_iterator;
+            it = out.next_iterator.expect("the embedded stream never closes a shard");
             if out.records.is_empty() {
                 break;
             }

@@ -3,6 +3,7 @@
 //! The engine knows only these traits; adapters live in their own folders
 //! (`embedded` today). Nothing here knows about the UI.
 
+pub mod aws;
 pub mod embedded;
 pub mod ident;
 pub mod objects;
@@ -97,8 +98,9 @@ pub struct StreamRecord {
 #[derive(Debug, Clone)]
 pub struct GetRecordsOutput {
     pub records: Vec<StreamRecord>,
-    /// Opaque iterator for the next call.
-    pub next_iterator: String,
+    /// Opaque iterator for the next call; `None` once a closed shard (after a
+    /// reshard) has been read to its end.
+    pub next_iterator: Option<String>,
     pub millis_behind_latest: u64,
 }
 
@@ -116,11 +118,32 @@ pub enum StreamError {
     Other(String),
 }
 
+/// A shard and where it came from: after a reshard, children are read only
+/// once their parents have been read to the end, so an order's events stay in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardInfo {
+    pub id: ShardId,
+    pub parents: Vec<ShardId>,
+}
+
 /// A Kinesis-semantics stream.
 #[async_trait]
 pub trait Stream: Send + Sync {
     fn name(&self) -> &str;
     async fn list_shards(&self) -> Result<Vec<ShardId>, StreamError>;
+    /// Every readable shard (open, or closed with records still retained)
+    /// with its parents. Streams that never reshard have no parents.
+    async fn shard_lineage(&self) -> Result<Vec<ShardInfo>, StreamError> {
+        Ok(self
+            .list_shards()
+            .await?
+            .into_iter()
+            .map(|id| ShardInfo {
+                id,
+                parents: Vec::new(),
+            })
+            .collect())
+    }
     /// PutRecords: ≤ 500 entries, ≤ 5 MiB. Each entry succeeds or fails alone.
     async fn put_records(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, StreamError>;
     async fn shard_iterator(&self, shard: &ShardId, start: StartPosition) -> Result<String, StreamError>;

@@ -3,7 +3,7 @@
 //! transaction). Malformed records are dead-lettered; ingestion goes on.
 //! It knows only the `Stream` and `Warehouse` ports.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::event::parse_record;
 use super::state::{Counters, ShardState, Shared};
 use crate::backend::{
-    DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, StartPosition, Stream, StreamError, Warehouse, backoff,
+    DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, ShardInfo, StartPosition, Stream, StreamError, Warehouse,
+    backoff,
 };
 
 #[derive(Clone)]
@@ -49,13 +50,10 @@ impl Batch {
 }
 
 impl Ingester {
-    /// Run one reader per shard until stopped.
+    /// Run one reader per shard until stopped. Shards are listed again every
+    /// few seconds, so shards made by a reshard are picked up; a child shard
+    /// is read once its parents have been read to their end.
     pub async fn run(self, stop: Stop) -> Result<(), String> {
-        let shards = self
-            .stream
-            .list_shards()
-            .await
-            .map_err(|e| format!("listing shards: {e}"))?;
         let checkpoints: HashMap<String, SequenceNumber> = self
             .warehouse
             .checkpoints(self.stream.name())
@@ -63,29 +61,113 @@ impl Ingester {
             .map_err(|e| format!("reading checkpoints: {e}"))?
             .into_iter()
             .collect();
-        *self.shared.shards.lock().unwrap() = shards
-            .iter()
-            .map(|s| {
-                let mut st = ShardState::default();
-                st.lag.shard_id = s.0.clone();
-                st.lag.checkpoint = checkpoints.get(&s.0).map(|c| c.0.clone());
-                st
-            })
-            .collect();
+        let lineage = self
+            .stream
+            .shard_lineage()
+            .await
+            .map_err(|e| format!("listing shards: {e}"))?;
+        let mut started: HashMap<ShardId, usize> = HashMap::new();
+        let mut finished: HashSet<ShardId> = HashSet::new();
         let mut tasks = tokio::task::JoinSet::new();
-        for (i, shard) in shards.into_iter().enumerate() {
-            let cp = checkpoints.get(&shard.0).cloned();
-            tasks.spawn(self.clone().read_shard(i, shard, cp, stop.clone()));
-        }
-        while let Some(r) = tasks.join_next().await {
-            if let Err(e) = r {
-                self.shared.error("ingester", format!("shard reader failed: {e}"));
+        self.spawn_ready(&lineage, &checkpoints, &mut started, &finished, &mut tasks, &stop);
+        let mut relist = tokio::time::interval(Duration::from_secs(5));
+        relist.tick().await;
+        loop {
+            tokio::select! {
+                r = tasks.join_next() => match r {
+                    Some(Ok((shard, closed))) => {
+                        if closed {
+                            finished.insert(shard);
+                            self.relist(&checkpoints, &mut started, &finished, &mut tasks, &stop).await;
+                        }
+                    }
+                    Some(Err(e)) => self.shared.error("ingester", format!("shard reader failed: {e}")),
+                    None if stop.drain.is_cancelled() || stop.abort.is_cancelled() => return Ok(()),
+                    None => {
+                        tokio::select! {
+                            _ = relist.tick() => {}
+                            _ = stop.drain.cancelled() => {}
+                            _ = stop.abort.cancelled() => {}
+                        }
+                        self.relist(&checkpoints, &mut started, &finished, &mut tasks, &stop).await;
+                    }
+                },
+                _ = relist.tick() => self.relist(&checkpoints, &mut started, &finished, &mut tasks, &stop).await,
             }
         }
-        Ok(())
     }
 
-    async fn read_shard(self, index: usize, shard: ShardId, mut checkpoint: Option<SequenceNumber>, stop: Stop) {
+    async fn relist(
+        &self,
+        checkpoints: &HashMap<String, SequenceNumber>,
+        started: &mut HashMap<ShardId, usize>,
+        finished: &HashSet<ShardId>,
+        tasks: &mut tokio::task::JoinSet<(ShardId, bool)>,
+        stop: &Stop,
+    ) {
+        if stop.abort.is_cancelled() {
+            return;
+        }
+        match self.stream.shard_lineage().await {
+            Ok(lineage) => self.spawn_ready(&lineage, checkpoints, started, finished, tasks, stop),
+            Err(e) => self.shared.error("ingester", format!("listing shards: {e}")),
+        }
+    }
+
+    /// Start a reader for every listed shard not started yet whose parents
+    /// are finished (or no longer listed: expired).
+    fn spawn_ready(
+        &self,
+        lineage: &[ShardInfo],
+        checkpoints: &HashMap<String, SequenceNumber>,
+        started: &mut HashMap<ShardId, usize>,
+        finished: &HashSet<ShardId>,
+        tasks: &mut tokio::task::JoinSet<(ShardId, bool)>,
+        stop: &Stop,
+    ) {
+        let listed: HashSet<&ShardId> = lineage.iter().map(|s| &s.id).collect();
+        for info in lineage {
+            if started.contains_key(&info.id) {
+                continue;
+            }
+            let ready = info.parents.iter().all(|p| finished.contains(p) || !listed.contains(p));
+            if !ready {
+                continue;
+            }
+            let cp = checkpoints.get(&info.id.0).cloned();
+            let index = {
+                let mut shards = self.shared.shards.lock().unwrap();
+                let mut st = ShardState::default();
+                st.lag.shard_id = info.id.0.clone();
+                st.lag.checkpoint = cp.as_ref().map(|c| c.0.clone());
+                shards.push(st);
+                shards.len() - 1
+            };
+            started.insert(info.id.clone(), index);
+            tasks.spawn(self.clone().read_shard(index, info.id.clone(), cp, stop.clone()));
+        }
+    }
+
+    /// Read one shard until stopped; `(shard, true)` once a closed shard has
+    /// been read to its end and committed.
+    async fn read_shard(
+        self,
+        index: usize,
+        shard: ShardId,
+        checkpoint: Option<SequenceNumber>,
+        stop: Stop,
+    ) -> (ShardId, bool) {
+        let closed = self.read_shard_inner(index, &shard, checkpoint, stop).await;
+        (shard, closed)
+    }
+
+    async fn read_shard_inner(
+        &self,
+        index: usize,
+        shard: &ShardId,
+        mut checkpoint: Option<SequenceNumber>,
+        stop: Stop,
+    ) -> bool {
         let min_interval = Duration::from_millis(1000 / self.reads_per_sec.max(1)) + Duration::from_millis(5);
         let mut iterator: Option<String> = None;
         let mut batch = Batch::default();
@@ -93,13 +175,13 @@ impl Ingester {
         let mut errors = 0u32;
         loop {
             if stop.abort.is_cancelled() {
-                return;
+                return false;
             }
             let draining = stop.drain.is_cancelled();
             if let Some(t) = last_call {
                 let wait = min_interval.saturating_sub(t.elapsed());
                 tokio::select! {
-                    _ = stop.abort.cancelled() => return,
+                    _ = stop.abort.cancelled() => return false,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
@@ -108,7 +190,7 @@ impl Ingester {
                 None => {
                     let from = batch.last.as_ref().or(checkpoint.as_ref()).cloned();
                     let start = from.map_or(StartPosition::TrimHorizon, StartPosition::AfterSequenceNumber);
-                    match self.stream.shard_iterator(&shard, start).await {
+                    match self.stream.shard_iterator(shard, start).await {
                         Ok(it) => it,
                         Err(e) => {
                             self.shared.error("ingester", format!("{shard}: GetShardIterator: {e}"));
@@ -144,7 +226,8 @@ impl Ingester {
                     continue;
                 }
             };
-            iterator = Some(out.next_iterator);
+            let end_of_shard = out.next_iterator.is_none();
+            iterator = out.next_iterator;
             let got = out.records.len();
             for rec in out.records {
                 if batch.started.is_none() {
@@ -169,24 +252,32 @@ impl Ingester {
             });
             let full = batch.len() >= self.batch_records;
             let old = batch.started.is_some_and(|t| t.elapsed() >= self.batch_age);
-            if batch.len() > 0 && (full || old || (draining && caught_up)) {
+            if batch.len() > 0 && (full || old || (draining && caught_up) || end_of_shard) {
                 match self
-                    .commit(index, &shard, std::mem::take(&mut batch), checkpoint.as_ref(), &stop)
+                    .commit(index, shard, std::mem::take(&mut batch), checkpoint.as_ref(), &stop)
                     .await
                 {
                     Some(cp) => checkpoint = Some(cp),
-                    None => return, // aborted: the uncommitted part is re-read next run
+                    None => return false, // aborted: the uncommitted part is re-read next run
                 }
             }
-            let behind = self.stream.records_after(&shard, checkpoint.as_ref()).await;
-            let throttled_writes = self.stream.write_throttles(&shard);
+            if end_of_shard {
+                self.with_shard(index, |s| {
+                    s.lag.millis_behind_latest = 0;
+                    s.lag.records_behind = 0;
+                    s.lag.checkpoint = checkpoint.as_ref().map(|c| c.0.clone());
+                });
+                return true;
+            }
+            let behind = self.stream.records_after(shard, checkpoint.as_ref()).await;
+            let throttled_writes = self.stream.write_throttles(shard);
             self.with_shard(index, |s| {
                 s.lag.throttled_writes = throttled_writes.unwrap_or(s.lag.throttled_writes);
                 s.lag.records_behind = behind.unwrap_or(0);
                 s.lag.checkpoint = checkpoint.as_ref().map(|c| c.0.clone());
             });
             if draining && caught_up && batch.len() == 0 && behind.is_none_or(|b| b == 0) {
-                return;
+                return false;
             }
         }
     }

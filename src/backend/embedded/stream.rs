@@ -311,7 +311,7 @@ impl EmbeddedStream {
                     arrival_ms: r.arrival_ms,
                 })
                 .collect(),
-            next_iterator: format!("{idx}:{next}"),
+            next_iterator: Some(format!("{idx}:{next}")),
             millis_behind_latest: behind,
         })
     }

@@ -1,0 +1,633 @@
+//! courier's AWS backend over the real wire protocols: the real AWS SDK
+//! clients against kinesis-local (Kinesis), moto server (S3) and `courier
+//! emulate` (Redshift Data API, and Kinesis for the conformance checks).
+//! The emulators are installed by `scripts/emulators.sh install` (the
+//! README's test command runs it) and bound to 127.0.0.1 only.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kinesis::primitives::Blob;
+
+const BIN: &str = env!("CARGO_BIN_EXE_courier");
+const SCHEMA: &str = "food_delivery_datamart";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Fake credentials, recognisable so a test can grep that they never leak.
+fn fake_env<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDCOURIERTEST0FAKE")
+        .env("AWS_SECRET_ACCESS_KEY", "courier-fake-secret-key-0123456789")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("no-config"))
+}
+
+/// kinesis-local and moto server, started by scripts/emulators.sh, stopped on drop.
+struct Emulators {
+    dir: tempfile::TempDir,
+    env: BTreeMap<String, String>,
+}
+
+impl Emulators {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/emulators.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "scripts/emulators.sh start failed (run `scripts/emulators.sh install` first):\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let env = std::fs::read_to_string(dir.path().join("env"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            .collect();
+        Emulators { dir, env }
+    }
+
+    fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from the emulators' env file"))
+    }
+}
+
+impl Drop for Emulators {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo().join("scripts/emulators.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// `courier emulate` on free loopback ports, killed on drop.
+struct Emulate {
+    child: Child,
+    kinesis: String,
+    redshift_data: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Emulate {
+    fn start(data_dir: &Path, home: &Path, s3_endpoint: Option<&str>, config: Option<&Path>) -> Self {
+        Self::start_at(free_port(), free_port(), data_dir, home, s3_endpoint, config)
+    }
+
+    fn start_at(
+        k: u16,
+        r: u16,
+        data_dir: &Path,
+        home: &Path,
+        s3_endpoint: Option<&str>,
+        config: Option<&Path>,
+    ) -> Self {
+        let mut cmd = Command::new(BIN);
+        fake_env(&mut cmd, home);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.args(["emulate", "--data-dir"])
+            .arg(data_dir)
+            .args(["--kinesis", &format!("127.0.0.1:{k}")])
+            .args(["--redshift-data", &format!("127.0.0.1:{r}")]);
+        if let Some(s3) = s3_endpoint {
+            cmd.args(["--s3-endpoint", s3]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("courier emulate starts");
+        // Wait for the "ready" line, then let its stderr drain in the background.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 || Instant::now() > deadline {
+                panic!("courier emulate did not come up:\n{seen}");
+            }
+            seen.push_str(&line);
+            if line.contains("Redshift Data API on") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in stderr.lines() {});
+        Emulate {
+            child,
+            kinesis: format!("http://127.0.0.1:{k}"),
+            redshift_data: format!("http://127.0.0.1:{r}"),
+        }
+    }
+}
+
+impl Emulate {
+    fn ports(&self) -> (u16, u16) {
+        let port = |u: &str| u.rsplit(':').next().unwrap().parse().unwrap();
+        (port(&self.kinesis), port(&self.redshift_data))
+    }
+}
+
+impl Drop for Emulate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A courier config for the AWS backend pointed at local endpoints.
+fn aws_config(dir: &Path, stream: &str, shards: usize, kinesis: &str, s3: &str, redshift_data: &str) -> PathBuf {
+    let path = dir.join("courier.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"backend = "aws"
+data_dir = "{state}"
+
+[stream]
+name = "{stream}"
+shards = {shards}
+
+[storage]
+bucket = "courier-test"
+
+[ingester]
+batch_age = "300ms"
+
+[aws]
+region = "us-east-1"
+kinesis_endpoint_url = "{kinesis}"
+s3_endpoint_url = "{s3}"
+redshift_data_endpoint_url = "{redshift_data}"
+workgroup = "courier"
+database = "dev"
+copy_role_arn = "arn:aws:iam::123456789012:role/courier-copy"
+create_missing = true
+"#,
+            state = dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn courier(home: &Path, config: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    fake_env(&mut cmd, home);
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("courier runs")
+}
+
+fn summary(out: &std::process::Output) -> serde_json::Value {
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("a summary line");
+    let v: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{last}: {e}"));
+    assert_eq!(v["summary"], true, "{v}");
+    v
+}
+
+fn query_csv(home: &Path, config: &Path, sql: &str) -> Vec<String> {
+    let out = courier(home, config, &["query", "--format", "csv", sql]);
+    assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    text(&out.stdout).lines().skip(1).map(str::to_string).collect()
+}
+
+fn kinesis_client(endpoint: &str) -> aws_sdk_kinesis::Client {
+    let conf = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDCOURIERTEST0FAKE", "fake", None, None, "test"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_kinesis::Client::from_conf(conf)
+}
+
+async fn wait_active(client: &aws_sdk_kinesis::Client, stream: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(out) = client.describe_stream_summary().stream_name(stream).send().await
+            && out
+                .stream_description_summary()
+                .is_some_and(|s| s.stream_status().as_str() == "ACTIVE")
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{stream} never became ACTIVE");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Exactly once: every acknowledged order is in factOrders once; nothing
+/// was dead-lettered; the ingester loaded everything acknowledged.
+fn assert_exactly_once(home: &Path, config: &Path, s: &serde_json::Value) {
+    let orders = s["acknowledged_orders"].as_u64().unwrap();
+    assert!(orders > 0, "{s}");
+    assert_eq!(s["ingested"], s["acknowledged"], "{s}");
+    assert_eq!(s["dead_lettered"], 0, "{s}");
+    let rows = query_csv(
+        home,
+        config,
+        &format!("SELECT COUNT(*), COUNT(DISTINCT OrderID) FROM {SCHEMA}.factOrders"),
+    );
+    assert_eq!(rows, vec![format!("{orders},{orders}")], "{s}");
+}
+
+/// The whole pipeline on the AWS backend: dimensions COPY'd from S3 (moto),
+/// the generator writes to Kinesis (kinesis-local), the ingester stages to
+/// S3 and loads through the Redshift Data API (courier emulate) exactly
+/// once, and the dashboard queries return rows.
+#[test]
+fn pipeline_runs_against_kinesis_local_moto_and_the_data_api() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), home, Some(&s3), None);
+    let config = aws_config(
+        home,
+        "courier-e2e",
+        4,
+        emu.get("KINESIS_ENDPOINT"),
+        &s3,
+        &rs.redshift_data,
+    );
+    let out = courier(home, &config, &["--no-tui", "--json", "--for", "10s", "--rate", "400"]);
+    let s = summary(&out);
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        !all.contains("courier-fake-secret") && !all.contains("AKIDCOURIERTEST0FAKE"),
+        "credentials leaked into the output"
+    );
+    assert_exactly_once(home, &config, &s);
+    for (table, n) in [("dimCustomers", 200), ("dimRestaurants", 50), ("dimDeliveryRiders", 30)] {
+        let rows = query_csv(home, &config, &format!("SELECT COUNT(*) FROM {SCHEMA}.{table}"));
+        assert_eq!(rows, vec![n.to_string()], "{table}");
+    }
+    // The dashboard queries run through the Data API and return rows.
+    for file in [
+        "sql/queries/01_orders_by_status.sql",
+        "sql/queries/02_top_restaurants.sql",
+    ] {
+        let path = repo().join(file);
+        if !path.exists() {
+            continue;
+        }
+        let sql = std::fs::read_to_string(&path).unwrap();
+        let rows = query_csv(home, &config, &sql);
+        assert!(!rows.is_empty(), "{file} returned no rows");
+    }
+    // The staged micro-batches are in the bucket (moto), as COPY read them.
+    let status_lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        status_lines.iter().any(|l| l["backend"]["kind"] == "aws"),
+        "status lines name the backend"
+    );
+}
+
+/// A reshard (UpdateShardCount 2 → 4 on kinesis-local) during ingestion
+/// loses nothing: parents are read to their end, then their children.
+#[test]
+fn a_reshard_during_ingestion_loses_nothing() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let kinesis = emu.get("KINESIS_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), &home, Some(&s3), None);
+    let config = aws_config(&home, "courier-reshard", 2, &kinesis, &s3, &rs.redshift_data);
+    let runner = {
+        let (home, config) = (home.clone(), config.clone());
+        std::thread::spawn(move || courier(&home, &config, &["--no-tui", "--json", "--for", "25s", "--rate", "300"]))
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let shards_after = rt.block_on(async {
+        let client = kinesis_client(&kinesis);
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        wait_active(&client, "courier-reshard").await;
+        client
+            .update_shard_count()
+            .stream_name("courier-reshard")
+            .target_shard_count(4)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+            .expect("UpdateShardCount");
+        wait_active(&client, "courier-reshard").await;
+        let shards = client
+            .list_shards()
+            .stream_name("courier-reshard")
+            .send()
+            .await
+            .unwrap();
+        shards.shards().len()
+    });
+    assert!(shards_after > 2, "the reshard made new shards ({shards_after})");
+    let out = runner.join().unwrap();
+    let s = summary(&out);
+    assert_exactly_once(&home, &config, &s);
+    // Rows came in through the children too.
+    let child_rows = query_csv(
+        &home,
+        &config,
+        &format!("SELECT COUNT(DISTINCT ShardId) FROM {SCHEMA}.factOrders"),
+    );
+    let distinct: usize = child_rows[0].parse().unwrap();
+    assert!(
+        distinct > 2,
+        "rows came from {distinct} shards; expected parents and children"
+    );
+}
+
+/// The same partition keys land on the same shard ids through courier's
+/// embedded stream (over `courier emulate`) and through kinesis-local; and
+/// a shard pushed past 1000 records/s gets per-record throttling from
+/// courier's stream.
+#[test]
+fn shard_assignment_and_throttling_conform_to_kinesis() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let emulate = Emulate::start(&home.join("emulate"), home, None, None);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let keys: Vec<String> = (0..300)
+            .map(|i| {
+                if i % 3 == 0 {
+                    format!("order-{i}")
+                } else {
+                    (i * 7919).to_string()
+                }
+            })
+            .collect();
+        for shards in [1, 3, 4] {
+            let stream = format!("conformance-{shards}");
+            let mut seen = Vec::new();
+            for endpoint in [emu.get("KINESIS_ENDPOINT"), emulate.kinesis.as_str()] {
+                let client = kinesis_client(endpoint);
+                client
+                    .create_stream()
+                    .stream_name(&stream)
+                    .shard_count(shards)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("CreateStream on {endpoint}: {e:?}"));
+                wait_active(&client, &stream).await;
+                let mut assigned = Vec::new();
+                for k in &keys {
+                    let out = client
+                        .put_record()
+                        .stream_name(&stream)
+                        .partition_key(k)
+                        .data(Blob::new(b"{}".to_vec()))
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("PutRecord on {endpoint}: {e:?}"));
+                    assigned.push(out.shard_id().to_string());
+                }
+                seen.push(assigned);
+            }
+            let differ: Vec<_> = keys
+                .iter()
+                .zip(seen[0].iter().zip(&seen[1]))
+                .filter(|(_, (a, b))| a != b)
+                .take(5)
+                .collect();
+            assert!(
+                differ.is_empty(),
+                "{shards} shards: kinesis-local vs courier differ on {differ:?}"
+            );
+            let distinct: std::collections::BTreeSet<_> = seen[1].iter().collect();
+            assert_eq!(distinct.len(), shards as usize, "keys spread over every shard");
+        }
+
+        // One hot shard, 1500 records within a second: past the 1000/s limit
+        // some get ProvisionedThroughputExceededException, per record.
+        let client = kinesis_client(&emulate.kinesis);
+        let entries = |n: usize| {
+            (0..n)
+                .map(|i| {
+                    aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                        .partition_key("hot-key")
+                        .data(Blob::new(format!("{{\"n\":{i}}}").into_bytes()))
+                        .build()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut ok = 0;
+        let mut throttled = 0;
+        let started = Instant::now();
+        for _ in 0..3 {
+            let out = client
+                .put_records()
+                .stream_name("conformance-4")
+                .set_records(Some(entries(500)))
+                .send()
+                .await
+                .unwrap();
+            for r in out.records() {
+                match r.error_code() {
+                    None => ok += 1,
+                    Some("ProvisionedThroughputExceededException") => throttled += 1,
+                    Some(other) => panic!("unexpected error code {other}"),
+                }
+            }
+        }
+        if started.elapsed() < Duration::from_secs(1) {
+            assert!(throttled >= 400, "ok {ok}, throttled {throttled}");
+            assert!(ok <= 1100, "ok {ok}");
+        }
+        assert_eq!(ok + throttled, 1500);
+    });
+}
+
+/// A producer written like the reference generator — boto3, one
+/// `put_record` per order — feeds courier's pipeline through `courier
+/// emulate`, and its orders appear in factOrders.
+#[test]
+fn a_boto3_put_record_producer_feeds_the_pipeline() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), &home, Some(&s3), None);
+    let config = aws_config(
+        &home,
+        "incoming-food-order-data",
+        4,
+        &rs.kinesis,
+        &s3,
+        &rs.redshift_data,
+    );
+    // courier runs with its own generator paused: every order comes from boto3.
+    let runner = {
+        let (home, config) = (home.clone(), config.clone());
+        std::thread::spawn(move || courier(&home, &config, &["--no-tui", "--json", "--paused", "--for", "20s"]))
+    };
+    std::thread::sleep(Duration::from_secs(5));
+    let python = emu.get("PYTHON").to_string();
+    let mut cmd = Command::new(python);
+    fake_env(&mut cmd, &home);
+    let out = cmd
+        .arg(repo().join("scripts/boto3_producer.py"))
+        .args(["--endpoint", &rs.kinesis, "--stream", "incoming-food-order-data"])
+        .args(["--count", "300", "--first-order-id", "900000001"])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "producer: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(text(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(report["sent"], 300, "{report}");
+    let s = summary(&runner.join().unwrap());
+    assert_eq!(s["ingested"], 300, "{s}");
+    let rows = query_csv(
+        &home,
+        &config,
+        &format!(
+            "SELECT COUNT(*), COUNT(DISTINCT OrderID), MIN(OrderID), MAX(OrderID) FROM {SCHEMA}.factOrders \
+             WHERE OrderID BETWEEN 900000001 AND 900000300"
+        ),
+    );
+    assert_eq!(rows, vec!["300,300,900000001,900000300".to_string()]);
+}
+
+/// The Redshift Data API goes away (the endpoint is killed: connections
+/// refused, statements in flight lost) for a while during ingestion: the
+/// ingester retries with backoff, shows it, loses nothing and resumes by
+/// itself once the endpoint is back. `COURIER_OUTAGE_SECS` sets the outage
+/// (default 10 s; the documented full run uses 30).
+#[test]
+fn a_data_api_outage_is_retried_and_loses_nothing() {
+    let outage: u64 = std::env::var("COURIER_OUTAGE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), &home, Some(&s3), None);
+    let (kp, rp) = rs.ports();
+    let config = aws_config(
+        &home,
+        "courier-outage",
+        2,
+        emu.get("KINESIS_ENDPOINT"),
+        &s3,
+        &rs.redshift_data,
+    );
+    let run_for = format!("{}s", outage + 25);
+    let mut cmd = Command::new(BIN);
+    fake_env(&mut cmd, &home);
+    let mut child = cmd
+        .arg("--config")
+        .arg(&config)
+        .args(["--no-tui", "--json", "--rate", "300", "--for", &run_for])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .map(|l| (started.elapsed(), l))
+            .collect::<Vec<_>>()
+    });
+    std::thread::sleep(Duration::from_secs(8));
+    drop(rs); // the Data API is gone
+    let down_at = started.elapsed();
+    std::thread::sleep(Duration::from_secs(outage));
+    let _rs = Emulate::start_at(kp, rp, &home.join("emulate"), &home, Some(&s3), None);
+    let up_at = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let lines = lines.join().unwrap();
+    let mut with_stdout = out;
+    with_stdout.stdout = lines
+        .iter()
+        .map(|(_, l)| format!("{l}\n"))
+        .collect::<String>()
+        .into_bytes();
+    let s = summary(&with_stdout);
+    let status: Vec<(Duration, serde_json::Value)> = lines
+        .iter()
+        .filter_map(|(t, l)| Some((*t, serde_json::from_str::<serde_json::Value>(l).ok()?)))
+        .filter(|(_, v)| v["summary"] != true)
+        .collect();
+    let retrying_seen = status
+        .iter()
+        .any(|(t, v)| *t > down_at && *t < up_at + Duration::from_secs(2) && v["ingest"]["retrying"] == true);
+    assert!(
+        retrying_seen,
+        "the status showed the warehouse retrying during the outage"
+    );
+    let max_lag = status
+        .iter()
+        .filter(|(t, _)| *t > down_at && *t < up_at)
+        .flat_map(|(_, v)| v["shards"].as_array().cloned().unwrap_or_default())
+        .filter_map(|sh| sh["millis_behind_latest"].as_u64())
+        .max()
+        .unwrap_or(0);
+    let recovered = status
+        .iter()
+        .find(|(t, v)| *t > up_at && v["ingest"]["retrying"] == false)
+        .map(|(t, _)| t.saturating_sub(up_at));
+    assert!(recovered.is_some(), "ingestion resumed by itself after the outage");
+    assert_exactly_once(&home, &config, &s);
+    println!(
+        "data api outage: {outage} s; acknowledged {} records ({} orders), ingested {}, lost 0, duplicated 0; \
+         lag during the outage up to {max_lag} ms; resumed {:.1} s after the endpoint came back",
+        s["acknowledged"],
+        s["acknowledged_orders"],
+        s["ingested"],
+        recovered.unwrap().as_secs_f64()
+    );
+}
