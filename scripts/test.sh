@@ -17,6 +17,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# kinesis-local (npm, patched to bind 127.0.0.1) and moto server + boto3
+# (PyPI) for tests/aws.rs; cached outside the clone, a no-op once installed.
+bash scripts/emulators.sh install
+
 cargo fmt --all -- --check
 bash scripts/clippy.sh
 log="$(mktemp)"
