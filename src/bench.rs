@@ -32,6 +32,7 @@ pub struct Sizes {
     pub freshness_secs: u64,
     pub capacity_secs: u64,
     pub frames: usize,
+    pub protocol_secs: u64,
 }
 
 impl Sizes {
@@ -44,6 +45,7 @@ impl Sizes {
                 freshness_secs: 8,
                 capacity_secs: 8,
                 frames: 200,
+                protocol_secs: 4,
             }
         } else {
             Sizes {
@@ -53,6 +55,7 @@ impl Sizes {
                 freshness_secs: 30,
                 capacity_secs: 30,
                 frames: 2_000,
+                protocol_secs: 15,
             }
         }
     }
@@ -104,6 +107,161 @@ async fn generator_to_stream(dir: &Path, n: usize) -> Result<f64, String> {
         Stream::put_records(&stream, entries).await.map_err(|e| e.to_string())?;
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// `courier emulate` (this binary) serving an unthrottled 8-shard stream on a
+/// free loopback port; killed on drop.
+struct EmulateChild(std::process::Child);
+
+impl Drop for EmulateChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// Through the same Kinesis-protocol endpoint (`courier emulate`), in the
+/// same run: courier's PutRecords path (batches of 500, 4 in flight,
+/// serialization included) for `secs`, then the reference generator's
+/// method — boto3, one `put_record` per order — for `secs`. Events/s of each.
+async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> Result<(f64, f64), String> {
+    use std::io::BufRead;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let producer = repo.join("scripts/boto3_producer.py");
+    let emulators = repo.join("scripts/emulators.sh");
+    if !producer.exists() || !emulators.exists() {
+        return Err("scripts/boto3_producer.py is not here (run from a courier checkout)".into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let config = dir.join("emulate.toml");
+    std::fs::write(
+        &config,
+        "[stream]\nname = \"bench\"\nshards = 8\nwrite_records_per_sec = 10000000\n\
+         write_bytes_per_sec = 17179869184\nfsync = false\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let (kport, rport) = (free_port()?, free_port()?);
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(exe)
+        .arg("--config")
+        .arg(&config)
+        .args(["emulate", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--kinesis", &format!("127.0.0.1:{kport}")])
+        .args(["--redshift-data", &format!("127.0.0.1:{rport}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting courier emulate: {e}"))?;
+    let stderr = child.stderr.take();
+    let child = EmulateChild(child);
+    let ready = tokio::task::spawn_blocking(move || {
+        let Some(stderr) = stderr else { return false };
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let ok = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("Redshift Data API on"));
+        std::thread::spawn(move || lines.for_each(drop));
+        ok
+    });
+    if !tokio::time::timeout(Duration::from_secs(30), ready)
+        .await
+        .is_ok_and(|r| r.unwrap_or(false))
+    {
+        return Err("courier emulate did not start".into());
+    }
+    let endpoint = format!("http://127.0.0.1:{kport}");
+
+    // courier's side: the AWS adapter, as the generator uses it.
+    let aws = crate::config::AwsConfig {
+        region: Some("us-east-1".into()),
+        kinesis_endpoint_url: Some(endpoint.clone()),
+        ..Default::default()
+    };
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_kinesis::config::SharedCredentialsProvider::new(
+            aws_sdk_kinesis::config::Credentials::new("bench", "bench", None, None, "courier-bench"),
+        ))
+        .build();
+    let stream: Arc<dyn Stream> = Arc::new(crate::backend::aws::KinesisStream::new(
+        crate::backend::aws::Clients::new(&sdk, &aws).kinesis,
+        "bench",
+    ));
+    let until = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..4i64 {
+        let stream = Arc::clone(&stream);
+        tasks.spawn(async move {
+            let mut sent = 0u64;
+            let mut next = worker * 1_000_000_000;
+            while Instant::now() < until {
+                let entries: Vec<PutEntry> = (0..500)
+                    .map(|i| PutEntry {
+                        partition_key: (next + i).to_string(),
+                        data: serde_json::to_vec(&event(next + i)).expect("events serialize"),
+                    })
+                    .collect();
+                next += 500;
+                let out = stream.put_records(entries).await.map_err(|e| e.to_string())?;
+                sent += out
+                    .iter()
+                    .filter(|o| matches!(o, crate::backend::PutOutcome::Ok { .. }))
+                    .count() as u64;
+            }
+            Ok::<u64, String>(sent)
+        });
+    }
+    let mut ours = 0u64;
+    while let Some(r) = tasks.join_next().await {
+        ours += r.map_err(|e| e.to_string())??;
+    }
+    let ours = ours as f64 / started.elapsed().as_secs_f64();
+
+    // The reference method: boto3, one put_record per order.
+    let out = tokio::process::Command::new("bash")
+        .arg(&emulators)
+        .arg("python")
+        .arg(&producer)
+        .args([
+            "--endpoint",
+            &endpoint,
+            "--stream",
+            "bench",
+            "--seconds",
+            &secs.to_string(),
+        ])
+        .args(["--first-order-id", "900000000000"])
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .await
+        .map_err(|e| format!("running the boto3 producer: {e}"))?;
+    drop(child);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| {
+            format!(
+                "the boto3 producer failed (scripts/emulators.sh install?): {}",
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            )
+        })?;
+    let boto3 = report["rate"].as_f64().ok_or("the boto3 producer reported no rate")?;
+    Ok((ours, boto3))
 }
 
 /// Exactly-once loads of `n` rows in batches of 10,000 with checkpoints.
@@ -279,12 +437,23 @@ pub async fn run(quick: bool, progress: impl Fn(&str)) -> Vec<Figure> {
             pass: Some(false),
         },
     });
-    out.push(Figure {
-        name: "Kinesis-protocol generator vs boto3 put_record producer",
-        measured: "not measured: needs `courier emulate` (issue 4)".into(),
-        goal: "≥ 100×",
-        pass: None,
-    });
+    progress("Kinesis protocol: courier vs a boto3 put_record producer");
+    out.push(
+        match kinesis_vs_boto3(&tmp.join("kinesis"), sizes.protocol_secs).await {
+            Ok((ours, boto3)) => Figure {
+                name: "Kinesis-protocol generator vs boto3 put_record producer",
+                measured: format!("{ours:.0} vs {boto3:.0} ev/s = {:.0}×", ours / boto3.max(1.0)),
+                goal: "≥ 100×",
+                pass: Some(ours >= 100.0 * boto3),
+            },
+            Err(e) => Figure {
+                name: "Kinesis-protocol generator vs boto3 put_record producer",
+                measured: format!("not measured: {e}"),
+                goal: "≥ 100×",
+                pass: None,
+            },
+        },
+    );
     progress("stream capacity share");
     out.push(
         match engine_run(&tmp.join("cap"), 4 * 1000 * 6 / 5, 4, 1000, sizes.capacity_secs).await {
