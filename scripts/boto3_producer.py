@@ -8,7 +8,7 @@ event, ``Data`` = the event as JSON, ``PartitionKey`` = ``str(OrderID)``.
 Event shape (keys and JSON types)::
 
     {"OrderID": int, "CustomerID": int, "RestaurantID": int, "RiderID": int,
-     "OrderDate": "YYYY-MM-DD HH:MM:SS", "DeliveryTime": int (minutes),
+     "OrderDate": "YYYY-MM-DDTHH:MM:SS.ffffff" (isoformat), "DeliveryTime": int (minutes),
      "OrderValue": float, "DeliveryFee": float, "TipAmount": float,
      "OrderStatus": "Delivered" | "Cancelled" | "Processing" | "On the way"}
 
@@ -102,7 +102,7 @@ def make_order(order_id, rng, args):
         "CustomerID": rng.randint(1, args.customers),
         "RestaurantID": rng.randint(1, args.restaurants),
         "RiderID": rng.randint(1, args.riders),
-        "OrderDate": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "OrderDate": datetime.now().isoformat(),
         "DeliveryTime": rng.randint(15, 60),
         "OrderValue": round(rng.uniform(10.0, 100.0), 2),
         "DeliveryFee": round(rng.uniform(2.0, 10.0), 2),

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod dialect;
+pub mod emulate;
 pub mod engine;
 pub mod headless;
 pub mod setup;

@@ -62,6 +62,23 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Serve the embedded stream over the Kinesis API and the embedded warehouse
+    /// over the Redshift Data API, for the AWS backend and AWS clients, until
+    /// SIGINT/SIGTERM. Data lives in --data-dir.
+    Emulate {
+        /// Address of the Kinesis (JSON 1.1) endpoint.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4567")]
+        kinesis: std::net::SocketAddr,
+        /// Address of the Redshift Data API endpoint.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4568")]
+        redshift_data: std::net::SocketAddr,
+        /// Where COPY … FROM 's3://…' fetches objects (default: the data dir's objects/).
+        #[arg(long, value_name = "URL")]
+        s3_endpoint: Option<String>,
+        /// Allow non-loopback addresses (the endpoints do not check signatures).
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// Run SQL (Redshift dialect) against the configured warehouse and print the result.
     Query {
         /// The SQL to run (several statements may be separated by `;`), or `-` to read it from stdin.
@@ -114,6 +131,37 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Some(Cmd::Query { sql, format }) => query(&cli, &config, sql, *format).await,
+            Some(Cmd::Emulate {
+                kinesis,
+                redshift_data,
+                s3_endpoint,
+                allow_remote,
+            }) => {
+                let opts = courier::emulate::EmulateOptions {
+                    data_dir: config.resolve_data_dir(cli.data_dir.as_deref()),
+                    kinesis: *kinesis,
+                    redshift_data: *redshift_data,
+                    s3_endpoint: s3_endpoint.clone(),
+                    allow_remote: *allow_remote,
+                };
+                let stop = tokio_util::sync::CancellationToken::new();
+                let on_signal = stop.clone();
+                tokio::spawn(async move {
+                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+                    }
+                    on_signal.cancel();
+                });
+                match courier::emulate::run(&config, opts, stop).await {
+                    Ok(()) => Ok(ExitCode::SUCCESS),
+                    Err(e) => {
+                        eprintln!("courier emulate: {e}");
+                        Ok(ExitCode::from(2))
+                    }
+                }
+            }
             Some(Cmd::Bench { quick }) => {
                 let figures = courier::bench::run(*quick, |step| eprintln!("bench: {step}…")).await;
                 print!("{}", courier::bench::table(&figures));

@@ -21,6 +21,8 @@ pub fn statement(s: &mut Statement) -> Result<String, TranslateError> {
         | Statement::Update { .. }
         | Statement::Delete(_)
         | Statement::CreateTable(_)
+        | Statement::CreateSchema { .. }
+        | Statement::Truncate { .. }
         | Statement::CreateView { .. }
         | Statement::Drop { .. }
         | Statement::Set(_)

@@ -68,12 +68,16 @@ pub fn parse_record(rec: &StreamRecord, shard_id: &str) -> Result<FactRow, Strin
             STATUSES.join(", ")
         ));
     }
-    let order_date = NaiveDateTime::parse_from_str(&e.order_date, ORDER_DATE_FORMAT).map_err(|_| {
-        format!(
-            "OrderDate {:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913",
-            e.order_date
-        )
-    })?;
+    // ISO-8601 with `T` (Python's isoformat(), the reference), or with a space
+    // (as SQL and many producers print timestamps).
+    let order_date = NaiveDateTime::parse_from_str(&e.order_date, ORDER_DATE_FORMAT)
+        .or_else(|_| NaiveDateTime::parse_from_str(&e.order_date, "%Y-%m-%d %H:%M:%S%.f"))
+        .map_err(|_| {
+            format!(
+                "OrderDate {:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913",
+                e.order_date
+            )
+        })?;
     if e.delivery_time < 0 {
         return Err(format!("DeliveryTime {} is negative", e.delivery_time));
     }
@@ -112,6 +116,20 @@ mod tests {
     const GOOD: &str = r#"{"OrderID": 12, "CustomerID": 3, "RestaurantID": 4, "RiderID": 5, "OrderDate": "2026-11-20T14:03:11.482913", "DeliveryTime": 30, "OrderValue": 45.5, "DeliveryFee": 3.25, "TipAmount": 0, "OrderStatus": "On the way"}"#;
 
     #[test]
+    fn a_space_separated_order_date_parses_too() {
+        let rec = StreamRecord {
+            sequence_number: crate::backend::SequenceNumber("1".into()),
+            partition_key: "12".into(),
+            data: GOOD
+                .replace("2026-11-20T14:03:11.482913", "2026-11-20 14:03:11")
+                .into_bytes(),
+            arrival_ms: 0,
+        };
+        let row = parse_record(&rec, "shardId-000000000000").unwrap();
+        assert_eq!(row.order_date.to_string(), "2026-11-20 14:03:11");
+    }
+
+    #[test]
     fn reference_shape_parses() {
         let row = parse_record(&rec(GOOD), "shardId-000000000001").unwrap();
         assert_eq!(row.order_id, 12);
@@ -137,6 +155,10 @@ mod tests {
                 "OrderDate \"yesterday\"",
             ),
             (&GOOD.replace("45.5", "-1"), "OrderValue -1 is outside"),
+            (
+                &GOOD.replace("2026-11-20T14:03:11.482913", "2026-11-20"),
+                "OrderDate \"2026-11-20\"",
+            ),
             (&"x".repeat(MAX_EVENT_BYTES + 1), "larger than"),
         ];
         for (data, want) in cases {

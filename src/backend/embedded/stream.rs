@@ -97,6 +97,26 @@ struct Shard {
     throttled_writes: std::sync::atomic::AtomicU64,
 }
 
+/// The hash key range `(start, end)` of shard `i` of an evenly split `n`-shard
+/// stream, as ListShards reports it.
+pub fn hash_range(i: usize, n: usize) -> (u128, u128) {
+    if n <= 1 {
+        return (0, u128::MAX);
+    }
+    let step = if n.is_power_of_two() {
+        1u128 << (128 - n.trailing_zeros())
+    } else {
+        u128::MAX / n as u128
+    };
+    let start = step * i as u128;
+    let end = if i + 1 >= n {
+        u128::MAX
+    } else {
+        step * (i as u128 + 1) - 1
+    };
+    (start, end)
+}
+
 /// A durable, sharded, Kinesis-like stream in a directory.
 pub struct EmbeddedStream {
     name: String,
@@ -417,5 +437,16 @@ mod tests {
         assert_eq!(shard_for_hash(113427455640312821154458202477256070485, 3), 1);
         assert_eq!(shard_for_hash(u128::MAX, 3), 2);
         assert_eq!(shard_for_hash(u128::MAX, 1), 0);
+        for n in [1, 3, 4, 7] {
+            let mut next = 0u128;
+            for i in 0..n {
+                let (start, end) = hash_range(i, n);
+                assert_eq!(start, next, "no gap before shard {i} of {n}");
+                assert_eq!(shard_for_hash(start, n), i);
+                assert_eq!(shard_for_hash(end, n), i);
+                next = end.wrapping_add(1);
+            }
+            assert_eq!(hash_range(n - 1, n).1, u128::MAX);
+        }
     }
 }

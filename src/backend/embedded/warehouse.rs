@@ -94,6 +94,19 @@ impl DuckDbWarehouse {
         crate::dialect::install(conn).map_err(sql_err)
     }
 
+    /// A new connection to the same database — its own transaction and temp
+    /// tables — prepared like the others (schema on the search path, dialect).
+    pub fn connect(&self) -> Result<Connection, WarehouseError> {
+        let conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .try_clone()
+            .map_err(sql_err)?;
+        Self::prepare_connection(&conn, &self.schema)?;
+        Ok(conn)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -1,0 +1,209 @@
+//! `courier emulate`: courier's embedded stream served over the Kinesis JSON
+//! 1.1 protocol and its DuckDB warehouse over the Redshift Data API, so the
+//! AWS backend — and unmodified AWS clients (SDKs, boto3, the AWS CLI) — run
+//! against this machine. Signatures are accepted unchecked; it binds
+//! loopback unless told otherwise.
+
+mod copy;
+mod kinesis;
+mod redshift_data;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub use copy::{Copy, CopySource, parse_copy};
+
+use crate::backend::embedded::DuckDbWarehouse;
+use crate::config::Config;
+
+/// An error as the AWS JSON protocols carry it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    pub status: StatusCode,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            code: code.to_string(),
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new("ValidationException", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            code: "InternalFailure".into(),
+            message: message.into(),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+pub struct EmulateOptions {
+    pub data_dir: PathBuf,
+    pub kinesis: SocketAddr,
+    pub redshift_data: SocketAddr,
+    pub s3_endpoint: Option<String>,
+    pub allow_remote: bool,
+}
+
+const JSON_11: &str = "application/x-amz-json-1.1";
+
+fn respond(result: ApiResult<Value>) -> Response {
+    match result {
+        Ok(v) => (StatusCode::OK, [(header::CONTENT_TYPE, JSON_11)], v.to_string()).into_response(),
+        Err(e) => {
+            let body = json!({"__type": e.code, "message": e.message, "Message": e.message});
+            (
+                e.status,
+                [
+                    (header::CONTENT_TYPE, JSON_11),
+                    (header::HeaderName::from_static("x-amzn-errortype"), e.code.as_str()),
+                ],
+                body.to_string(),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The operation from `X-Amz-Target: <prefix>.<Op>` and the JSON body.
+fn request(headers: &HeaderMap, body: &Bytes, prefix: &str) -> ApiResult<(String, Value)> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::new("UnknownOperationException", "missing X-Amz-Target"))?;
+    let op = target
+        .strip_prefix(prefix)
+        .and_then(|t| t.strip_prefix('.'))
+        .ok_or_else(|| ApiError::new("UnknownOperationException", format!("{target} is not served here")))?;
+    if headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("cbor"))
+    {
+        return Err(ApiError::new(
+            "UnknownOperationException",
+            "courier emulate speaks the JSON 1.1 protocol, not CBOR",
+        ));
+    }
+    let value: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::new("SerializationException", format!("bad JSON: {e}")))?
+    };
+    Ok((op.to_string(), value))
+}
+
+async fn kinesis_handler(State(s): State<Arc<kinesis::Streams>>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = match request(&headers, &body, "Kinesis_20131202") {
+        Ok((op, req)) => s.call(&op, req).await,
+        Err(e) => Err(e),
+    };
+    respond(result)
+}
+
+async fn data_api_handler(State(s): State<Arc<redshift_data::DataApi>>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = match request(&headers, &body, "RedshiftData") {
+        Ok((op, req)) => s.call(&op, req).await,
+        Err(e) => Err(e),
+    };
+    respond(result)
+}
+
+/// Serve until `stop` is cancelled.
+pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken) -> Result<(), String> {
+    for addr in [opts.kinesis, opts.redshift_data] {
+        if !addr.ip().is_loopback() && !opts.allow_remote {
+            return Err(format!(
+                "{addr} is not a loopback address; courier emulate serves unauthenticated endpoints, \
+                 so it binds 127.0.0.1 unless --allow-remote is given"
+            ));
+        }
+    }
+    let streams = kinesis::Streams::open(
+        opts.data_dir.join("streams"),
+        crate::setup::stream_limits(config),
+        &config.stream.name,
+        config.stream.shards,
+    )?;
+    let paths = crate::setup::EmbeddedPaths::new(&opts.data_dir);
+    let warehouse =
+        DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects).map_err(|e| e.to_string())?;
+    let source = match &opts.s3_endpoint {
+        Some(url) => {
+            let sdk = crate::backend::aws::sdk_config(&config.aws).await;
+            let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+                .endpoint_url(url)
+                .force_path_style(true)
+                .build();
+            CopySource::S3(aws_sdk_s3::Client::from_conf(s3))
+        }
+        None => CopySource::Dir(paths.objects.clone()),
+    };
+    let data_api = Arc::new(redshift_data::DataApi::new(warehouse, source));
+    let limit = DefaultBodyLimit::max(16 << 20);
+    let kinesis_app = Router::new()
+        .route("/", post(kinesis_handler))
+        .layer(limit)
+        .with_state(Arc::new(streams));
+    let data_app = Router::new()
+        .route("/", post(data_api_handler))
+        .layer(limit)
+        .with_state(data_api);
+    let bind = |addr: SocketAddr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("binding {addr}: {e}"))
+    };
+    let (kl, rl) = (bind(opts.kinesis).await?, bind(opts.redshift_data).await?);
+    let (ka, ra) = (
+        kl.local_addr().map_err(|e| e.to_string())?,
+        rl.local_addr().map_err(|e| e.to_string())?,
+    );
+    let k = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            axum::serve(kl, kinesis_app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+    });
+    let r = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            axum::serve(rl, data_app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+    });
+    eprintln!(
+        "courier emulate: Kinesis on http://{ka}, Redshift Data API on http://{ra} (data in {})",
+        opts.data_dir.display()
+    );
+    let (k, r) = tokio::join!(k, r);
+    for res in [k, r] {
+        res.map_err(|e| format!("server task failed: {e}"))?
+            .map_err(|e| format!("server failed: {e}"))?;
+    }
+    Ok(())
+}
