@@ -160,7 +160,7 @@ pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken)
         }
         None => CopySource::Dir(paths.objects.clone()),
     };
-    let data_api = Arc::new(redshift_data::DataApi::new(warehouse, source));
+    let data_api = Arc::new(redshift_data::DataApi::new(warehouse, source)?);
     let limit = DefaultBodyLimit::max(16 << 20);
     let kinesis_app = Router::new()
         .route("/", post(kinesis_handler))

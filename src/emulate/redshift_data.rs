@@ -214,14 +214,21 @@ fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, S
 }
 
 impl DataApi {
-    pub fn new(warehouse: DuckDbWarehouse, copy: CopySource) -> Self {
-        DataApi {
+    pub fn new(warehouse: DuckDbWarehouse, copy: CopySource) -> Result<Self, String> {
+        warehouse
+            .connect()
+            .and_then(|c| {
+                c.execute_batch("CREATE SCHEMA IF NOT EXISTS public")
+                    .map_err(|e| crate::backend::WarehouseError::Sql(e.to_string()))
+            })
+            .map_err(|e| format!("preparing the warehouse: {e}"))?;
+        Ok(DataApi {
             warehouse,
             copy,
             statements: Mutex::new(HashMap::new()),
             order: Mutex::new(VecDeque::new()),
             write: Mutex::new(()),
-        }
+        })
     }
 
     fn remember(&self, st: Statement) {
@@ -251,6 +258,9 @@ impl DataApi {
         let mut results: Vec<(Result<Outcome, String>, i64)> = Vec::new();
         let outcome = (|| -> Result<(), String> {
             let conn = self.warehouse.connect().map_err(|e| e.to_string())?;
+            // Redshift resolves unqualified names in `public`.
+            conn.execute_batch("SET search_path = 'public,main'")
+                .map_err(|e| e.to_string())?;
             if batch {
                 conn.execute_batch("BEGIN TRANSACTION").map_err(|e| e.to_string())?;
             }
