@@ -237,14 +237,14 @@ mod tests {
         assert_eq!(c.table, "food.dimCustomers");
         assert_eq!(c.source.to_string(), "s3://courier-data/dims/dimCustomers.csv");
         assert_eq!((c.ignore_header, c.quote, c.gzip), (1, '"', false));
-        let g = parse_copy("copy stage from 's3://b/k.csv.gz' iam_role 'r' csv gzip ignoreheader 1")
+        let g = parse_copy("copy stage from 's3://bkt/k.csv.gz' iam_role 'r' csv gzip ignoreheader 1")
             .unwrap()
             .unwrap();
         assert!(g.gzip);
         assert_eq!(parse_copy("SELECT 1").unwrap(), None);
         assert!(parse_copy("COPY t FROM 'http://x/y'").is_err());
         assert!(
-            parse_copy("COPY t FROM 's3://b/k' MANIFEST")
+            parse_copy("COPY t FROM 's3://bkt/k' MANIFEST")
                 .unwrap_err()
                 .contains("MANIFEST")
         );
