@@ -148,6 +148,9 @@ pub struct AwsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct WarehouseConfig {
     pub schema: String,
+    /// Embedded DuckDB's buffer memory cap, e.g. "128MB" (data past it is
+    /// spilled to the database file, not lost).
+    pub memory_limit: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +249,7 @@ impl Default for WarehouseConfig {
     fn default() -> Self {
         WarehouseConfig {
             schema: "food_delivery_datamart".into(),
+            memory_limit: "96MB".into(),
         }
     }
 }
@@ -490,6 +494,14 @@ impl Config {
             }
         }
         Ident::parse("schema", &self.warehouse.schema).map_err(|e| format!("key warehouse.schema: {e}"))?;
+        let m = self.warehouse.memory_limit.trim();
+        let digits = m.chars().take_while(|c| c.is_ascii_digit()).count();
+        let unit = m[digits..].trim().to_ascii_uppercase();
+        if digits == 0 || !["KB", "MB", "GB", "KIB", "MIB", "GIB"].contains(&unit.as_str()) {
+            return Err(format!(
+                "key warehouse.memory_limit: {m:?} is not a size like \"96MB\" or \"1GB\""
+            ));
+        }
         range("ui.tick_ms", self.ui.tick_ms, 16, 10_000)?;
         if self.ui.lag_warn_ms > self.ui.lag_crit_ms {
             return Err(format!(
@@ -618,6 +630,7 @@ mod tests {
                 "unknown field `aws_secret_access_key`",
             ),
             ("[storage]\nstaging_prefix = \"../x\"\n", "key storage.staging_prefix"),
+            ("[warehouse]\nmemory_limit = \"lots\"\n", "key warehouse.memory_limit"),
         ];
         for (text, want) in cases {
             let e = Config::parse(text, "/tmp/c.toml").unwrap_err().to_string();

@@ -94,6 +94,9 @@ enum Cmd {
         /// A short run (under two minutes) with smaller sizes; figures printed, not judged strictly.
         #[arg(long)]
         quick: bool,
+        /// Only the measurements whose names contain WORD (e.g. ingest, generator, rss).
+        #[arg(long, value_name = "WORD")]
+        only: Option<String>,
     },
 }
 
@@ -162,8 +165,8 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Some(Cmd::Bench { quick }) => {
-                let figures = courier::bench::run(*quick, |step| eprintln!("bench: {step}…")).await;
+            Some(Cmd::Bench { quick, only }) => {
+                let figures = courier::bench::run(*quick, only.as_deref(), |step| eprintln!("bench: {step}…")).await;
                 print!("{}", courier::bench::table(&figures));
                 Ok(ExitCode::SUCCESS)
             }

@@ -60,6 +60,9 @@ pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, 
     );
     let warehouse =
         DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects).map_err(|e| e.to_string())?;
+    warehouse
+        .set_memory_limit(&config.warehouse.memory_limit)
+        .map_err(|e| format!("warehouse.memory_limit: {e}"))?;
     let ports = Ports {
         stream: Arc::new(Arc::clone(&stream)),
         objects: Arc::new(DirObjectStore::new(&paths.objects)),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use super::state::Shared;
+use super::state::{Counters, Shared};
 use crate::backend::{ObjectStore, ObjectStoreError, ObjectUri, TableName, Warehouse};
 use crate::engine::snapshot::LoadState;
 
@@ -211,6 +211,9 @@ impl DimensionLoader {
             Some(started),
         );
         let result = self.warehouse.copy_replace(table, uri).await;
+        if result.is_ok() {
+            Counters::add(&self.shared.counters.dimension_loads, 1);
+        }
         let state = match &result {
             Ok(rows) => LoadState::Loaded {
                 rows: *rows,

@@ -226,6 +226,9 @@ impl Generator {
         let mut round = 0u32;
         while !todo.is_empty() {
             let mut retry = Vec::new();
+            // Only throttled (no failure) this round: the shard's window
+            // reopens within a second, so retry soon rather than idling.
+            let mut only_throttled = true;
             let mut rest = std::mem::take(&mut todo).into_iter().peekable();
             while rest.peek().is_some() {
                 let mut chunk = Vec::new();
@@ -264,6 +267,7 @@ impl Generator {
                                     error_code,
                                     error_message,
                                 } => {
+                                    only_throttled = false;
                                     self.report(last_error, format!("put failed: {error_code}: {error_message}"));
                                     if attempts + 1 >= MAX_ATTEMPTS {
                                         Counters::add(&c.failed, 1);
@@ -275,6 +279,7 @@ impl Generator {
                         }
                     }
                     Err(e) => {
+                        only_throttled = false;
                         self.report(last_error, format!("PutRecords failed: {e}"));
                         for (p, attempts) in chunk {
                             if attempts + 1 >= MAX_ATTEMPTS {
@@ -290,7 +295,12 @@ impl Generator {
             if todo.is_empty() {
                 break;
             }
-            let wait = backoff(round, Duration::from_millis(50), Duration::from_secs(2));
+            let cap = if only_throttled {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(2)
+            };
+            let wait = backoff(round, Duration::from_millis(50), cap);
             round += 1;
             tokio::select! {
                 _ = cancel.cancelled() => {

@@ -155,7 +155,16 @@ pub struct QueryRunner {
     pub source: QuerySource,
     defs: Vec<QueryDef>,
     due: Vec<Instant>,
+    /// The data version and time of each query's last run, and whether the
+    /// next run was asked for: with nothing new in the warehouse a due query
+    /// is not re-run (an idle console stays idle) unless asked, or a minute passed.
+    last_run: Vec<Option<(u64, Instant)>>,
+    forced: Vec<bool>,
 }
+
+/// Longest a query result is kept without a re-run when nothing changed
+/// (queries may depend on the clock, e.g. GETDATE()).
+const UNCHANGED_RERUN: Duration = Duration::from_secs(60);
 
 impl QueryRunner {
     pub fn new(shared: Arc<Shared>, warehouse: Arc<dyn Warehouse>, source: QuerySource) -> Self {
@@ -165,6 +174,8 @@ impl QueryRunner {
             source,
             defs: Vec::new(),
             due: Vec::new(),
+            last_run: Vec::new(),
+            forced: Vec::new(),
         };
         r.reload();
         r
@@ -189,6 +200,8 @@ impl QueryRunner {
             })
             .collect();
         self.due = vec![Instant::now(); defs.len()];
+        self.last_run = vec![None; defs.len()];
+        self.forced = vec![false; defs.len()];
         self.defs = defs;
     }
 
@@ -196,6 +209,7 @@ impl QueryRunner {
     pub fn run_now(&mut self, i: usize) {
         if let Some(d) = self.due.get_mut(i) {
             *d = Instant::now();
+            self.forced[i] = true;
         }
     }
 
@@ -206,6 +220,13 @@ impl QueryRunner {
                 continue;
             }
             let def = self.defs[i].clone();
+            let version = self.shared.counters.data_version();
+            let unchanged = self.last_run[i].is_some_and(|(v, at)| v == version && at.elapsed() < UNCHANGED_RERUN);
+            if unchanged && !self.forced[i] {
+                self.due[i] = Instant::now() + def.refresh;
+                continue;
+            }
+            self.forced[i] = false;
             self.set(i, |v| v.running = true);
             let started = Instant::now();
             let result = self.warehouse.query(&def.sql).await;
@@ -238,6 +259,7 @@ impl QueryRunner {
                 v.last = Some(last);
             });
             self.due[i] = Instant::now() + def.refresh;
+            self.last_run[i] = Some((version, Instant::now()));
         }
     }
 

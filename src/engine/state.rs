@@ -27,9 +27,17 @@ pub struct Counters {
     pub ingested: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub batches: AtomicU64,
+    /// Dimension loads that replaced a table.
+    pub dimension_loads: AtomicU64,
 }
 
 impl Counters {
+    /// Changes to the warehouse so far: committed batches and dimension loads.
+    /// Equal values mean the data the dashboard queries read has not changed.
+    pub fn data_version(&self) -> u64 {
+        Self::get(&self.batches) + Self::get(&self.dimension_loads)
+    }
+
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
     }

@@ -50,7 +50,7 @@ pub fn load(conn: &mut Connection, schema: &Ident, batch: FactBatch) -> Result<u
                 r.customer_id,
                 r.restaurant_id,
                 r.rider_id,
-                r.order_date.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+                crate::engine::event::format_order_date(r.order_date),
                 r.delivery_time,
                 r.order_value as f64 / 100.0,
                 r.delivery_fee as f64 / 100.0,

@@ -138,7 +138,8 @@ impl ShardLog {
             let mut offset = seg.position_at_or_before(from);
             let mut chunk = Vec::new();
             while offset < seg.len && out.len() < max_records && (bytes < max_bytes || out.is_empty()) {
-                let want = ((seg.len - offset) as usize).min(max_bytes.max(64 * 1024) + MAX_BODY);
+                // Bounded chunks: memory stays small however large the budget.
+                let want = ((seg.len - offset) as usize).min(max_bytes.clamp(64 * 1024, 512 * 1024) + MAX_BODY);
                 chunk.resize(want, 0);
                 seg.file.read_exact_at(&mut chunk, offset)?;
                 let mut at = 0usize;

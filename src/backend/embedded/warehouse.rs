@@ -107,6 +107,16 @@ impl DuckDbWarehouse {
         Ok(conn)
     }
 
+    /// Cap DuckDB's buffer memory (`size` validated by config, e.g. "96MB").
+    pub fn set_memory_limit(&self, size: &str) -> Result<(), WarehouseError> {
+        let size: String = size.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        self.writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .execute_batch(&format!("SET memory_limit = '{size}'"))
+            .map_err(sql_err)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
