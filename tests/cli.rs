@@ -232,7 +232,8 @@ fn bench_quick_prints_every_figure() {
         "capacity achieved",
         "embedded ingest exactly-once",
         "freshness at 10,000 events/s",
-        "RSS while running",
+        "peak RSS of `courier --no-tui`",
+        "CPU of the open console",
         "dimension COPY",
         "console frame",
     ] {
