@@ -295,12 +295,12 @@ impl Generator {
             if todo.is_empty() {
                 break;
             }
-            let cap = if only_throttled {
-                Duration::from_millis(100)
+            let (base, cap) = if only_throttled {
+                (Duration::from_millis(10), Duration::from_millis(50))
             } else {
-                Duration::from_secs(2)
+                (Duration::from_millis(50), Duration::from_secs(2))
             };
-            let wait = backoff(round, Duration::from_millis(50), cap);
+            let wait = backoff(round, base, cap);
             round += 1;
             tokio::select! {
                 _ = cancel.cancelled() => {
