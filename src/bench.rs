@@ -331,14 +331,14 @@ async fn dimension_copy(dir: &Path, rows: u32) -> Result<Duration, String> {
 }
 
 /// Run the real engine for `secs` at `rate` on `shards` shards with the
-/// given per-shard write limit; returns (acked/s, lost, p50, p99, peak RSS MiB).
+/// given per-shard write limit; returns (acked/s, lost, p50, p99).
 async fn engine_run(
     dir: &Path,
     rate: u32,
     shards: usize,
     shard_limit: u64,
     secs: u64,
-) -> Result<(f64, u64, Option<u64>, Option<u64>, f64), String> {
+) -> Result<(f64, u64, Option<u64>, Option<u64>), String> {
     let text = format!(
         "[stream]\nshards = {shards}\nwrite_records_per_sec = {shard_limit}\nwrite_bytes_per_sec = 17179869184\n\
          reads_per_sec = 20\nread_bytes_per_sec = 17179869184\nfsync = false\n\
@@ -355,11 +355,7 @@ async fn engine_run(
     }
     let start_acked = rx.borrow().generator.acknowledged;
     let t0 = Instant::now();
-    let mut peak_rss = 0.0f64;
-    while t0.elapsed() < Duration::from_secs(secs) {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        peak_rss = peak_rss.max(rss_mib());
-    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
     let snap = rx.borrow().clone();
     let rate = (snap.generator.acknowledged - start_acked) as f64 / t0.elapsed().as_secs_f64();
     handle.stop();
@@ -369,7 +365,6 @@ async fn engine_run(
         summary.acknowledged - summary.ingested,
         snap.freshness.p50_ms,
         snap.freshness.p99_ms,
-        peak_rss,
     ))
 }
 
@@ -483,15 +478,6 @@ async fn idle_console_cpu(dir: &Path, secs: u64) -> Result<f64, String> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = tmux(&["kill-session", "-t", &session]);
     result
-}
-
-/// Resident set size of this process, MiB.
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn frame_render(frames: usize) -> (f64, f64) {
@@ -617,7 +603,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
     if want("freshness at 10,000 events/s") {
         progress("freshness at 10,000 events/s");
         match engine_run(&tmp.join("fresh"), 10_000, 16, 1000, sizes.freshness_secs).await {
-            Ok((_, _, p50, p99, rss)) => {
+            Ok((_, _, p50, p99)) => {
                 let fmt = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
                 out.push(Figure {
                     name: "freshness at 10,000 events/s, p50 / p99",
@@ -625,7 +611,6 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
                     goal: "p99 ≤ 1 s",
                     pass: Some(p99.is_some_and(|v| v <= 1000)),
                 });
-                let _ = rss;
             }
             Err(e) => out.push(Figure {
                 name: "freshness at 10,000 events/s",

@@ -33,6 +33,12 @@ impl fmt::Display for Ident {
     }
 }
 
+/// A SQL string literal for values courier produces (paths, validated names,
+/// sequence numbers): quotes doubled.
+pub fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// `schema.table`, both validated.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TableName {

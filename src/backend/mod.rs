@@ -222,6 +222,23 @@ pub struct FactBatch {
     pub checkpoint: SequenceNumber,
 }
 
+impl FactBatch {
+    /// The rows to load: within a batch (one shard, in sequence order) only
+    /// each OrderID's last event matters.
+    pub fn latest_rows(&self) -> Vec<&FactRow> {
+        let mut last: std::collections::HashMap<i64, usize> = std::collections::HashMap::with_capacity(self.rows.len());
+        for (i, r) in self.rows.iter().enumerate() {
+            last.insert(r.order_id, i);
+        }
+        self.rows
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| last.get(&r.order_id) == Some(i))
+            .map(|(_, r)| r)
+            .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
     /// The warehouse can't be reached or is locked; retry later.

@@ -5,8 +5,6 @@
 //! BatchExecuteStatement (one transaction), idempotently, so a retry after a
 //! lost answer changes nothing: exactly once, as on the embedded default.
 
-use std::collections::HashMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,13 +45,11 @@ pub struct RedshiftDataWarehouse {
     staging_prefix: String,
 }
 
-/// A SQL string literal. Every value put into SQL text passes here; none
-/// carries a backslash (names, ARNs and keys are validated at config load,
-/// shard ids and sequence numbers come from Kinesis), so doubling quotes is
-/// the whole escape in Redshift and in the emulator alike.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
+// Every value put into SQL text passes `literal`; none carries a backslash
+// (names, ARNs and keys are validated at config load, shard ids and sequence
+// numbers come from Kinesis), so doubling quotes is the whole escape in
+// Redshift and in the emulator alike.
+use crate::backend::ident::literal;
 
 fn data_api_err<E>(what: &str, err: aws_sdk_redshiftdata::error::SdkError<E>) -> WarehouseError
 where
@@ -70,6 +66,23 @@ where
         // Throttling, ActiveStatementsExceeded, 5xx, connection failures: try again later.
         _ => WarehouseError::Unavailable(format!("{what}: {message}")),
     }
+}
+
+/// The Redshift target (database, workgroup or cluster, how to sign in) set
+/// on an ExecuteStatement or BatchExecuteStatement request.
+macro_rules! on_target {
+    ($req:expr, $t:expr) => {
+        $req.database(&$t.database)
+            .set_workgroup_name($t.workgroup.clone())
+            .set_cluster_identifier($t.cluster_identifier.clone())
+            .set_secret_arn($t.secret_arn.clone())
+            .set_db_user($t.db_user.clone())
+    };
+}
+
+fn statement_id(op: &str, id: Option<&str>) -> Result<String, WarehouseError> {
+    id.map(str::to_string)
+        .ok_or_else(|| WarehouseError::Unavailable(format!("{op} returned no statement id")))
 }
 
 /// One Data API field as text (NULL as None).
@@ -126,10 +139,7 @@ fn gzip_csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<
     for r in rows {
         w.write_record(&r).map_err(|e| fail(&e))?;
     }
-    let gz = w.into_inner().map_err(|e| fail(&e))?;
-    let mut gz = gz;
-    gz.flush().map_err(|e| fail(&e))?;
-    gz.finish().map_err(|e| fail(&e))
+    w.into_inner().map_err(|e| fail(&e))?.finish().map_err(|e| fail(&e))
 }
 
 /// Longest prefix of `s` of at most `max` bytes, on a char boundary.
@@ -178,26 +188,13 @@ impl RedshiftDataWarehouse {
         Ok(())
     }
 
-    /// ExecuteStatement, then wait for it. Returns the statement id.
+    /// ExecuteStatement, then wait for it. Returns the statement id and
+    /// whether it has a result set.
     async fn execute(&self, sql: &str) -> Result<(String, bool), WarehouseError> {
         Self::check_size(sql)?;
-        let t = &self.target;
-        let out = self
-            .client
-            .execute_statement()
-            .sql(sql)
-            .database(&t.database)
-            .set_workgroup_name(t.workgroup.clone())
-            .set_cluster_identifier(t.cluster_identifier.clone())
-            .set_secret_arn(t.secret_arn.clone())
-            .set_db_user(t.db_user.clone())
-            .send()
-            .await
-            .map_err(|e| data_api_err("ExecuteStatement", e))?;
-        let id = out
-            .id()
-            .ok_or_else(|| WarehouseError::Unavailable("ExecuteStatement returned no statement id".into()))?
-            .to_string();
+        let req = on_target!(self.client.execute_statement().sql(sql), self.target);
+        let out = req.send().await.map_err(|e| data_api_err("ExecuteStatement", e))?;
+        let id = statement_id("ExecuteStatement", out.id())?;
         let has_rows = self.wait(&id).await?;
         Ok((id, has_rows))
     }
@@ -207,23 +204,9 @@ impl RedshiftDataWarehouse {
         for s in &sqls {
             Self::check_size(s)?;
         }
-        let t = &self.target;
-        let out = self
-            .client
-            .batch_execute_statement()
-            .set_sqls(Some(sqls))
-            .database(&t.database)
-            .set_workgroup_name(t.workgroup.clone())
-            .set_cluster_identifier(t.cluster_identifier.clone())
-            .set_secret_arn(t.secret_arn.clone())
-            .set_db_user(t.db_user.clone())
-            .send()
-            .await
-            .map_err(|e| data_api_err("BatchExecuteStatement", e))?;
-        let id = out
-            .id()
-            .ok_or_else(|| WarehouseError::Unavailable("BatchExecuteStatement returned no statement id".into()))?
-            .to_string();
+        let req = on_target!(self.client.batch_execute_statement().set_sqls(Some(sqls)), self.target);
+        let out = req.send().await.map_err(|e| data_api_err("BatchExecuteStatement", e))?;
+        let id = statement_id("BatchExecuteStatement", out.id())?;
         self.wait(&id).await.map(|_| ())
     }
 
@@ -387,38 +370,29 @@ impl Warehouse for RedshiftDataWarehouse {
 
     async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError> {
         let s = &self.schema;
-        // Within a batch (one shard, in sequence order) only an OrderID's last event matters.
-        let mut last: HashMap<i64, usize> = HashMap::with_capacity(batch.rows.len());
-        for (i, r) in batch.rows.iter().enumerate() {
-            last.insert(r.order_id, i);
-        }
+        let latest = batch.latest_rows();
         let ingest = ts_ms(chrono::Utc::now().timestamp_millis());
         let mut sqls = Vec::new();
-        if !last.is_empty() {
-            let rows = batch
-                .rows
-                .iter()
-                .enumerate()
-                .filter(|(i, r)| last.get(&r.order_id) == Some(i))
-                .map(|(_, r)| {
-                    vec![
-                        r.order_id.to_string(),
-                        r.customer_id.to_string(),
-                        r.restaurant_id.to_string(),
-                        r.rider_id.to_string(),
-                        r.order_date.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
-                        r.delivery_time.to_string(),
-                        money(r.order_value),
-                        money(r.delivery_fee),
-                        money(r.tip_amount),
-                        r.order_status.clone(),
-                        r.shard_id.clone(),
-                        r.sequence_number.clone(),
-                        ts_ms(r.arrival_ms),
-                        ingest.clone(),
-                        r.emitted_ms.map(ts_ms).unwrap_or_default(),
-                    ]
-                });
+        if !latest.is_empty() {
+            let rows = latest.iter().map(|r| {
+                vec![
+                    r.order_id.to_string(),
+                    r.customer_id.to_string(),
+                    r.restaurant_id.to_string(),
+                    r.rider_id.to_string(),
+                    r.order_date.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+                    r.delivery_time.to_string(),
+                    money(r.order_value),
+                    money(r.delivery_fee),
+                    money(r.tip_amount),
+                    r.order_status.clone(),
+                    r.shard_id.clone(),
+                    r.sequence_number.clone(),
+                    ts_ms(r.arrival_ms),
+                    ingest.clone(),
+                    r.emitted_ms.map(ts_ms).unwrap_or_default(),
+                ]
+            });
             let body = gzip_csv(
                 &[
                     "OrderID",
@@ -507,7 +481,7 @@ impl Warehouse for RedshiftDataWarehouse {
             ),
         ]);
         self.batch(sqls).await?;
-        Ok(last.len() as u64)
+        Ok(latest.len() as u64)
     }
 
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {

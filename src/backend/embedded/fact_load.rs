@@ -4,8 +4,6 @@
 //! existing one with an older sequence number, so redelivery changes nothing
 //! and a newer status for an OrderID wins.
 
-use std::collections::HashMap;
-
 use duckdb::{Connection, params};
 
 use crate::backend::ident::Ident;
@@ -28,11 +26,6 @@ const NEWER: &str = "(length(EXCLUDED.SequenceNumber) > length(factOrders.Sequen
          AND EXCLUDED.SequenceNumber > factOrders.SequenceNumber))";
 
 pub fn load(conn: &mut Connection, schema: &Ident, batch: FactBatch) -> Result<u64, WarehouseError> {
-    // Within a batch (one shard, in sequence order) only an OrderID's last event matters.
-    let mut last: HashMap<i64, usize> = HashMap::with_capacity(batch.rows.len());
-    for (i, r) in batch.rows.iter().enumerate() {
-        last.insert(r.order_id, i);
-    }
     let ingest_ms = chrono::Utc::now().timestamp_millis();
     let tx = conn.transaction().map_err(err("begin"))?;
     tx.execute_batch(&format!("DELETE FROM {schema}.courier_fact_staging"))
@@ -41,10 +34,7 @@ pub fn load(conn: &mut Connection, schema: &Ident, batch: FactBatch) -> Result<u
         let mut app = tx
             .appender_to_db("courier_fact_staging", schema.as_str())
             .map_err(err("open appender"))?;
-        for (i, r) in batch.rows.iter().enumerate() {
-            if last.get(&r.order_id) != Some(&i) {
-                continue;
-            }
+        for r in batch.latest_rows() {
             app.append_row(params![
                 r.order_id,
                 r.customer_id,

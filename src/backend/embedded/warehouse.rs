@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use duckdb::{Connection, params};
 
 use super::csv_check;
-use crate::backend::ident::Ident;
+use crate::backend::ident::{Ident, literal};
 use crate::backend::{FactBatch, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse, WarehouseError};
 
 /// The schema DDL shipped in `sql/schema`, run in order.
@@ -47,11 +47,6 @@ fn sql_err(e: duckdb::Error) -> WarehouseError {
     } else {
         WarehouseError::Sql(msg)
     }
-}
-
-/// Quote a string literal for SQL text (only for values we produce: paths).
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 impl DuckDbWarehouse {
