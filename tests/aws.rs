@@ -562,7 +562,7 @@ fn a_data_api_outage_is_retried_and_loses_nothing() {
         &s3,
         &rs.redshift_data,
     );
-    let run_for = format!("{}s", outage + 25);
+    let run_for = format!("{}s", outage + 40);
     let mut cmd = Command::new(BIN);
     fake_env(&mut cmd, &home);
     let mut child = cmd
@@ -575,14 +575,27 @@ fn a_data_api_outage_is_retried_and_loses_nothing() {
         .unwrap();
     let started = Instant::now();
     let stdout = child.stdout.take().unwrap();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<u64>();
     let lines = std::thread::spawn(move || {
         BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
+            .inspect(|l| {
+                let ingested = serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v["ingest"]["ingested"].as_u64());
+                let _ = seen_tx.send(ingested.unwrap_or(0));
+            })
             .map(|l| (started.elapsed(), l))
             .collect::<Vec<_>>()
     });
-    std::thread::sleep(Duration::from_secs(8));
+    // Take the Data API away once ingestion is under way (set-up on a busy
+    // machine can take a while), plus a few seconds of steady running.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen_rx.recv_timeout(Duration::from_secs(1)).unwrap_or(0) < 500 {
+        assert!(Instant::now() < deadline, "ingestion never started");
+    }
+    std::thread::sleep(Duration::from_secs(3));
     drop(rs); // the Data API is gone
     let down_at = started.elapsed();
     std::thread::sleep(Duration::from_secs(outage));
