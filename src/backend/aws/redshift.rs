@@ -212,29 +212,31 @@ impl RedshiftDataWarehouse {
 
     /// Poll DescribeStatement with backoff until the statement is done.
     /// Ok(has_result_set) when FINISHED; FAILED carries Redshift's error text.
+    /// A DescribeStatement that fails even after the SDK's own retries ends
+    /// the wait as `Unavailable` at once: the caller shows that it is
+    /// retrying and replays the statement, which every load is written to
+    /// survive (staged rows go in only if absent, the checkpoint is replaced).
     async fn wait(&self, id: &str) -> Result<bool, WarehouseError> {
         let mut delay = Duration::from_millis(10);
-        let mut errors = 0u32;
         loop {
             match self.client.describe_statement().id(id).send().await {
-                Ok(d) => {
-                    errors = 0;
-                    match d.status() {
-                        Some(StatusString::Finished) => return Ok(d.has_result_set().unwrap_or(false)),
-                        Some(StatusString::Failed) => {
-                            return Err(WarehouseError::Sql(d.error().unwrap_or("statement failed").to_string()));
-                        }
-                        Some(StatusString::Aborted) => {
-                            return Err(WarehouseError::Unavailable(format!("statement {id} was aborted")));
-                        }
-                        _ => {}
+                Ok(d) => match d.status() {
+                    Some(StatusString::Finished) => return Ok(d.has_result_set().unwrap_or(false)),
+                    Some(StatusString::Failed) => {
+                        return Err(WarehouseError::Sql(d.error().unwrap_or("statement failed").to_string()));
                     }
-                }
+                    Some(StatusString::Aborted) => {
+                        return Err(WarehouseError::Unavailable(format!("statement {id} was aborted")));
+                    }
+                    _ => {}
+                },
                 Err(e) => {
-                    errors += 1;
-                    if errors > 8 {
-                        return Err(data_api_err("DescribeStatement", e));
-                    }
+                    return Err(match data_api_err("DescribeStatement", e) {
+                        // The service forgot the statement (restarted, or it
+                        // expired): its outcome is unknown, so try again.
+                        WarehouseError::Sql(m) => WarehouseError::Unavailable(m),
+                        other => other,
+                    });
                 }
             }
             tokio::time::sleep(delay).await;
