@@ -40,6 +40,50 @@ pub struct OrderEvent {
     pub emitted_at: Option<i64>,
 }
 
+impl OrderEvent {
+    /// The event as JSON, byte for byte what `serde_json::to_vec` gives
+    /// (same keys, order and number formatting), written straight into one
+    /// right-sized buffer: the generator's hot path. Strings still go
+    /// through serde_json's escaping.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        let mut int = itoa::Buffer::new();
+        let key = |out: &mut Vec<u8>, k: &str| {
+            out.extend_from_slice(if out.is_empty() { b"{\"" } else { b",\"" });
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        let string = |out: &mut Vec<u8>, v: &str| serde_json::to_writer(&mut *out, v).expect("a Vec takes any write");
+        let float = |out: &mut Vec<u8>, v: f64| serde_json::to_writer(&mut *out, &v).expect("a Vec takes any write");
+        key(&mut out, "OrderID");
+        out.extend_from_slice(int.format(self.order_id).as_bytes());
+        key(&mut out, "CustomerID");
+        out.extend_from_slice(int.format(self.customer_id).as_bytes());
+        key(&mut out, "RestaurantID");
+        out.extend_from_slice(int.format(self.restaurant_id).as_bytes());
+        key(&mut out, "RiderID");
+        out.extend_from_slice(int.format(self.rider_id).as_bytes());
+        key(&mut out, "OrderDate");
+        string(&mut out, &self.order_date);
+        key(&mut out, "DeliveryTime");
+        out.extend_from_slice(int.format(self.delivery_time).as_bytes());
+        key(&mut out, "OrderValue");
+        float(&mut out, self.order_value);
+        key(&mut out, "DeliveryFee");
+        float(&mut out, self.delivery_fee);
+        key(&mut out, "TipAmount");
+        float(&mut out, self.tip_amount);
+        key(&mut out, "OrderStatus");
+        string(&mut out, &self.order_status);
+        if let Some(ms) = self.emitted_at {
+            key(&mut out, "EmittedAt");
+            out.extend_from_slice(int.format(ms).as_bytes());
+        }
+        out.push(b'}');
+        out
+    }
+}
+
 pub fn format_order_date(t: NaiveDateTime) -> String {
     use chrono::{Datelike, Timelike};
     // The hot path of the generator: digits written directly (strftime is
@@ -165,6 +209,55 @@ mod tests {
     }
 
     const GOOD: &str = r#"{"OrderID": 12, "CustomerID": 3, "RestaurantID": 4, "RiderID": 5, "OrderDate": "2026-11-20T14:03:11.482913", "DeliveryTime": 30, "OrderValue": 45.5, "DeliveryFee": 3.25, "TipAmount": 0, "OrderStatus": "On the way"}"#;
+
+    #[test]
+    fn hand_written_json_is_byte_for_byte_serde_json() {
+        let base = OrderEvent {
+            order_id: 12,
+            customer_id: 3,
+            restaurant_id: 4,
+            rider_id: 5,
+            order_date: "2026-11-20T14:03:11.482913".into(),
+            delivery_time: 30,
+            order_value: 45.5,
+            delivery_fee: 3.25,
+            tip_amount: 0.0,
+            order_status: "On the way".into(),
+            emitted_at: Some(1_764_000_000_123),
+        };
+        let variants = [
+            base.clone(),
+            OrderEvent {
+                emitted_at: None,
+                ..base.clone()
+            },
+            OrderEvent {
+                order_id: i64::MIN,
+                customer_id: i32::MAX,
+                restaurant_id: -1,
+                rider_id: 0,
+                order_value: 1e21,
+                delivery_fee: -0.0,
+                tip_amount: f64::NAN,
+                order_status: "quote \" back \\ tab \t nul \u{0} é 🚚".into(),
+                order_date: String::new(),
+                ..base.clone()
+            },
+            OrderEvent {
+                order_value: 0.1 + 0.2,
+                delivery_fee: f64::INFINITY,
+                tip_amount: 99.99,
+                ..base
+            },
+        ];
+        for e in variants {
+            assert_eq!(
+                String::from_utf8(e.to_json()).unwrap(),
+                serde_json::to_string(&e).unwrap(),
+                "{e:?}"
+            );
+        }
+    }
 
     #[test]
     fn fast_date_format_and_parse_agree_with_chrono() {

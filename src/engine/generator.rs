@@ -136,16 +136,18 @@ impl Generator {
             }
             let mut batch = Vec::with_capacity(burst as usize);
             let now = Instant::now();
+            // One wall-clock reading per batch: every event of it is emitted now.
+            let wall = chrono::Utc::now();
             while batch.len() < burst as usize && updates.front().is_some_and(|u| u.due <= now) {
                 let mut u = updates.pop_front().expect("checked");
-                u.event.emitted_at = Some(chrono::Utc::now().timestamp_millis());
+                u.event.emitted_at = Some(wall.timestamp_millis());
                 batch.push(Pending {
                     event: u.event,
                     is_new: false,
                 });
             }
             while batch.len() < burst as usize {
-                match self.new_order(&ids, &mut rng) {
+                match self.new_order(&ids, &mut rng, wall) {
                     Ok(e) => batch.push(Pending { event: e, is_new: true }),
                     Err(e) => {
                         self.shared.error("generator", format!("cannot reserve order ids: {e}"));
@@ -170,9 +172,13 @@ impl Generator {
         self.set_state(GeneratorState::Stopped);
     }
 
-    fn new_order(&mut self, ids: &DimensionIds, rng: &mut SmallRng) -> std::io::Result<OrderEvent> {
+    fn new_order(
+        &mut self,
+        ids: &DimensionIds,
+        rng: &mut SmallRng,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> std::io::Result<OrderEvent> {
         let order_id = self.order_ids.next_id()?;
-        let now = chrono::Utc::now();
         // Most orders happen now; a few arrive late, dated up to 30 days back,
         // as the reference producer's spread does. None is dropped.
         let date = if rng.random_bool(0.05) {
@@ -235,7 +241,7 @@ impl Generator {
                 let mut entries = Vec::new();
                 let mut bytes = 0;
                 while let Some((p, _)) = rest.peek() {
-                    let data = serde_json::to_vec(&p.event).expect("events serialize");
+                    let data = p.event.to_json();
                     let key = p.event.order_id.to_string();
                     if !entries.is_empty() && (entries.len() == 500 || bytes + data.len() + key.len() > MAX_PUT_BYTES) {
                         break;

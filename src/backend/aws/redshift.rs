@@ -530,6 +530,6 @@ mod tests {
                 .any(|x| x.starts_with("CREATE TABLE IF NOT EXISTS dm.factOrders"))
         );
         assert!(s.iter().all(|x| !x.contains(';') && !x.contains("--")));
-        assert_eq!(s.len(), 1 + 3 + 1 + 3);
+        assert_eq!(s.len(), 1 + 3 + 1 + 2);
     }
 }

@@ -38,7 +38,14 @@ pub struct DuckDbWarehouse {
     objects_root: PathBuf,
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
+    /// Fact batches waiting for the writer, committed together.
+    pending: Arc<Mutex<Vec<PendingBatch>>>,
 }
+
+type PendingBatch = (FactBatch, tokio::sync::oneshot::Sender<Result<u64, WarehouseError>>);
+
+/// At most this many rows go into one group commit.
+const GROUP_ROWS: usize = 200_000;
 
 fn sql_err(e: duckdb::Error) -> WarehouseError {
     let msg = e.to_string();
@@ -67,6 +74,7 @@ impl DuckDbWarehouse {
             objects_root: objects_root.to_path_buf(),
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
+            pending: Arc::default(),
         })
     }
 
@@ -235,10 +243,61 @@ impl Warehouse for DuckDbWarehouse {
         .await
     }
 
+    /// Queue the batch, then let the writer commit everything queued by
+    /// then in one transaction (group commit). Every caller queues before it
+    /// asks the writer, so no batch is left behind; a group that fails is
+    /// retried one batch at a time, so a bad batch fails alone.
     async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((batch, reply));
+        let pending = Arc::clone(&self.pending);
         let schema = self.schema.clone();
-        self.with_writer(move |conn| super::fact_load::load(conn, &schema, batch))
+        self.with_writer(move |conn| {
+            let group = {
+                let mut queue = pending.lock().unwrap_or_else(|p| p.into_inner());
+                let mut rows = 0;
+                let take = queue
+                    .iter()
+                    .take_while(|(b, _)| {
+                        rows += b.rows.len();
+                        rows <= GROUP_ROWS
+                    })
+                    .count()
+                    .max(1)
+                    .min(queue.len());
+                queue.drain(..take).collect::<Vec<_>>()
+            };
+            if group.is_empty() {
+                return Ok(()); // an earlier writer took ours along
+            }
+            let (batches, replies): (Vec<FactBatch>, Vec<_>) = group.into_iter().unzip();
+            match super::fact_load::load_group(conn, &schema, &batches) {
+                Ok(counts) => {
+                    for (reply, n) in replies.into_iter().zip(counts) {
+                        let _ = reply.send(Ok(n));
+                    }
+                }
+                Err(e) if batches.len() == 1 => {
+                    if let Some(reply) = replies.into_iter().next() {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+                Err(_) => {
+                    for (b, reply) in batches.iter().zip(replies) {
+                        let one = super::fact_load::load_group(conn, &schema, std::slice::from_ref(b));
+                        let _ = reply.send(one.map(|n| n.first().copied().unwrap_or(0)));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        answer
             .await
+            .map_err(|_| WarehouseError::Unavailable("the warehouse writer stopped before committing".into()))?
     }
 
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
