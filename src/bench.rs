@@ -107,7 +107,7 @@ async fn generator_to_stream(dir: &Path, n: usize) -> Result<f64, String> {
             .map(|i| {
                 let id = next + i as i64;
                 PutEntry {
-                    partition_key: id.to_string(),
+                    partition_key: itoa::Buffer::new().format(id).to_string(),
                     data: event(id, now).to_json(),
                 }
             })
@@ -218,7 +218,7 @@ async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> Result<(f64, f64), String> {
                 let now = chrono::Utc::now();
                 let entries: Vec<PutEntry> = (0..500)
                     .map(|i| PutEntry {
-                        partition_key: (next + i).to_string(),
+                        partition_key: itoa::Buffer::new().format(next + i).to_string(),
                         data: event(next + i, now).to_json(),
                     })
                     .collect();

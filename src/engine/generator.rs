@@ -242,7 +242,7 @@ impl Generator {
                 let mut bytes = 0;
                 while let Some((p, _)) = rest.peek() {
                     let data = p.event.to_json();
-                    let key = p.event.order_id.to_string();
+                    let key = itoa::Buffer::new().format(p.event.order_id).to_string();
                     if !entries.is_empty() && (entries.len() == 500 || bytes + data.len() + key.len() > MAX_PUT_BYTES) {
                         break;
                     }

@@ -268,7 +268,7 @@ impl EmbeddedStream {
             for (k, &i) in accepted.iter().enumerate() {
                 outcomes[i] = Some(PutOutcome::Ok {
                     shard_id: shard.id.clone(),
-                    sequence_number: SequenceNumber((first + k as u64).to_string()),
+                    sequence_number: SequenceNumber(itoa::Buffer::new().format(first + k as u64).to_string()),
                 });
             }
         }
@@ -362,6 +362,12 @@ impl Stream for Arc<EmbeddedStream> {
     }
 
     async fn put_records(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, StreamError> {
+        if !self.limits.fsync {
+            // Without fsync an append is a copy into the page cache (tens of
+            // microseconds for a full batch): cheaper done here than handed
+            // to the blocking pool and back.
+            return self.put_blocking(entries);
+        }
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || this.put_blocking(entries))
             .await
