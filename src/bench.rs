@@ -444,8 +444,7 @@ async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64, f64), Str
     std::fs::write(
         &config,
         "[stream]\nshards = 8\nwrite_records_per_sec = 10000000\nwrite_bytes_per_sec = 17179869184\n\
-         reads_per_sec = 20\nread_bytes_per_sec = 17179869184\nfsync = false\n\
-         [ingester]\nbatch_records = 50000\nbatch_age = \"200ms\"\n",
+         reads_per_sec = 20\nread_bytes_per_sec = 17179869184\nfsync = false\n",
     )
     .map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;

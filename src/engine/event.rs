@@ -109,6 +109,11 @@ pub fn format_order_date(t: NaiveDateTime) -> String {
     b.iter().map(|&c| c as char).collect()
 }
 
+/// An `OrderDate` as the generator writes it, back to a timestamp.
+pub fn parse_order_date(s: &str) -> Option<NaiveDateTime> {
+    parse_order_date_fast(s).or_else(|| NaiveDateTime::parse_from_str(s, ORDER_DATE_FORMAT).ok())
+}
+
 /// `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}]` without strftime (the ingester's hot
 /// path); `None` sends anything else to chrono's parser.
 fn parse_order_date_fast(s: &str) -> Option<NaiveDateTime> {
