@@ -399,11 +399,16 @@ async fn engine_run(
     while rx.borrow().generator.acknowledged == 0 && Instant::now() < deadline {
         let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
     }
-    let start_acked = rx.borrow().generator.acknowledged;
-    let t0 = Instant::now();
+    // Rates from the snapshots' own clock: a snapshot is published every
+    // few hundred milliseconds, and timing it with ours would skew the rate.
+    let (start_acked, start_at) = {
+        let s = rx.borrow();
+        (s.generator.acknowledged, s.uptime)
+    };
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let snap = rx.borrow().clone();
-    let rate = (snap.generator.acknowledged - start_acked) as f64 / t0.elapsed().as_secs_f64();
+    let rate = (snap.generator.acknowledged - start_acked) as f64
+        / snap.uptime.saturating_sub(start_at).as_secs_f64().max(0.001);
     handle.stop();
     let summary = handle.wait().await?;
     Ok((

@@ -131,6 +131,7 @@ impl Generator {
         let mut updates: VecDeque<Update> = VecDeque::new();
         let mut limiter: Option<(u32, RateLimiter<_, _, _>)> = None;
         let mut last_error = (String::new(), Instant::now());
+        let mut carry: Vec<Pending> = Vec::new();
         while !cancel.is_cancelled() {
             let ids = self.ids.borrow().clone();
             if !ids.is_usable() {
@@ -162,7 +163,11 @@ impl Generator {
                 _ = self.control.changed() => continue,
                 r = lim.until_n_ready(NonZeroU32::new(burst).expect("burst > 0")) => { let _ = r; }
             }
-            let mut batch = Vec::with_capacity(burst as usize);
+            // Records a full shard turned away last round go first; new
+            // orders fill the batch up to `burst`, so other shards keep
+            // getting work meanwhile and the backlog stays bounded.
+            let mut batch = std::mem::take(&mut carry);
+            let carried = batch.len();
             let now = Instant::now();
             // One wall-clock reading per batch: every event of it is emitted now.
             let wall = chrono::Utc::now();
@@ -183,8 +188,9 @@ impl Generator {
                     }
                 }
             }
-            Counters::add(&self.shared.counters.generated, batch.len() as u64);
-            let acked = self.put_with_retry(batch, &cancel, &mut last_error).await;
+            Counters::add(&self.shared.counters.generated, (batch.len() - carried) as u64);
+            let (acked, throttled) = self.put_with_retry(batch, &cancel, &mut last_error).await;
+            carry = throttled;
             if self.status_updates {
                 for p in acked {
                     if updates.len() >= MAX_PENDING_UPDATES {
@@ -196,6 +202,8 @@ impl Generator {
                 }
             }
         }
+        // Never acknowledged, so not lost: counted as failed.
+        Counters::add(&self.shared.counters.failed, carry.len() as u64);
         self.set_state(GeneratorState::Stopped);
     }
 
@@ -245,14 +253,17 @@ impl Generator {
         })
     }
 
-    /// Put `batch` until every record is acknowledged (throttled ones are
-    /// retried for as long as the generator runs). Returns the acknowledged.
+    /// Put `batch` until every record is acknowledged or only throttled
+    /// ones are left (failures are retried with backoff here). Returns the
+    /// acknowledged and the throttled, which the caller puts first into its
+    /// next batch: a full shard's window reopens within a second, and the
+    /// other shards need not wait for it.
     async fn put_with_retry(
         &self,
         batch: Vec<Pending>,
         cancel: &CancellationToken,
         last_error: &mut (String, Instant),
-    ) -> Vec<Pending> {
+    ) -> (Vec<Pending>, Vec<Pending>) {
         let c = &self.shared.counters;
         let mut todo: Vec<(Pending, u32)> = batch.into_iter().map(|p| (p, 0)).collect();
         let mut acked = Vec::new();
@@ -328,12 +339,10 @@ impl Generator {
             if todo.is_empty() {
                 break;
             }
-            let (base, cap) = if only_throttled {
-                (Duration::from_millis(10), Duration::from_millis(50))
-            } else {
-                (Duration::from_millis(50), Duration::from_secs(2))
-            };
-            let wait = backoff(round, base, cap);
+            if only_throttled {
+                return (acked, todo.into_iter().map(|(p, _)| p).collect());
+            }
+            let wait = backoff(round, Duration::from_millis(50), Duration::from_secs(2));
             round += 1;
             tokio::select! {
                 _ = cancel.cancelled() => {
@@ -344,7 +353,7 @@ impl Generator {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-        acked
+        (acked, Vec::new())
     }
 
     /// Surface an error without flooding: the same message at most every 5 s.

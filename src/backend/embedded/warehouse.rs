@@ -7,6 +7,7 @@
 //! up ingestion.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -40,12 +41,16 @@ pub struct DuckDbWarehouse {
     reader: Arc<Mutex<Connection>>,
     /// Fact batches waiting for the writer, committed together.
     pending: Arc<Mutex<Vec<PendingBatch>>>,
+    /// Batches in the last group commit: above one, several shards are
+    /// loading, and a lone batch waits `COMMIT_DELAY` for company.
+    last_group: Arc<AtomicUsize>,
 }
 
 type PendingBatch = (FactBatch, tokio::sync::oneshot::Sender<Result<u64, WarehouseError>>);
 
 /// At most this many rows go into one group commit.
 const GROUP_ROWS: usize = 200_000;
+const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
 
 fn sql_err(e: duckdb::Error) -> WarehouseError {
     let msg = e.to_string();
@@ -75,6 +80,7 @@ impl DuckDbWarehouse {
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
             pending: Arc::default(),
+            last_group: Arc::default(),
         })
     }
 
@@ -254,8 +260,15 @@ impl Warehouse for DuckDbWarehouse {
             .unwrap_or_else(|p| p.into_inner())
             .push((batch, reply));
         let pending = Arc::clone(&self.pending);
+        let last_group = Arc::clone(&self.last_group);
         let schema = self.schema.clone();
         self.with_writer(move |conn| {
+            // A lone batch while other shards are loading too: give them a
+            // moment to join (commit delay), one commit instead of several.
+            let lone = pending.lock().unwrap_or_else(|p| p.into_inner()).len() == 1;
+            if lone && last_group.load(Ordering::Relaxed) > 1 {
+                std::thread::sleep(COMMIT_DELAY);
+            }
             let group = {
                 let mut queue = pending.lock().unwrap_or_else(|p| p.into_inner());
                 let mut rows = 0;
@@ -273,6 +286,7 @@ impl Warehouse for DuckDbWarehouse {
             if group.is_empty() {
                 return Ok(()); // an earlier writer took ours along
             }
+            last_group.store(group.len(), Ordering::Relaxed);
             let (batches, replies): (Vec<FactBatch>, Vec<_>) = group.into_iter().unzip();
             match super::fact_load::load_group(conn, &schema, &batches) {
                 Ok(counts) => {
