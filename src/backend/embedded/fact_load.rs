@@ -200,7 +200,7 @@ mod tests {
             shard_id: "shardId-000000000001".into(),
             sequence_number: seq.to_string(),
             arrival_ms: 1_764_000_000_000,
-            emitted_ms: (seq % 2 == 0).then_some(1_764_000_000_500),
+            emitted_ms: seq.is_multiple_of(2).then_some(1_764_000_000_500),
         }
     }
 
