@@ -50,7 +50,7 @@ type PendingBatch = (FactBatch, tokio::sync::oneshot::Sender<Result<u64, Warehou
 
 /// At most this many rows go into one group commit.
 const GROUP_ROWS: usize = 200_000;
-const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
+const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
 
 fn sql_err(e: duckdb::Error) -> WarehouseError {
     let msg = e.to_string();
