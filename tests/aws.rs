@@ -4,6 +4,8 @@
 //! The emulators are installed by `scripts/emulators.sh install` (the
 //! README's test command runs it) and bound to 127.0.0.1 only.
 
+mod common;
+use common::free_port;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -88,14 +90,6 @@ struct Emulate {
     child: Child,
     kinesis: String,
     redshift_data: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Emulate {

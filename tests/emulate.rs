@@ -3,6 +3,8 @@
 //! results, limits and COPY; the Kinesis API's stream management; loopback
 //! binding.
 
+mod common;
+use common::free_port;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -23,14 +25,6 @@ impl Drop for Emulate {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(dir: &Path) -> Emulate {
@@ -181,16 +175,7 @@ async fn the_data_api_runs_statements_transactions_and_pages() {
     assert_eq!(rows[1235][2], Field::IsNull(true));
 
     // A DML statement has no result set; the rows it touched are counted.
-    let out = c
-        .execute_statement()
-        .sql("DELETE FROM public.t WHERE id >= 2000")
-        .database("dev")
-        .workgroup_name("courier")
-        .send()
-        .await
-        .unwrap();
-    let id = out.id().unwrap().to_string();
-    wait(&c, &id).await;
+    let id = execute(&c, "DELETE FROM public.t WHERE id >= 2000").await;
     let d = c.describe_statement().id(&id).send().await.unwrap();
     assert_eq!(d.has_result_set(), Some(false));
     assert_eq!(d.result_rows(), 500);

@@ -180,22 +180,16 @@ pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken)
         kl.local_addr().map_err(|e| e.to_string())?,
         rl.local_addr().map_err(|e| e.to_string())?,
     );
-    let k = tokio::spawn({
+    let serve = |listener, app| {
         let stop = stop.clone();
-        async move {
-            axum::serve(kl, kinesis_app)
+        tokio::spawn(async move {
+            axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await
-        }
-    });
-    let r = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            axum::serve(rl, data_app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        }
-    });
+        })
+    };
+    let k = serve(kl, kinesis_app);
+    let r = serve(rl, data_app);
     eprintln!(
         "courier emulate: Kinesis on http://{ka}, Redshift Data API on http://{ra} (data in {})",
         opts.data_dir.display()
