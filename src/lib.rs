@@ -10,6 +10,7 @@ pub mod dialect;
 pub mod emulate;
 pub mod engine;
 pub mod headless;
+pub mod memory;
 pub mod setup;
 pub mod table;
 pub mod ui;

@@ -112,15 +112,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    // glibc gives every thread that allocates its own arena (up to 8 per
-    // core); DuckDB's, tokio's and the blocking pool's threads then each hold
-    // freed memory apart. Two arenas cost no measurable speed here and keep
-    // resident memory ~30 MiB lower (`courier bench --only RSS`).
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator tunable, before any thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
+    courier::memory::tune();
     let cli = Cli::parse();
     if let Err(e) = color_eyre::install() {
         eprintln!("courier: {e}");

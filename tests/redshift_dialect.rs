@@ -306,6 +306,23 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "SELECT PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY DeliveryTime DESC) FROM food_delivery_datamart.factOrders",
         &["17"],
     ),
+    // Approximate (bounded memory); on a handful of rows it is exact.
+    (
+        "APPROXIMATE PERCENTILE_DISC",
+        "SELECT APPROXIMATE PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY DeliveryTime) FROM food_delivery_datamart.factOrders",
+        &["30"],
+    ),
+    (
+        "APPROXIMATE PERCENTILE_DISC",
+        "SELECT OrderStatus, APPROXIMATE  PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY OrderValue) \
+         FROM food_delivery_datamart.factOrders GROUP BY 1 ORDER BY 1",
+        &[
+            "Cancelled|20.00",
+            "Delivered|50.00",
+            "On the way|80.25",
+            "Processing|10.00",
+        ],
+    ),
     // AVG of an integer column is an integer in Redshift (truncated); of a
     // DECIMAL column it keeps the fraction.
     (

@@ -4,7 +4,7 @@ SELECT TOP 10
        d.RiderName,
        d.RiderVehicleType,
        COUNT(*) AS deliveries,
-       MEDIAN(o.DeliveryTime) AS median_minutes,
+       APPROXIMATE PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY o.DeliveryTime) AS median_minutes,
        NVL(SUM(o.TipAmount), 0) AS tips,
        d.RiderRating
 FROM food_delivery_datamart.factOrders o

@@ -3,8 +3,8 @@
 SELECT r.CuisineType,
        COUNT(*) AS orders,
        ROUND(AVG(o.DeliveryTime), 1) AS avg_minutes,
-       MEDIAN(o.DeliveryTime) AS median_minutes,
-       ROUND(PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY o.DeliveryTime), 1) AS p90_minutes,
+       APPROXIMATE PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY o.DeliveryTime) AS median_minutes,
+       APPROXIMATE PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY o.DeliveryTime) AS p90_minutes,
        LISTAGG(DISTINCT r.RestaurantName, ', ') WITHIN GROUP (ORDER BY r.RestaurantName) AS restaurants
 FROM food_delivery_datamart.factOrders o
 JOIN food_delivery_datamart.dimRestaurants r ON r.RestaurantID = o.RestaurantID

@@ -211,7 +211,7 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
             };
             format!("string_agg({distinct}{value}, {delim}{order}){}", over(f))
         }
-        "percentile_cont" | "percentile_disc" => {
+        "percentile_cont" | "percentile_disc" | super::APPROX_PERCENTILE => {
             arity(
                 &c,
                 |n| n == 1,
@@ -228,10 +228,12 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
             };
             let desc = matches!(o.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
             let p = if desc { format!("1 - ({})", a(0)) } else { a(0) };
-            let func = if c.name == "percentile_cont" {
-                "quantile_cont"
-            } else {
-                "quantile_disc"
+            // The approximate one (a t-digest) runs in bounded memory at
+            // any number of rows; the exact ones keep every value.
+            let func = match c.name.as_str() {
+                "percentile_cont" => "quantile_cont",
+                "percentile_disc" => "quantile_disc",
+                _ => "approx_quantile",
             };
             format!("{func}({}, {p}){}", o.expr, over(f))
         }

@@ -106,9 +106,13 @@ pub fn translate(sql: &str) -> Result<String, TranslateError> {
     Ok(translate_statements(sql)?.join(";\n"))
 }
 
-/// `APPROXIMATE COUNT(DISTINCT x)` is Redshift-only syntax the parser does
-/// not know: on the token stream (not text), turn it into
-/// `APPROX_COUNT_DISTINCT(x)` before parsing.
+/// The name `APPROXIMATE PERCENTILE_DISC` parses as.
+pub(crate) const APPROX_PERCENTILE: &str = "courier_approximate_percentile_disc";
+
+/// `APPROXIMATE COUNT(DISTINCT x)` and `APPROXIMATE PERCENTILE_DISC` are
+/// Redshift-only syntax the parser does not know: on the token stream (not
+/// text), turn the first into `APPROX_COUNT_DISTINCT(x)` and the second into
+/// a function name of ours before parsing.
 fn approximate_count(sql: &str) -> Result<String, TranslateError> {
     let tokens = Tokenizer::new(&RedshiftSqlDialect {}, sql)
         .tokenize()
@@ -122,6 +126,13 @@ fn approximate_count(sql: &str) -> Result<String, TranslateError> {
     let mut i = 0;
     while i < tokens.len() {
         if is_word(&tokens[i], "APPROXIMATE") {
+            // APPROXIMATE PERCENTILE_DISC(p) WITHIN GROUP (ORDER BY x): a
+            // function name of ours the rewrite turns into approx_quantile.
+            if let Some(j) = significant(i + 1).filter(|&j| is_word(&tokens[j], "PERCENTILE_DISC")) {
+                out.push(Token::make_word(APPROX_PERCENTILE, None));
+                i = j + 1;
+                continue;
+            }
             let count = significant(i + 1).filter(|&j| is_word(&tokens[j], "COUNT"));
             let paren = count
                 .and_then(|j| significant(j + 1))
@@ -132,7 +143,7 @@ fn approximate_count(sql: &str) -> Result<String, TranslateError> {
             let Some(d) = distinct else {
                 return Err(TranslateError::unsupported(
                     "APPROXIMATE",
-                    "only APPROXIMATE COUNT(DISTINCT expr) is Redshift syntax",
+                    "Redshift has APPROXIMATE COUNT(DISTINCT expr) and APPROXIMATE PERCENTILE_DISC(p) WITHIN GROUP (ORDER BY expr)",
                 ));
             };
             out.push(Token::make_word("APPROX_COUNT_DISTINCT", None));

@@ -203,7 +203,10 @@ impl Ingester {
                 }
             };
             last_call = Some(Instant::now());
-            let out = match self.stream.get_records(&it, 10_000).await {
+            // No more than the batch has room for: a batch never outgrows
+            // `batch_records`, and is sized for it once (memory).
+            let room = self.batch_records.saturating_sub(batch.len()).clamp(1, 10_000);
+            let out = match self.stream.get_records(&it, room).await {
                 Ok(out) => {
                     errors = 0;
                     out
@@ -229,6 +232,9 @@ impl Ingester {
             let end_of_shard = out.next_iterator.is_none();
             iterator = out.next_iterator;
             let got = out.records.len();
+            if got > 0 && batch.rows.capacity() == 0 {
+                batch.rows.reserve_exact(self.batch_records.min(100_000));
+            }
             for rec in out.records {
                 if batch.started.is_none() {
                     batch.started = Some(Instant::now());

@@ -1,30 +1,48 @@
 //! The exactly-once fact load on DuckDB: micro-batches and their checkpoints
-//! in one transaction. Rows pass through a connection-local TEMP staging
-//! table (filled with the Appender, typed, never written to the log) and are
-//! then split: OrderIDs the table already holds are upserted — a row only
-//! replaces one with an older sequence number, so redelivery changes nothing
-//! and a newer status wins — and the rest are inserted plainly, which is
-//! about twice as fast as `ON CONFLICT`. The split is looked up per batch
-//! (a semi-join the staged keys prune by zone map), before either write.
+//! in one transaction. Batches that queue up while the writer is busy are
+//! loaded together (group commit): one staging pass, one lookup, one upsert,
+//! one insert and one log flush for all of them, each with its checkpoint.
 //!
-//! Batches that queue up while the writer is busy are committed together
-//! (group commit): one log flush for all of them, each with its checkpoint.
+//! Rows pass through a connection-local TEMP staging table (filled with the
+//! Appender, typed, never written to the log), one row per OrderID — the
+//! newest of the group — and are then split: OrderIDs the table already
+//! holds are upserted — a row only replaces one with an older sequence
+//! number, so redelivery changes nothing and a newer status wins — and the
+//! rest are inserted plainly, which is about twice as fast as `ON CONFLICT`.
+//! The split is looked up first (a semi-join the staged keys prune by zone
+//! map). Staging is created afresh for each group, so its memory goes with it.
+
+use std::collections::HashMap;
 
 use duckdb::types::{TimeUnit, Value};
-use duckdb::{Connection, params};
+use duckdb::{Connection, Transaction, params};
 
 use crate::backend::ident::Ident;
-use crate::backend::{FactBatch, WarehouseError};
+use crate::backend::{FactBatch, FactRow, SequenceNumber, WarehouseError};
 use crate::engine::event::STATUSES;
 
 fn err(what: &str) -> impl Fn(duckdb::Error) -> WarehouseError + '_ {
     move |e| {
         let msg = e.to_string();
-        if msg.contains("lock") || msg.contains("IO Error") {
+        if msg.contains("lock") || msg.contains("IO Error") || msg.contains("Out of Memory") {
             WarehouseError::Unavailable(format!("{what}: {msg}"))
         } else {
             WarehouseError::Sql(format!("{what}: {msg}"))
         }
+    }
+}
+
+/// Begin a transaction on the writer. One left open and aborted — its
+/// ROLLBACK failed too, e.g. out of memory — would refuse every BEGIN from
+/// then on, so it is rolled back first and the BEGIN retried.
+pub fn begin(conn: &Connection) -> Result<Transaction<'_>, duckdb::Error> {
+    match Transaction::new_unchecked(conn) {
+        Ok(tx) => Ok(tx),
+        Err(e) if e.to_string().contains("transaction") => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Transaction::new_unchecked(conn)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -38,113 +56,139 @@ const NEWER: &str = "(length(EXCLUDED.SequenceNumber) > length(factOrders.Sequen
 
 /// The staged columns as factOrders wants them (money staged as cents, times
 /// as integers: the Appender takes those without building a value each). The
-/// batch's shard (`$1`) and ingest time (`$2`) are the same for every row,
-/// so they are parameters rather than staged columns; a known status is
-/// staged as its 1-based index into `$3` (the list of statuses), any other
-/// as its text.
+/// group's shards are the list `$1` (a row stages its 1-based index into it)
+/// and its ingest time is `$2`; a known status is staged as its 1-based
+/// index into `$3` (the list of statuses), any other as its text.
 const STAGED_ROW: &str = "OrderID, CustomerID, RestaurantID, RiderID, make_timestamp(OrderDateMicros), DeliveryTime, \
      CAST(OrderValue * 0.01 AS DECIMAL(8,2)), CAST(DeliveryFee * 0.01 AS DECIMAL(8,2)), \
-     CAST(TipAmount * 0.01 AS DECIMAL(8,2)), COALESCE(OrderStatus, $3[StatusIndex]), $1, SequenceNumber, epoch_ms(ArrivalMs), $2, epoch_ms(EmittedMs)";
+     CAST(TipAmount * 0.01 AS DECIMAL(8,2)), COALESCE(OrderStatus, $3[StatusIndex]), $1[ShardIndex], SequenceNumber, \
+     epoch_ms(ArrivalMs), $2, epoch_ms(EmittedMs)";
 
 fn known_status(s: &str) -> Option<usize> {
     STATUSES.iter().position(|k| *k == s)
 }
 
-fn status_index(s: &str) -> Option<i32> {
-    known_status(s).map(|i| i as i32 + 1)
-}
-
-fn statuses() -> Value {
-    Value::List(STATUSES.iter().map(|s| Value::Text(s.to_string())).collect())
+fn text_list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
+    Value::List(items.map(|s| Value::Text(s.to_string())).collect())
 }
 
 fn ms(v: i64) -> Value {
     Value::Timestamp(TimeUnit::Millisecond, v)
 }
 
-/// Load `batches` in one transaction; rows upserted per batch, in order.
+fn newer(a: &str, b: &str) -> bool {
+    SequenceNumber(a.into()).cmp_numeric(&SequenceNumber(b.into())).is_gt()
+}
+
+/// One row per OrderID across the group, as applying the batches in order
+/// would leave it: a later row replaces an earlier one only if its sequence
+/// number is newer. Rows keep their first position (arrival order). Also
+/// each batch's count of rows (one per OrderID).
+fn group_rows(batches: &[FactBatch]) -> (Vec<(&FactRow, usize)>, Vec<u64>) {
+    let mut rows: Vec<(&FactRow, usize)> = Vec::with_capacity(batches.iter().map(|b| b.rows.len()).sum());
+    let mut at: HashMap<i64, usize> = HashMap::with_capacity(rows.capacity());
+    let mut counts = Vec::with_capacity(batches.len());
+    for (shard, batch) in batches.iter().enumerate() {
+        let latest = batch.latest_rows();
+        counts.push(latest.len() as u64);
+        for r in latest {
+            match at.get(&r.order_id) {
+                Some(&i) if newer(&r.sequence_number, &rows[i].0.sequence_number) => rows[i] = (r, shard),
+                Some(_) => {}
+                None => {
+                    at.insert(r.order_id, rows.len());
+                    rows.push((r, shard));
+                }
+            }
+        }
+    }
+    (rows, counts)
+}
+
+/// Load `batches` in one transaction. Returns, per batch, its rows (one per
+/// OrderID) now reflected in the table — loaded, or already there as new.
 pub fn load_group(conn: &mut Connection, schema: &Ident, batches: &[FactBatch]) -> Result<Vec<u64>, WarehouseError> {
     let ingest_ms = chrono::Utc::now().timestamp_millis();
-    let tx = conn.transaction().map_err(err("begin"))?;
+    let (rows, counts) = group_rows(batches);
+    let tx = begin(conn).map_err(err("begin"))?;
+    // Created afresh per group: rows deleted from a long-lived temp table
+    // keep their memory until the table goes.
     tx.execute_batch(&format!(
-        "CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
+        "CREATE OR REPLACE TEMP TABLE {STAGING} (
             OrderID BIGINT, CustomerID INT, RestaurantID INT, RiderID INT, OrderDateMicros BIGINT,
             DeliveryTime INT, OrderValue BIGINT, DeliveryFee BIGINT, TipAmount BIGINT, StatusIndex INT, OrderStatus VARCHAR,
-            SequenceNumber VARCHAR, ArrivalMs BIGINT, EmittedMs BIGINT);
-         CREATE TEMP TABLE IF NOT EXISTS {EXISTING} (OrderID BIGINT);"
+            ShardIndex INT, SequenceNumber VARCHAR, ArrivalMs BIGINT, EmittedMs BIGINT);
+         CREATE OR REPLACE TEMP TABLE {EXISTING} (OrderID BIGINT);"
     ))
     .map_err(err("create staging"))?;
-    let mut counts = Vec::with_capacity(batches.len());
-    for batch in batches {
-        tx.execute_batch(&format!(
-            "DELETE FROM temp.main.{STAGING}; DELETE FROM temp.main.{EXISTING};"
-        ))
-        .map_err(err("clear staging"))?;
-        {
-            let mut app = tx
-                .appender_to_catalog_and_db(STAGING, "temp", "main")
-                .map_err(err("open appender"))?;
-            for r in batch.latest_rows() {
-                let micros = r.order_date.and_utc().timestamp_micros();
-                app.append_row(params![
-                    r.order_id,
-                    r.customer_id,
-                    r.restaurant_id,
-                    r.rider_id,
-                    micros,
-                    r.delivery_time,
-                    r.order_value,
-                    r.delivery_fee,
-                    r.tip_amount,
-                    status_index(&r.order_status),
-                    known_status(&r.order_status)
-                        .is_none()
-                        .then_some(r.order_status.as_str()),
-                    r.sequence_number,
-                    r.arrival_ms,
-                    r.emitted_ms,
-                ])
-                .map_err(err("append to staging"))?;
-            }
-            app.flush().map_err(err("flush staging"))?;
+    {
+        let mut app = tx
+            .appender_to_catalog_and_db(STAGING, "temp", "main")
+            .map_err(err("open appender"))?;
+        for (r, shard) in &rows {
+            let status = known_status(&r.order_status);
+            app.append_row(params![
+                r.order_id,
+                r.customer_id,
+                r.restaurant_id,
+                r.rider_id,
+                r.order_date.and_utc().timestamp_micros(),
+                r.delivery_time,
+                r.order_value,
+                r.delivery_fee,
+                r.tip_amount,
+                status.map(|i| i as i32 + 1),
+                status.is_none().then_some(r.order_status.as_str()),
+                *shard as i32 + 1,
+                r.sequence_number,
+                r.arrival_ms,
+                r.emitted_ms,
+            ])
+            .map_err(err("append to staging"))?;
         }
-        let existing = tx
-            .execute(
-                &format!(
-                    "INSERT INTO temp.main.{EXISTING} SELECT OrderID FROM {schema}.factOrders \
-                     WHERE OrderID IN (SELECT OrderID FROM temp.main.{STAGING})"
-                ),
-                [],
-            )
-            .map_err(err("look up existing orders"))?;
-        let updated = if existing == 0 {
-            0 // all new: skip the upsert (it costs even with nothing to do)
-        } else {
-            tx.execute(
-                &format!(
-                    "INSERT INTO {schema}.factOrders SELECT {STAGED_ROW} FROM temp.main.{STAGING} \
-                     WHERE OrderID IN (SELECT OrderID FROM temp.main.{EXISTING}) \
-                     ON CONFLICT (OrderID) DO UPDATE SET \
-                       CustomerID = EXCLUDED.CustomerID, RestaurantID = EXCLUDED.RestaurantID, RiderID = EXCLUDED.RiderID, \
-                       OrderDate = EXCLUDED.OrderDate, DeliveryTime = EXCLUDED.DeliveryTime, OrderValue = EXCLUDED.OrderValue, \
-                       DeliveryFee = EXCLUDED.DeliveryFee, TipAmount = EXCLUDED.TipAmount, OrderStatus = EXCLUDED.OrderStatus, \
-                       ShardId = EXCLUDED.ShardId, SequenceNumber = EXCLUDED.SequenceNumber, ArrivalTime = EXCLUDED.ArrivalTime, \
-                       IngestTime = EXCLUDED.IngestTime, EmittedAt = EXCLUDED.EmittedAt \
-                     WHERE {NEWER}"
-                ),
-                params![batch.shard_id, ms(ingest_ms), statuses()],
-            )
-            .map_err(err("upsert factOrders"))?
-        };
-        let inserted = tx
-            .execute(
-                &format!(
-                    "INSERT INTO {schema}.factOrders SELECT {STAGED_ROW} FROM temp.main.{STAGING} \
-                     WHERE OrderID NOT IN (SELECT OrderID FROM temp.main.{EXISTING})"
-                ),
-                params![batch.shard_id, ms(ingest_ms), statuses()],
-            )
-            .map_err(err("insert factOrders"))?;
+        app.flush().map_err(err("flush staging"))?;
+    }
+    let (shards, at, statuses) = (
+        text_list(batches.iter().map(|b| b.shard_id.as_str())),
+        ms(ingest_ms),
+        text_list(STATUSES.iter().copied()),
+    );
+    let existing = tx
+        .execute(
+            &format!(
+                "INSERT INTO temp.main.{EXISTING} SELECT OrderID FROM {schema}.factOrders \
+                 WHERE OrderID IN (SELECT OrderID FROM temp.main.{STAGING})"
+            ),
+            [],
+        )
+        .map_err(err("look up existing orders"))?;
+    if existing > 0 {
+        // (With nothing to update the upsert is skipped: it costs even then.)
+        tx.execute(
+            &format!(
+                "INSERT INTO {schema}.factOrders SELECT {STAGED_ROW} FROM temp.main.{STAGING} \
+                 WHERE OrderID IN (SELECT OrderID FROM temp.main.{EXISTING}) \
+                 ON CONFLICT (OrderID) DO UPDATE SET \
+                   CustomerID = EXCLUDED.CustomerID, RestaurantID = EXCLUDED.RestaurantID, RiderID = EXCLUDED.RiderID, \
+                   OrderDate = EXCLUDED.OrderDate, DeliveryTime = EXCLUDED.DeliveryTime, OrderValue = EXCLUDED.OrderValue, \
+                   DeliveryFee = EXCLUDED.DeliveryFee, TipAmount = EXCLUDED.TipAmount, OrderStatus = EXCLUDED.OrderStatus, \
+                   ShardId = EXCLUDED.ShardId, SequenceNumber = EXCLUDED.SequenceNumber, ArrivalTime = EXCLUDED.ArrivalTime, \
+                   IngestTime = EXCLUDED.IngestTime, EmittedAt = EXCLUDED.EmittedAt \
+                 WHERE {NEWER}"
+            ),
+            params![shards, at, statuses],
+        )
+        .map_err(err("upsert factOrders"))?;
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO {schema}.factOrders SELECT {STAGED_ROW} FROM temp.main.{STAGING} \
+             WHERE OrderID NOT IN (SELECT OrderID FROM temp.main.{EXISTING})"
+        ),
+        params![shards, at, statuses],
+    )
+    .map_err(err("insert factOrders"))?;
+    for batch in batches {
         if !batch.dead_letters.is_empty() {
             let mut stmt = tx
                 .prepare(&format!(
@@ -170,7 +214,6 @@ pub fn load_group(conn: &mut Connection, schema: &Ident, batches: &[FactBatch]) 
             params![batch.stream, batch.shard_id, batch.checkpoint.0, ingest_ms],
         )
         .map_err(err("write checkpoint"))?;
-        counts.push((updated + inserted) as u64);
     }
     tx.commit().map_err(err("commit"))?;
     Ok(counts)
@@ -266,5 +309,57 @@ mod tests {
             cp,
             vec![("shardId-000000000001".to_string(), SequenceNumber("10".into()))]
         );
+    }
+
+    #[test]
+    fn a_group_keeps_the_newest_row_per_order_and_recovers_an_aborted_transaction() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE SCHEMA dm; SET search_path = 'dm,main';")
+            .unwrap();
+        for (_, sql) in crate::backend::embedded::warehouse::SCHEMA_SQL {
+            conn.execute_batch(sql).unwrap();
+        }
+        // A transaction left open and aborted (as when its ROLLBACK failed).
+        let dup =
+            "BEGIN; INSERT INTO dm.factOrders (OrderID) VALUES (9); INSERT INTO dm.factOrders (OrderID) VALUES (9);";
+        assert!(conn.execute_batch(dup).is_err());
+        assert!(
+            conn.execute_batch("SELECT 1").is_err(),
+            "the transaction should be aborted"
+        );
+        let schema = Ident::parse("schema", "dm").unwrap();
+        let mut other = batch(vec![row(5, "Processing", 9), row(7, "Processing", 11)], 11);
+        other.shard_id = "shardId-000000000002".into();
+        let counts = load_group(
+            &mut conn,
+            &schema,
+            &[
+                batch(vec![row(5, "On the way", 20), row(6, "Processing", 21)], 21),
+                other,
+            ],
+        )
+        .unwrap();
+        assert_eq!(counts, [2, 2]);
+        let rows: Vec<(i64, String, String, String)> = conn
+            .prepare("SELECT OrderID, OrderStatus, SequenceNumber, ShardId FROM dm.factOrders ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let one = "shardId-000000000001".to_string();
+        let two = "shardId-000000000002".to_string();
+        assert_eq!(
+            rows,
+            [
+                (5, "On the way".into(), "20".into(), one.clone()),
+                (6, "Processing".into(), "21".into(), one),
+                (7, "Processing".into(), "11".into(), two),
+            ]
+        );
+        let checkpoints: i64 = conn
+            .query_row("SELECT count(*) FROM dm.courier_checkpoints", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(checkpoints, 2);
     }
 }

@@ -50,6 +50,8 @@ type PendingBatch = (FactBatch, tokio::sync::oneshot::Sender<Result<u64, Warehou
 
 /// At most this many rows go into one group commit.
 const GROUP_ROWS: usize = 200_000;
+/// How often the writer gives freed memory back (`crate::memory`).
+const TRIM_EVERY_MS: u64 = 1000;
 const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
 
 fn sql_err(e: duckdb::Error) -> WarehouseError {
@@ -227,7 +229,7 @@ impl Warehouse for DuckDbWarehouse {
         self.with_writer(move |conn| {
             let columns = table_columns(conn, &table)?;
             let rows = csv_check::validate_file(&path, &source.to_string(), &columns).map_err(WarehouseError::Load)?;
-            let tx = conn.transaction().map_err(sql_err)?;
+            let tx = super::fact_load::begin(conn).map_err(sql_err)?;
             tx.execute_batch(&format!("DELETE FROM {table};")).map_err(sql_err)?;
             let loaded = tx
                 .execute(
@@ -306,6 +308,8 @@ impl Warehouse for DuckDbWarehouse {
                     }
                 }
             }
+            drop(batches);
+            crate::memory::trim_now_and_then(TRIM_EVERY_MS);
             Ok(())
         })
         .await?;
