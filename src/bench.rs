@@ -346,7 +346,7 @@ async fn ingest(dir: &Path, n: usize, updates: bool) -> Result<f64, String> {
                         dead_letters: vec![],
                         checkpoint: SequenceNumber(seq.to_string()),
                     };
-                    w.load_facts(batch).await.map_err(|e| e.to_string())?;
+                    w.load_facts(Arc::new(batch)).await.map_err(|e| e.to_string())?;
                 }
                 Ok::<usize, String>(sent)
             })

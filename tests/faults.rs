@@ -261,7 +261,7 @@ impl Warehouse for Outage {
     async fn copy_replace(&self, t: &TableName, s: &ObjectUri) -> Result<u64, WarehouseError> {
         self.inner.copy_replace(t, s).await
     }
-    async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError> {
+    async fn load_facts(&self, batch: std::sync::Arc<FactBatch>) -> Result<u64, WarehouseError> {
         if self.down.load(Ordering::Relaxed) {
             return Err(WarehouseError::Unavailable(
                 "injected outage: connection refused".into(),

@@ -8,6 +8,7 @@ pub mod embedded;
 pub mod ident;
 pub mod objects;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -263,8 +264,9 @@ pub trait Warehouse: Send + Sync {
     /// Returns the row count.
     async fn copy_replace(&self, table: &TableName, source: &ObjectUri) -> Result<u64, WarehouseError>;
     /// Commit a micro-batch and its checkpoint in one transaction, exactly once.
-    /// Returns how many fact rows were inserted or updated.
-    async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError>;
+    /// Returns how many fact rows were inserted or updated. Shared, so a
+    /// caller that retries keeps the batch without a copy of it.
+    async fn load_facts(&self, batch: Arc<FactBatch>) -> Result<u64, WarehouseError>;
     /// Last committed sequence number per shard of `stream`.
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError>;
 }

@@ -305,16 +305,16 @@ impl Ingester {
             .map(|r| r.arrival_ms)
             .chain(batch.dead.iter().map(|d| d.arrival_ms))
             .min();
-        let fb = FactBatch {
+        let fb = Arc::new(FactBatch {
             stream: self.stream.name().to_string(),
             shard_id: shard.0.clone(),
             rows: batch.rows,
             dead_letters: batch.dead,
             checkpoint: checkpoint.clone(),
-        };
+        });
         let mut attempt = 0u32;
         loop {
-            match self.warehouse.load_facts(fb.clone()).await {
+            match self.warehouse.load_facts(Arc::clone(&fb)).await {
                 Ok(_) => break,
                 Err(e) => {
                     self.shared.retrying.store(true, Ordering::Relaxed);

@@ -370,7 +370,7 @@ impl Warehouse for RedshiftDataWarehouse {
         Ok(rows)
     }
 
-    async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError> {
+    async fn load_facts(&self, batch: Arc<FactBatch>) -> Result<u64, WarehouseError> {
         let s = &self.schema;
         let latest = batch.latest_rows();
         let ingest = ts_ms(chrono::Utc::now().timestamp_millis());

@@ -13,6 +13,7 @@
 //! map). Staging is created afresh for each group, so its memory goes with it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{Connection, Transaction, params};
@@ -84,7 +85,7 @@ fn newer(a: &str, b: &str) -> bool {
 /// would leave it: a later row replaces an earlier one only if its sequence
 /// number is newer. Rows keep their first position (arrival order). Also
 /// each batch's count of rows (one per OrderID).
-fn group_rows(batches: &[FactBatch]) -> (Vec<(&FactRow, usize)>, Vec<u64>) {
+fn group_rows(batches: &[Arc<FactBatch>]) -> (Vec<(&FactRow, usize)>, Vec<u64>) {
     let mut rows: Vec<(&FactRow, usize)> = Vec::with_capacity(batches.iter().map(|b| b.rows.len()).sum());
     let mut at: HashMap<i64, usize> = HashMap::with_capacity(rows.capacity());
     let mut counts = Vec::with_capacity(batches.len());
@@ -107,7 +108,11 @@ fn group_rows(batches: &[FactBatch]) -> (Vec<(&FactRow, usize)>, Vec<u64>) {
 
 /// Load `batches` in one transaction. Returns, per batch, its rows (one per
 /// OrderID) now reflected in the table — loaded, or already there as new.
-pub fn load_group(conn: &mut Connection, schema: &Ident, batches: &[FactBatch]) -> Result<Vec<u64>, WarehouseError> {
+pub fn load_group(
+    conn: &mut Connection,
+    schema: &Ident,
+    batches: &[Arc<FactBatch>],
+) -> Result<Vec<u64>, WarehouseError> {
     let ingest_ms = chrono::Utc::now().timestamp_millis();
     let (rows, counts) = group_rows(batches);
     let tx = begin(conn).map_err(err("begin"))?;
@@ -263,14 +268,14 @@ mod tests {
         let schema = Ident::parse("schema", "dm").unwrap();
         let w = DuckDbWarehouse::open(&dir.path().join("w.duckdb"), &schema, dir.path()).unwrap();
         w.ensure_schema().await.unwrap();
-        w.load_facts(batch(
+        w.load_facts(Arc::new(batch(
             vec![
                 row(1, "Processing", 1),
                 row(2, "Processing", 2),
                 row(3, "Odd status", 3),
             ],
             3,
-        ))
+        )))
         .await
         .unwrap();
         // A newer status for 1, a replay (same sequence) for 2, an older one for 3.
@@ -282,7 +287,8 @@ mod tests {
             ],
             10,
         );
-        w.load_facts(second.clone()).await.unwrap();
+        let second = Arc::new(second);
+        w.load_facts(Arc::clone(&second)).await.unwrap();
         w.load_facts(second).await.unwrap();
         let rs = w
             .query_blocking(
@@ -334,8 +340,8 @@ mod tests {
             &mut conn,
             &schema,
             &[
-                batch(vec![row(5, "On the way", 20), row(6, "Processing", 21)], 21),
-                other,
+                Arc::new(batch(vec![row(5, "On the way", 20), row(6, "Processing", 21)], 21)),
+                Arc::new(other),
             ],
         )
         .unwrap();

@@ -46,7 +46,10 @@ pub struct DuckDbWarehouse {
     last_group: Arc<AtomicUsize>,
 }
 
-type PendingBatch = (FactBatch, tokio::sync::oneshot::Sender<Result<u64, WarehouseError>>);
+type PendingBatch = (
+    Arc<FactBatch>,
+    tokio::sync::oneshot::Sender<Result<u64, WarehouseError>>,
+);
 
 /// At most this many rows go into one group commit.
 const GROUP_ROWS: usize = 200_000;
@@ -255,7 +258,7 @@ impl Warehouse for DuckDbWarehouse {
     /// then in one transaction (group commit). Every caller queues before it
     /// asks the writer, so no batch is left behind; a group that fails is
     /// retried one batch at a time, so a bad batch fails alone.
-    async fn load_facts(&self, batch: FactBatch) -> Result<u64, WarehouseError> {
+    async fn load_facts(&self, batch: Arc<FactBatch>) -> Result<u64, WarehouseError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.pending
             .lock()
@@ -289,7 +292,7 @@ impl Warehouse for DuckDbWarehouse {
                 return Ok(()); // an earlier writer took ours along
             }
             last_group.store(group.len(), Ordering::Relaxed);
-            let (batches, replies): (Vec<FactBatch>, Vec<_>) = group.into_iter().unzip();
+            let (batches, replies): (Vec<Arc<FactBatch>>, Vec<_>) = group.into_iter().unzip();
             match super::fact_load::load_group(conn, &schema, &batches) {
                 Ok(counts) => {
                     for (reply, n) in replies.into_iter().zip(counts) {
