@@ -40,9 +40,14 @@ pub struct SequenceNumber(pub String);
 
 impl SequenceNumber {
     pub fn cmp_numeric(&self, other: &SequenceNumber) -> std::cmp::Ordering {
-        let (a, b) = (self.0.trim_start_matches('0'), other.0.trim_start_matches('0'));
-        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+        cmp_sequence_numbers(&self.0, &other.0)
     }
+}
+
+/// Sequence numbers (decimal digits) compared as numbers, without copying them.
+pub fn cmp_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 impl std::fmt::Display for SequenceNumber {

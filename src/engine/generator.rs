@@ -207,11 +207,12 @@ impl Generator {
             let (acked, throttled) = self.put_with_retry(batch, &cancel, &mut last_error).await;
             carry = throttled;
             if self.status_updates {
+                let now_ms = epoch.elapsed().as_millis() as u64;
                 for p in acked {
                     if updates.len() >= MAX_PENDING_UPDATES {
                         break;
                     }
-                    if let Some(u) = next_status(&p.event, epoch.elapsed().as_millis() as u64, &mut rng) {
+                    if let Some(u) = next_status(&p.event, now_ms, &mut rng) {
                         updates.push_back(u);
                     }
                 }

@@ -16,34 +16,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use duckdb::types::{TimeUnit, Value};
-use duckdb::{Connection, Transaction, params};
+use duckdb::{Connection, params};
 
+use super::warehouse::{begin, is_unavailable};
 use crate::backend::ident::Ident;
-use crate::backend::{FactBatch, FactRow, SequenceNumber, WarehouseError};
+use crate::backend::{FactBatch, FactRow, WarehouseError, cmp_sequence_numbers};
 use crate::engine::event::STATUSES;
 
 fn err(what: &str) -> impl Fn(duckdb::Error) -> WarehouseError + '_ {
     move |e| {
         let msg = e.to_string();
-        if msg.contains("lock") || msg.contains("IO Error") || msg.contains("Out of Memory") {
+        if msg.contains("lock") || is_unavailable(&msg) {
             WarehouseError::Unavailable(format!("{what}: {msg}"))
         } else {
             WarehouseError::Sql(format!("{what}: {msg}"))
         }
-    }
-}
-
-/// Begin a transaction on the writer. One left open and aborted — its
-/// ROLLBACK failed too, e.g. out of memory — would refuse every BEGIN from
-/// then on, so it is rolled back first and the BEGIN retried.
-pub fn begin(conn: &Connection) -> Result<Transaction<'_>, duckdb::Error> {
-    match Transaction::new_unchecked(conn) {
-        Ok(tx) => Ok(tx),
-        Err(e) if e.to_string().contains("transaction") => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Transaction::new_unchecked(conn)
-        }
-        Err(e) => Err(e),
     }
 }
 
@@ -77,10 +64,6 @@ fn ms(v: i64) -> Value {
     Value::Timestamp(TimeUnit::Millisecond, v)
 }
 
-fn newer(a: &str, b: &str) -> bool {
-    SequenceNumber(a.into()).cmp_numeric(&SequenceNumber(b.into())).is_gt()
-}
-
 /// One row per OrderID across the group, as applying the batches in order
 /// would leave it: a later row replaces an earlier one only if its sequence
 /// number is newer. Rows keep their first position (arrival order). Also
@@ -94,7 +77,9 @@ fn group_rows(batches: &[Arc<FactBatch>]) -> (Vec<(&FactRow, usize)>, Vec<u64>) 
         counts.push(latest.len() as u64);
         for r in latest {
             match at.get(&r.order_id) {
-                Some(&i) if newer(&r.sequence_number, &rows[i].0.sequence_number) => rows[i] = (r, shard),
+                Some(&i) if cmp_sequence_numbers(&r.sequence_number, &rows[i].0.sequence_number).is_gt() => {
+                    rows[i] = (r, shard)
+                }
                 Some(_) => {}
                 None => {
                     at.insert(r.order_id, rows.len());

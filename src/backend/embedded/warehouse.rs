@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use duckdb::{Connection, params};
+use duckdb::{Connection, Transaction, params};
 
 use super::csv_check;
 use crate::backend::ident::{Ident, literal};
@@ -57,9 +57,16 @@ const GROUP_ROWS: usize = 200_000;
 const TRIM_EVERY_MS: u64 = 1000;
 const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// A DuckDB error that passes (the file locked, I/O, out of memory): retry.
+pub(super) fn is_unavailable(msg: &str) -> bool {
+    ["Could not set lock", "Conflicting lock", "IO Error", "Out of Memory"]
+        .iter()
+        .any(|m| msg.contains(m))
+}
+
 fn sql_err(e: duckdb::Error) -> WarehouseError {
     let msg = e.to_string();
-    if msg.contains("Could not set lock") || msg.contains("Conflicting lock") || msg.contains("IO Error") {
+    if is_unavailable(&msg) {
         WarehouseError::Unavailable(msg)
     } else {
         WarehouseError::Sql(msg)
@@ -151,6 +158,20 @@ impl DuckDbWarehouse {
     }
 }
 
+/// Begin a transaction on the writer. One left open and aborted — its
+/// ROLLBACK failed too, e.g. out of memory — would refuse every BEGIN from
+/// then on, so it is rolled back first and the BEGIN retried.
+pub(super) fn begin(conn: &Connection) -> Result<Transaction<'_>, duckdb::Error> {
+    match Transaction::new_unchecked(conn) {
+        Ok(tx) => Ok(tx),
+        Err(e) if e.to_string().contains("transaction") => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Transaction::new_unchecked(conn)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn open_err(path: &Path, e: duckdb::Error) -> WarehouseError {
     let msg = e.to_string();
     if msg.contains("lock") {
@@ -232,7 +253,7 @@ impl Warehouse for DuckDbWarehouse {
         self.with_writer(move |conn| {
             let columns = table_columns(conn, &table)?;
             let rows = csv_check::validate_file(&path, &source.to_string(), &columns).map_err(WarehouseError::Load)?;
-            let tx = super::fact_load::begin(conn).map_err(sql_err)?;
+            let tx = begin(conn).map_err(sql_err)?;
             tx.execute_batch(&format!("DELETE FROM {table};")).map_err(sql_err)?;
             let loaded = tx
                 .execute(

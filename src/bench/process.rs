@@ -1,0 +1,145 @@
+//! Process measurements: peak RSS of a separate `courier --no-tui` at a
+//! rate, CPU of the idle console in tmux, and the console's frame time.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// VmRSS of process `pid`, MiB.
+fn rss_of(pid: u32) -> Option<f64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<f64>()
+        .ok()
+        .map(|kb| kb / 1024.0)
+}
+
+/// utime + stime of process `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Run this binary headless at `rate` (8 shards with limits raised so the
+/// tool, not the simulated Kinesis limit, is measured) for `secs`; peak RSS
+/// (MiB) and the acknowledged rate.
+pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64, f64), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let config = dir.join("rss.toml");
+    std::fs::write(
+        &config,
+        "[stream]\nshards = 8\nwrite_records_per_sec = 10000000\nwrite_bytes_per_sec = 17179869184\n\
+         reads_per_sec = 20\nread_bytes_per_sec = 17179869184\nfsync = false\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let child = tokio::process::Command::new(exe)
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args([
+            "--no-tui",
+            "--json",
+            "--rate",
+            &rate.to_string(),
+            "--for",
+            &format!("{secs}s"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let pid = child.id().ok_or("no pid")?;
+    let sampler = tokio::spawn(async move {
+        let mut peak = 0.0f64;
+        while let Some(r) = rss_of(pid) {
+            peak = peak.max(r);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        peak
+    });
+    let out = child.wait_with_output().await.map_err(|e| e.to_string())?;
+    let peak = sampler.await.map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or("no summary from the run")?;
+    let rate = summary["acknowledged"].as_f64().unwrap_or(0.0) / summary["seconds"].as_f64().unwrap_or(1.0).max(1.0);
+    Ok((peak, rate))
+}
+
+/// Open the console (this binary) in a detached tmux session with the
+/// generator paused, let it settle, and measure its CPU over `secs`.
+pub(super) async fn idle_console_cpu(dir: &Path, secs: u64) -> Result<f64, String> {
+    let tmux = |args: &[&str]| std::process::Command::new("tmux").args(args).output();
+    if tmux(&["-V"]).is_err() {
+        return Err("tmux is not installed".into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let session = format!("courier-bench-{}", std::process::id());
+    let cmd = format!("{} --data-dir {} --paused", exe.display(), dir.join("data").display());
+    let started =
+        tmux(&["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", &cmd]).map_err(|e| e.to_string())?;
+    if !started.status.success() {
+        return Err(String::from_utf8_lossy(&started.stderr).trim().to_string());
+    }
+    let result = async {
+        let pane = tmux(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]).map_err(|e| e.to_string())?;
+        let pid: u32 = String::from_utf8_lossy(&pane.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| "no console pid".to_string())?;
+        // Start-up (dimension loads, first queries) is not idle: let it pass.
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let t0 = cpu_ticks(pid).ok_or("the console exited")?;
+        let w0 = Instant::now();
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        let t1 = cpu_ticks(pid).ok_or("the console exited")?;
+        let ticks_per_sec = 100.0; // USER_HZ on Linux
+        Ok((t1 - t0) as f64 / ticks_per_sec / w0.elapsed().as_secs_f64() * 100.0)
+    }
+    .await;
+    let _ = tmux(&["send-keys", "-t", &session, "q"]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = tmux(&["kill-session", "-t", &session]);
+    result
+}
+
+pub(super) fn frame_render(frames: usize) -> (f64, f64) {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let now = chrono::Utc::now();
+    let snap = crate::ui::demo::sample_snapshot(64, 1000, now);
+    let mut app = crate::ui::app::App::new(
+        crate::ui::keymap::Keymap::default(),
+        false,
+        crate::ui::app::LagThresholds {
+            warn_ms: 1000,
+            crit_ms: 5000,
+        },
+        true,
+    );
+    app.focus = crate::ui::app::Pane::Queries;
+    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(200, 60));
+    for i in 0..frames {
+        app.query_scroll = i % 900;
+        let t = Instant::now();
+        let _ = terminal.draw(|f| crate::ui::draw(f, &app, &snap, now));
+        let _ = hist.record(t.elapsed().as_micros() as u64);
+    }
+    (
+        hist.value_at_quantile(0.5) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0,
+    )
+}
