@@ -52,3 +52,40 @@ mod imp {
 }
 
 pub use imp::{trim_now_and_then, tune};
+
+/// How many more elements to reserve so that `more` fit after `len` in a
+/// buffer of `capacity` (None: they fit): doubling as the standard
+/// collections do, but never past `limit`, the buffer's bound, unless
+/// `len + more` needs it. A buffer sized for its bound up front holds mostly
+/// nothing at ordinary rates; one grown by plain doubling overshoots it.
+pub fn room_to_reserve(len: usize, capacity: usize, more: usize, limit: usize) -> Option<usize> {
+    let need = len + more;
+    (need > capacity).then(|| (capacity * 2).max(256).min(limit).max(need) - len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::room_to_reserve;
+
+    #[test]
+    fn a_buffer_grows_by_doubling_up_to_its_bound_and_past_it_only_when_needed() {
+        assert_eq!(room_to_reserve(0, 0, 10, 1000), Some(256));
+        assert_eq!(room_to_reserve(100, 256, 10, 1000), None, "room left");
+        assert_eq!(room_to_reserve(256, 256, 1, 1000), Some(256), "doubles to 512");
+        assert_eq!(
+            room_to_reserve(512, 512, 100, 1000),
+            Some(488),
+            "stops at the bound (1000)"
+        );
+        assert_eq!(
+            room_to_reserve(1000, 1000, 5, 1000),
+            Some(5),
+            "past it: exactly the room needed"
+        );
+        assert_eq!(
+            room_to_reserve(0, 0, 10, 100),
+            Some(100),
+            "a bound below the first step"
+        );
+    }
+}

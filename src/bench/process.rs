@@ -4,17 +4,21 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// VmRSS of process `pid`, MiB.
-fn rss_of(pid: u32) -> Option<f64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse::<f64>()
-        .ok()
-        .map(|kb| kb / 1024.0)
+/// Resident memory of process `pid`, MB (10^6 bytes): all of it (VmRSS),
+/// and its private part (RssAnon: heap, stacks).
+fn rss_of(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<f64>()
+            .ok()
+            .map(|kb| kb * 1024.0 / 1e6)
+    };
+    Some((field("VmRSS:")?, field("RssAnon:")?))
 }
 
 /// utime + stime of process `pid`, in clock ticks.
@@ -27,8 +31,8 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 
 /// Run this binary headless at `rate` (8 shards with limits raised so the
 /// tool, not the simulated Kinesis limit, is measured) for `secs`; peak RSS
-/// (MiB) and the acknowledged rate.
-pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64, f64), String> {
+/// and its private part at that moment (MB), and the acknowledged rate.
+pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64, f64, f64), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let config = dir.join("rss.toml");
     std::fs::write(
@@ -58,9 +62,11 @@ pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64
         .map_err(|e| e.to_string())?;
     let pid = child.id().ok_or("no pid")?;
     let sampler = tokio::spawn(async move {
-        let mut peak = 0.0f64;
+        let mut peak = (0.0f64, 0.0f64);
         while let Some(r) = rss_of(pid) {
-            peak = peak.max(r);
+            if r.0 > peak.0 {
+                peak = r;
+            }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         peak
@@ -74,7 +80,7 @@ pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64
         .and_then(|l| serde_json::from_str(l).ok())
         .ok_or("no summary from the run")?;
     let rate = summary["acknowledged"].as_f64().unwrap_or(0.0) / summary["seconds"].as_f64().unwrap_or(1.0).max(1.0);
-    Ok((peak, rate))
+    Ok((peak.0, peak.1, rate))
 }
 
 /// Open the console (this binary) in a detached tmux session with the

@@ -151,7 +151,7 @@ fn cents(field: &str, v: f64) -> Result<i64, String> {
 }
 
 /// Parse and validate a stream record into a fact row, or say why not.
-pub fn parse_record(rec: &StreamRecord, shard_id: &str) -> Result<FactRow, String> {
+pub fn parse_record(rec: &StreamRecord) -> Result<FactRow, String> {
     if rec.data.len() > MAX_EVENT_BYTES {
         return Err(format!(
             "payload of {} bytes is larger than {MAX_EVENT_BYTES}",
@@ -159,13 +159,13 @@ pub fn parse_record(rec: &StreamRecord, shard_id: &str) -> Result<FactRow, Strin
         ));
     }
     let e: OrderEvent = serde_json::from_slice(&rec.data).map_err(|e| format!("not an order event: {e}"))?;
-    if !STATUSES.contains(&e.order_status.as_str()) {
+    let Some(&order_status) = STATUSES.iter().find(|s| **s == e.order_status) else {
         return Err(format!(
             "unknown OrderStatus {:?} (expected one of {})",
             e.order_status,
             STATUSES.join(", ")
         ));
-    }
+    };
     // ISO-8601 with `T` (Python's isoformat(), the reference), or with a space
     // (as SQL and many producers print timestamps).
     let order_date = parse_order_date_fast(&e.order_date)
@@ -191,9 +191,8 @@ pub fn parse_record(rec: &StreamRecord, shard_id: &str) -> Result<FactRow, Strin
         order_value: cents("OrderValue", e.order_value)?,
         delivery_fee: cents("DeliveryFee", e.delivery_fee)?,
         tip_amount: cents("TipAmount", e.tip_amount)?,
-        order_status: e.order_status,
-        shard_id: shard_id.to_string(),
-        sequence_number: rec.sequence_number.0.clone(),
+        order_status,
+        sequence_number: rec.sequence_number.0.as_str().into(),
         arrival_ms: rec.arrival_ms,
         emitted_ms: e.emitted_at,
     })
@@ -306,13 +305,13 @@ mod tests {
                 .into_bytes(),
             arrival_ms: 0,
         };
-        let row = parse_record(&rec, "shardId-000000000000").unwrap();
+        let row = parse_record(&rec).unwrap();
         assert_eq!(row.order_date.to_string(), "2026-11-20 14:03:11");
     }
 
     #[test]
     fn reference_shape_parses() {
-        let row = parse_record(&rec(GOOD), "shardId-000000000001").unwrap();
+        let row = parse_record(&rec(GOOD)).unwrap();
         assert_eq!(row.order_id, 12);
         assert_eq!(row.order_value, 4550);
         assert_eq!(row.delivery_fee, 325);
@@ -343,7 +342,7 @@ mod tests {
             (&"x".repeat(MAX_EVENT_BYTES + 1), "larger than"),
         ];
         for (data, want) in cases {
-            let err = parse_record(&rec(data), "s").unwrap_err();
+            let err = parse_record(&rec(data)).unwrap_err();
             assert!(err.contains(want), "{err:?} should contain {want:?}");
         }
     }

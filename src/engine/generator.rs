@@ -140,9 +140,8 @@ impl Generator {
 
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut rng = SmallRng::from_os_rng();
-        // Sized once: growing by doubling would overshoot the bound.
-        let mut updates: VecDeque<Update> =
-            VecDeque::with_capacity(if self.status_updates { MAX_PENDING_UPDATES } else { 0 });
+        // Grown as the rate needs, up to its bound (`room_to_reserve`).
+        let mut updates: VecDeque<Update> = VecDeque::new();
         let epoch = Instant::now();
         let mut limiter: Option<(u32, RateLimiter<_, _, _>)> = None;
         let mut last_error = (String::new(), Instant::now());
@@ -213,6 +212,10 @@ impl Generator {
                         break;
                     }
                     if let Some(u) = next_status(&p.event, now_ms, &mut rng) {
+                        let (len, cap) = (updates.len(), updates.capacity());
+                        if let Some(n) = crate::memory::room_to_reserve(len, cap, 1, MAX_PENDING_UPDATES) {
+                            updates.reserve_exact(n);
+                        }
                         updates.push_back(u);
                     }
                 }

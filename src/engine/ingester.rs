@@ -232,14 +232,18 @@ impl Ingester {
             let end_of_shard = out.next_iterator.is_none();
             iterator = out.next_iterator;
             let got = out.records.len();
-            if got > 0 && batch.rows.capacity() == 0 {
-                batch.rows.reserve_exact(self.batch_records.min(100_000));
+            // Sized as it fills, not for `batch_records` up front: by age a
+            // batch is committed long before it is full at most rates.
+            if let Some(n) =
+                crate::memory::room_to_reserve(batch.rows.len(), batch.rows.capacity(), got, self.batch_records)
+            {
+                batch.rows.reserve_exact(n);
             }
             for rec in out.records {
                 if batch.started.is_none() {
                     batch.started = Some(Instant::now());
                 }
-                match parse_record(&rec, &shard.0) {
+                match parse_record(&rec) {
                     Ok(row) => batch.rows.push(row),
                     Err(reason) => batch.dead.push(DeadLetter {
                         shard_id: shard.0.clone(),

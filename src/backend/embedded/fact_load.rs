@@ -116,7 +116,7 @@ pub fn load_group(
             .appender_to_catalog_and_db(STAGING, "temp", "main")
             .map_err(err("open appender"))?;
         for (r, shard) in &rows {
-            let status = known_status(&r.order_status);
+            let status = known_status(r.order_status);
             app.append_row(params![
                 r.order_id,
                 r.customer_id,
@@ -128,9 +128,9 @@ pub fn load_group(
                 r.delivery_fee,
                 r.tip_amount,
                 status.map(|i| i as i32 + 1),
-                status.is_none().then_some(r.order_status.as_str()),
+                status.is_none().then_some(r.order_status),
                 *shard as i32 + 1,
-                r.sequence_number,
+                r.sequence_number.as_str(),
                 r.arrival_ms,
                 r.emitted_ms,
             ])
@@ -215,7 +215,7 @@ mod tests {
     use crate::backend::embedded::DuckDbWarehouse;
     use crate::backend::{FactRow, SequenceNumber, Warehouse};
 
-    fn row(order_id: i64, status: &str, seq: u64) -> FactRow {
+    fn row(order_id: i64, status: &'static str, seq: u64) -> FactRow {
         FactRow {
             order_id,
             customer_id: 1,
@@ -229,9 +229,8 @@ mod tests {
             order_value: 4550,
             delivery_fee: 325,
             tip_amount: 0,
-            order_status: status.into(),
-            shard_id: "shardId-000000000001".into(),
-            sequence_number: seq.to_string(),
+            order_status: status,
+            sequence_number: seq.to_string().into(),
             arrival_ms: 1_764_000_000_000,
             emitted_ms: seq.is_multiple_of(2).then_some(1_764_000_000_500),
         }

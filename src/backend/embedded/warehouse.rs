@@ -53,6 +53,10 @@ type PendingBatch = (
 
 /// At most this many rows go into one group commit.
 const GROUP_ROWS: usize = 200_000;
+/// The CSV reader's buffer for a dimension COPY: DuckDB's default (32 MB, a
+/// few at once) does not fit under a small `memory_limit` and fails a large
+/// file; 4 MiB (twice the longest line it accepts) loads as fast.
+const CSV_BUFFER_BYTES: usize = 4 << 20;
 /// How often the writer gives freed memory back (`crate::memory`).
 const TRIM_EVERY_MS: u64 = 1000;
 const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
@@ -258,8 +262,9 @@ impl Warehouse for DuckDbWarehouse {
             let loaded = tx
                 .execute(
                     &format!(
-                        "COPY {table} FROM {} (FORMAT csv, HEADER true, QUOTE '\"', ESCAPE '\"', DATEFORMAT '%Y-%m-%d')",
-                        literal(&path.to_string_lossy())
+                        "COPY {table} FROM {} (FORMAT csv, HEADER true, QUOTE '\"', ESCAPE '\"', DATEFORMAT '%Y-%m-%d', BUFFER_SIZE {})",
+                        literal(&path.to_string_lossy()),
+                        CSV_BUFFER_BYTES
                     ),
                     [],
                 )
