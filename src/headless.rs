@@ -97,8 +97,16 @@ pub async fn run(engine: EngineHandle, json: bool, run_for: Option<Duration>) ->
                 if json {
                     // A status line, not a data dump: no history, no result rows.
                     snap.generator.rate_history.clear();
-                    for q in snap.queries.iter_mut().filter_map(|q| q.last.as_mut()) {
-                        q.rows.clear();
+                    for q in snap.queries.iter_mut() {
+                        q.last = q.last.take().map(|r| {
+                            std::sync::Arc::new(crate::engine::snapshot::QueryResult {
+                                columns: r.columns.clone(),
+                                rows: Vec::new(),
+                                ran_at: r.ran_at,
+                                took: r.took,
+                                error: r.error.clone(),
+                            })
+                        });
                     }
                     println!("{}", serde_json::to_string(&snap).unwrap_or_default());
                 } else {

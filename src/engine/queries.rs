@@ -256,7 +256,7 @@ impl QueryRunner {
             };
             self.set(i, |v| {
                 v.running = false;
-                v.last = Some(last);
+                v.last = Some(std::sync::Arc::new(last));
             });
             self.due[i] = Instant::now() + def.refresh;
             self.last_run[i] = Some((version, Instant::now()));

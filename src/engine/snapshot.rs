@@ -167,7 +167,8 @@ pub struct QueryView {
     #[serde(with = "duration_ms")]
     pub refresh: Duration,
     pub running: bool,
-    pub last: Option<QueryResult>,
+    /// Shared, not copied: a snapshot is taken ten times a second.
+    pub last: Option<std::sync::Arc<QueryResult>>,
 }
 
 #[derive(Debug, Clone, Serialize)]

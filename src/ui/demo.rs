@@ -75,7 +75,7 @@ pub fn sample_snapshot(shards: usize, result_rows: usize, now: DateTime<Utc>) ->
                 title: "Orders and revenue per minute".into(),
                 refresh: Duration::from_secs(2),
                 running: false,
-                last: Some(QueryResult {
+                last: Some(std::sync::Arc::new(QueryResult {
                     columns: vec!["order_minute".into(), "orders".into(), "revenue".into()],
                     rows: (0..result_rows)
                         .map(|i| vec![format!("2026-11-25T11:{:02}:00", 59 - i % 60), (900 + i).to_string(), format!("{}.50", 45_000 + i)])
@@ -83,20 +83,20 @@ pub fn sample_snapshot(shards: usize, result_rows: usize, now: DateTime<Utc>) ->
                     ran_at: ago(1),
                     took: Duration::from_millis(14),
                     error: None,
-                }),
+                })),
             },
             QueryView {
                 name: "02_top_restaurants".into(),
                 title: "Top restaurants by revenue".into(),
                 refresh: Duration::from_secs(5),
                 running: false,
-                last: Some(QueryResult {
+                last: Some(std::sync::Arc::new(QueryResult {
                     columns: vec![],
                     rows: vec![],
                     ran_at: ago(2),
                     took: Duration::from_millis(3),
                     error: Some("Catalog Error: Table with name dimRestaurant does not exist!".into()),
-                }),
+                })),
             },
         ],
         errors: vec![
