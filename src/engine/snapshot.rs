@@ -168,7 +168,12 @@ pub struct QueryView {
     pub refresh: Duration,
     pub running: bool,
     /// Shared, not copied: a snapshot is taken ten times a second.
+    #[serde(serialize_with = "shared_result")]
     pub last: Option<std::sync::Arc<QueryResult>>,
+}
+
+fn shared_result<S: serde::Serializer>(r: &Option<std::sync::Arc<QueryResult>>, s: S) -> Result<S::Ok, S::Error> {
+    r.as_deref().serialize(s)
 }
 
 #[derive(Debug, Clone, Serialize)]
