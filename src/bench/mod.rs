@@ -26,6 +26,41 @@ pub struct Figure {
     pub pass: Option<bool>,
 }
 
+impl Figure {
+    /// The row of a measurement: `judge` says what was measured and whether
+    /// it meets `goal`; an error is a failed row.
+    fn of<T>(
+        name: &'static str,
+        goal: &'static str,
+        result: Result<T, String>,
+        judge: impl FnOnce(T) -> (String, Option<bool>),
+    ) -> Figure {
+        let (measured, pass) = result.map_or_else(|e| (format!("error: {e}"), Some(false)), judge);
+        Figure {
+            name,
+            measured,
+            goal,
+            pass,
+        }
+    }
+
+    /// As `of`, for a measurement this machine may lack a tool for: an error
+    /// is a row not judged.
+    fn unless_missing<T>(
+        name: &'static str,
+        goal: &'static str,
+        result: Result<T, String>,
+        judge: impl FnOnce(T) -> (String, Option<bool>),
+    ) -> Figure {
+        let missing = result.as_ref().err().map(|e| format!("not measured: {e}"));
+        let mut figure = Figure::of(name, goal, result, judge);
+        if let Some(measured) = missing {
+            (figure.measured, figure.pass) = (measured, None);
+        }
+        figure
+    }
+}
+
 /// Sizes of a run: `--quick` keeps the whole run under two minutes.
 pub struct Sizes {
     pub events: usize,
@@ -86,62 +121,42 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
         }
     };
     let mut out = Vec::new();
-    let err = |e: String| format!("error: {e}");
 
     if want("generator → embedded stream") {
         progress("generator → embedded stream");
-        out.push(match generator_to_stream(&tmp.join("gen"), sizes.events).await {
-            Ok(r) => Figure {
-                name: "generator → embedded stream, events/s",
-                measured: format!("{r:.0}"),
-                goal: "≥ 1,000,000",
-                pass: Some(r >= 1e6),
-            },
-            Err(e) => Figure {
-                name: "generator → embedded stream, events/s",
-                measured: err(e),
-                goal: "≥ 1,000,000",
-                pass: Some(false),
-            },
-        });
+        let r = generator_to_stream(&tmp.join("gen"), sizes.events).await;
+        out.push(Figure::of(
+            "generator → embedded stream, events/s",
+            "≥ 1,000,000",
+            r,
+            |r| (format!("{r:.0}"), Some(r >= 1e6)),
+        ));
     }
     if want("Kinesis protocol: courier vs a boto3 put_record producer") {
         progress("Kinesis protocol: courier vs a boto3 put_record producer");
-        out.push(
-            match kinesis_vs_boto3(&tmp.join("kinesis"), sizes.protocol_secs).await {
-                Ok((ours, boto3)) => Figure {
-                    name: "Kinesis-protocol generator vs boto3 put_record producer",
-                    measured: format!("{ours:.0} vs {boto3:.0} ev/s = {:.0}×", ours / boto3.max(1.0)),
-                    goal: "≥ 100×",
-                    pass: Some(ours >= 100.0 * boto3),
-                },
-                Err(e) => Figure {
-                    name: "Kinesis-protocol generator vs boto3 put_record producer",
-                    measured: format!("not measured: {e}"),
-                    goal: "≥ 100×",
-                    pass: None,
-                },
+        let r = kinesis_vs_boto3(&tmp.join("kinesis"), sizes.protocol_secs).await;
+        out.push(Figure::unless_missing(
+            "Kinesis-protocol generator vs boto3 put_record producer",
+            "≥ 100×",
+            r,
+            |(ours, boto3)| {
+                let measured = format!("{ours:.0} vs {boto3:.0} ev/s = {:.0}×", ours / boto3.max(1.0));
+                (measured, Some(ours >= 100.0 * boto3))
             },
-        );
+        ));
     }
     if want("stream capacity share") {
         progress("stream capacity share");
-        out.push(
-            match engine_run(&tmp.join("cap"), 4 * 1000 * 6 / 5, 4, 1000, sizes.capacity_secs).await {
-                Ok((rate, lost, ..)) => Figure {
-                    name: "share of 4×1000 rec/s capacity achieved, records lost",
-                    measured: format!("{:.1}%, {lost} lost", rate / 40.0),
-                    goal: "≥ 99%, 0",
-                    pass: Some(rate / 40.0 >= 99.0 && lost == 0),
-                },
-                Err(e) => Figure {
-                    name: "share of capacity achieved",
-                    measured: err(e),
-                    goal: "≥ 99%, 0",
-                    pass: Some(false),
-                },
+        let r = engine_run(&tmp.join("cap"), 4 * 1000 * 6 / 5, 4, 1000, sizes.capacity_secs).await;
+        out.push(Figure::of(
+            "share of 4×1000 rec/s capacity achieved, records lost",
+            "≥ 99%, 0",
+            r,
+            |(rate, lost, ..)| {
+                let share = rate / 40.0;
+                (format!("{share:.1}%, {lost} lost"), Some(share >= 99.0 && lost == 0))
             },
-        );
+        ));
     }
     for (updates, name) in [
         (false, "embedded ingest exactly-once, events/s (new orders)"),
@@ -150,75 +165,50 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
         if want(name) {
             progress(name);
             let dir = tmp.join(if updates { "ingest-updates" } else { "ingest" });
-            out.push(match ingest(&dir, sizes.ingest_rows, updates).await {
-                Ok(r) => Figure {
-                    name,
-                    measured: format!("{r:.0}"),
-                    goal: "≥ 250,000",
-                    pass: Some(r >= 250_000.0),
-                },
-                Err(e) => Figure {
-                    name,
-                    measured: err(e),
-                    goal: "≥ 250,000",
-                    pass: Some(false),
-                },
-            });
+            let r = ingest(&dir, sizes.ingest_rows, updates).await;
+            out.push(Figure::of(name, "≥ 250,000", r, |r| {
+                (format!("{r:.0}"), Some(r >= 250_000.0))
+            }));
         }
     }
     if want("freshness at 10,000 events/s") {
         progress("freshness at 10,000 events/s");
-        match engine_run(&tmp.join("fresh"), 10_000, 16, 1000, sizes.freshness_secs).await {
-            Ok((_, _, p50, p99)) => {
+        let r = engine_run(&tmp.join("fresh"), 10_000, 16, 1000, sizes.freshness_secs).await;
+        out.push(Figure::of(
+            "freshness at 10,000 events/s, p50 / p99",
+            "p99 ≤ 1 s",
+            r,
+            |(_, _, p50, p99)| {
                 let fmt = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
-                out.push(Figure {
-                    name: "freshness at 10,000 events/s, p50 / p99",
-                    measured: format!("{} / {}", fmt(p50), fmt(p99)),
-                    goal: "p99 ≤ 1 s",
-                    pass: Some(p99.is_some_and(|v| v <= 1000)),
-                });
-            }
-            Err(e) => out.push(Figure {
-                name: "freshness at 10,000 events/s",
-                measured: err(e),
-                goal: "p99 ≤ 1 s",
-                pass: Some(false),
-            }),
-        }
+                (
+                    format!("{} / {}", fmt(p50), fmt(p99)),
+                    Some(p99.is_some_and(|v| v <= 1000)),
+                )
+            },
+        ));
     }
     if want("RSS at 100,000 events/s (a separate courier process)") {
         progress("RSS at 100,000 events/s (a separate courier process)");
-        out.push(match rss_at_rate(&tmp.join("rss"), 100_000, sizes.rss_secs).await {
-            Ok((peak, private, rate)) => Figure {
-                name: "peak RSS of `courier --no-tui` at 100,000 events/s, MB",
-                measured: format!("{peak:.0} ({private:.0} private; acked {rate:.0}/s)"),
-                goal: "≤ 150",
-                pass: Some(peak <= 150.0 && rate >= 95_000.0),
+        let r = rss_at_rate(&tmp.join("rss"), 100_000, sizes.rss_secs).await;
+        out.push(Figure::of(
+            "peak RSS of `courier --no-tui` at 100,000 events/s, MB",
+            "≤ 150",
+            r,
+            |(peak, private, rate)| {
+                let measured = format!("{peak:.0} ({private:.0} private; acked {rate:.0}/s)");
+                (measured, Some(peak <= 150.0 && rate >= 95_000.0))
             },
-            Err(e) => Figure {
-                name: "peak RSS of `courier --no-tui` at 100,000 events/s, MB",
-                measured: err(e),
-                goal: "≤ 150",
-                pass: Some(false),
-            },
-        });
+        ));
     }
     if want("idle CPU with the console open (tmux)") {
         progress("idle CPU with the console open (tmux)");
-        out.push(match idle_console_cpu(&tmp.join("idle"), sizes.idle_secs).await {
-            Ok(pct) => Figure {
-                name: "CPU of the open console, generator paused, % of a core",
-                measured: format!("{pct:.2}"),
-                goal: "≤ 1",
-                pass: Some(pct <= 1.0),
-            },
-            Err(e) => Figure {
-                name: "CPU of the open console, generator paused, % of a core",
-                measured: format!("not measured: {e}"),
-                goal: "≤ 1",
-                pass: None,
-            },
-        });
+        let r = idle_console_cpu(&tmp.join("idle"), sizes.idle_secs).await;
+        out.push(Figure::unless_missing(
+            "CPU of the open console, generator paused, % of a core",
+            "≤ 1",
+            r,
+            |pct| (format!("{pct:.2}"), Some(pct <= 1.0)),
+        ));
     }
     if want("dimension COPY") {
         progress("dimension COPY");
@@ -227,20 +217,11 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
         } else {
             "dimension COPY of 1,000,000 customer rows, s"
         };
-        out.push(match dimension_copy(&tmp.join("copy"), sizes.copy_rows).await {
-            Ok(d) => Figure {
-                name: copy_name,
-                measured: format!("{:.2}", d.as_secs_f64()),
-                goal: "≤ 3 (1M rows)",
-                pass: (!quick).then_some(d.as_secs_f64() <= 3.0),
-            },
-            Err(e) => Figure {
-                name: copy_name,
-                measured: err(e),
-                goal: "≤ 3",
-                pass: Some(false),
-            },
-        });
+        let r = dimension_copy(&tmp.join("copy"), sizes.copy_rows).await;
+        out.push(Figure::of(copy_name, "≤ 3 (1M rows)", r, |d| {
+            let secs = d.as_secs_f64();
+            (format!("{secs:.2}"), (!quick).then_some(secs <= 3.0))
+        }));
     }
     if want("frame render") {
         progress("frame render");
