@@ -33,6 +33,27 @@ pub const SCHEMA_SQL: &[(&str, &str)] = &[
     ),
 ];
 
+/// factOrders' key as `sql/schema/02_facts.sql` declares it (for Redshift,
+/// where it is informational).
+const FACT_KEY: &str = "OrderID BIGINT PRIMARY KEY,";
+
+/// The schema DDL as the embedded warehouse runs it: factOrders without its
+/// PRIMARY KEY. DuckDB enforces one with an ART index that every load
+/// updates and that grows with the table (time and memory under the cap);
+/// courier keeps one row per OrderID itself — its single writer looks each
+/// staged OrderID up and updates or inserts (`fact_load`) — as it must on
+/// Redshift, which does not enforce keys.
+pub fn embedded_schema_sql() -> impl Iterator<Item = (&'static str, std::borrow::Cow<'static, str>)> {
+    SCHEMA_SQL.iter().map(|(file, sql)| {
+        let sql = if sql.contains(FACT_KEY) {
+            std::borrow::Cow::Owned(sql.replace(FACT_KEY, "OrderID BIGINT,"))
+        } else {
+            std::borrow::Cow::Borrowed(*sql)
+        };
+        (*file, sql)
+    })
+}
+
 pub struct DuckDbWarehouse {
     path: PathBuf,
     schema: Ident,
@@ -233,8 +254,8 @@ pub fn run_query(conn: &Connection, sql: &str) -> Result<ResultSet, WarehouseErr
 impl Warehouse for DuckDbWarehouse {
     async fn ensure_schema(&self) -> Result<(), WarehouseError> {
         self.with_writer(|conn| {
-            for (file, sql) in SCHEMA_SQL {
-                conn.execute_batch(sql)
+            for (file, sql) in embedded_schema_sql() {
+                conn.execute_batch(&sql)
                     .map_err(|e| WarehouseError::Sql(format!("{file}: {e}")))?;
             }
             Ok(())
