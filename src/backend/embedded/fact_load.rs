@@ -157,7 +157,7 @@ pub fn load_group(
         )
         .map_err(err("look up existing orders"))?;
     if existing > 0 {
-        // (With nothing to update the upsert is skipped: it costs even then.)
+        // (With nothing to update the update is skipped: it costs even then.)
         tx.execute(
             &format!(
                 "UPDATE {schema}.factOrders AS f SET \
@@ -172,7 +172,7 @@ pub fn load_group(
             ),
             params![shards, at, statuses],
         )
-        .map_err(err("upsert factOrders"))?;
+        .map_err(err("update factOrders"))?;
     }
     tx.execute(
         &format!(
@@ -325,7 +325,7 @@ mod tests {
         assert!(
             crate::backend::embedded::warehouse::SCHEMA_SQL
                 .iter()
-                .any(|(_, sql)| sql.contains("OrderID BIGINT PRIMARY KEY,"))
+                .any(|(_, sql)| sql.contains(crate::backend::embedded::warehouse::FACT_KEY))
         );
         // A transaction left open and aborted (as when its ROLLBACK failed).
         let dup = "BEGIN; INSERT INTO dm.courier_checkpoints (StreamName, ShardId) VALUES ('s', 'x'); \

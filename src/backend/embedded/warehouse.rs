@@ -35,7 +35,7 @@ pub const SCHEMA_SQL: &[(&str, &str)] = &[
 
 /// factOrders' key as `sql/schema/02_facts.sql` declares it (for Redshift,
 /// where it is informational).
-const FACT_KEY: &str = "OrderID BIGINT PRIMARY KEY,";
+pub(crate) const FACT_KEY: &str = "OrderID BIGINT PRIMARY KEY,";
 
 /// The schema DDL as the embedded warehouse runs it: factOrders without its
 /// PRIMARY KEY. DuckDB enforces one with an ART index that every load
