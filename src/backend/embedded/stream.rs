@@ -68,32 +68,43 @@ pub fn shard_for_hash(hash: u128, n: usize) -> usize {
     ((hash / step) as usize).min(n - 1)
 }
 
-/// A per-second window counter (calls, records, bytes).
+/// A shard's allowance of one unit (records, calls or bytes): a token
+/// bucket refilled continuously at `per_sec` and holding at most one
+/// second's worth. A sustained rate never exceeds the limit, wherever a
+/// span starts; a count reset on each wall-clock second let a burst that
+/// straddled the boundary through whole.
 #[derive(Default)]
-struct Window {
-    second: i64,
-    count: u64,
-    bytes: u64,
+struct Bucket {
+    level: f64,
+    /// When `level` was last brought up to date; `None`: not yet used, full.
+    at_ms: Option<i64>,
 }
 
-impl Window {
-    fn roll(&mut self, now_ms: i64) {
-        let sec = now_ms.div_euclid(1000);
-        if sec != self.second {
-            *self = Window {
-                second: sec,
-                count: 0,
-                bytes: 0,
-            };
-        }
+impl Bucket {
+    /// Bring the level up to `now_ms` and return it.
+    fn refill(&mut self, per_sec: u64, now_ms: i64) -> f64 {
+        let cap = per_sec as f64;
+        self.level = match self.at_ms {
+            None => cap,
+            Some(at) => (self.level + (now_ms - at).max(0) as f64 * cap / 1000.0).min(cap),
+        };
+        self.at_ms = Some(now_ms);
+        self.level
     }
+}
+
+/// Records (or calls) and bytes, each with its bucket.
+#[derive(Default)]
+struct Allowance {
+    count: Bucket,
+    bytes: Bucket,
 }
 
 struct Shard {
     id: ShardId,
     log: Mutex<ShardLog>,
-    writes: Mutex<Window>,
-    reads: Mutex<Window>,
+    writes: Mutex<Allowance>,
+    reads: Mutex<Allowance>,
     throttled_writes: std::sync::atomic::AtomicU64,
 }
 
@@ -225,12 +236,11 @@ impl EmbeddedStream {
             let mut accepted = Vec::with_capacity(idxs.len());
             {
                 let mut w = shard.writes.lock().unwrap();
-                w.roll(now);
+                let mut records = w.count.refill(self.limits.write_records_per_sec, now);
+                let mut bytes = w.bytes.refill(self.limits.write_bytes_per_sec, now);
                 for i in idxs {
-                    let size = (entries[i].data.len() + entries[i].partition_key.len()) as u64;
-                    if w.count + 1 > self.limits.write_records_per_sec
-                        || w.bytes + size > self.limits.write_bytes_per_sec
-                    {
+                    let size = (entries[i].data.len() + entries[i].partition_key.len()) as f64;
+                    if records < 1.0 || bytes < size {
                         shard
                             .throttled_writes
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -239,11 +249,13 @@ impl EmbeddedStream {
                             &format!("Rate exceeded for shard {} in stream {}", shard.id, self.name),
                         ));
                     } else {
-                        w.count += 1;
-                        w.bytes += size;
+                        records -= 1.0;
+                        bytes -= size;
                         accepted.push(i);
                     }
                 }
+                w.count.level = records;
+                w.bytes.level = bytes;
             }
             if accepted.is_empty() {
                 continue;
@@ -299,15 +311,16 @@ impl EmbeddedStream {
         let now = now_ms();
         let budget = {
             let mut r = shard.reads.lock().unwrap();
-            r.roll(now);
-            if r.count >= self.limits.reads_per_sec || r.bytes >= self.limits.read_bytes_per_sec {
+            let calls = r.count.refill(self.limits.reads_per_sec, now);
+            let bytes = r.bytes.refill(self.limits.read_bytes_per_sec, now);
+            if calls < 1.0 || bytes < 1.0 {
                 return Err(StreamError::Throttled(format!(
-                    "Rate exceeded for shard {} in stream {}: more than {} GetRecords calls or {} bytes this second",
+                    "Rate exceeded for shard {} in stream {}: more than {} GetRecords calls or {} bytes a second",
                     shard.id, self.name, self.limits.reads_per_sec, self.limits.read_bytes_per_sec
                 )));
             }
-            r.count += 1;
-            (self.limits.read_bytes_per_sec - r.bytes) as usize
+            r.count.level -= 1.0;
+            bytes as usize
         };
         let log = shard.log.lock().unwrap();
         let records = log.read(from, limit.clamp(1, MAX_GET_RECORDS), budget)?;
@@ -320,7 +333,7 @@ impl EmbeddedStream {
         };
         drop(log);
         let bytes: usize = records.iter().map(|r| r.data.len()).sum();
-        shard.reads.lock().unwrap().bytes += bytes as u64;
+        shard.reads.lock().unwrap().bytes.level -= bytes as f64;
         Ok(GetRecordsOutput {
             records: records
                 .into_iter()
@@ -421,6 +434,25 @@ impl Stream for Arc<EmbeddedStream> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_burst_across_a_second_boundary_is_held_to_the_rate() {
+        let mut b = Bucket::default();
+        let take = |b: &mut Bucket, now: i64, n: f64| {
+            let level = b.refill(1000, now);
+            let took = level.min(n).floor();
+            b.level = level - took;
+            took
+        };
+        // 1000 at .900 and 1000 at 1.000: a count reset each second took
+        // all 2000; the bucket takes the first 1000 and 100 refilled since.
+        assert_eq!(take(&mut b, 900, 1000.0), 1000.0);
+        assert_eq!(take(&mut b, 1000, 1000.0), 100.0);
+        // Idle for long, it holds no more than one second's worth.
+        assert_eq!(take(&mut b, 60_000, 5000.0), 1000.0);
+        // A clock stepping back refills nothing.
+        assert_eq!(take(&mut b, 50_000, 10.0), 0.0);
+    }
 
     #[test]
     fn even_split_matches_kinesis_hash_ranges() {
