@@ -81,15 +81,14 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Bring the level up to `now_ms` and return it.
-    fn refill(&mut self, per_sec: u64, now_ms: i64) -> f64 {
+    /// Bring the level up to `now_ms`.
+    fn refill(&mut self, per_sec: u64, now_ms: i64) {
         let cap = per_sec as f64;
         self.level = match self.at_ms {
             None => cap,
             Some(at) => (self.level + (now_ms - at).max(0) as f64 * cap / 1000.0).min(cap),
         };
         self.at_ms = Some(now_ms);
-        self.level
     }
 }
 
@@ -98,6 +97,23 @@ impl Bucket {
 struct Allowance {
     count: Bucket,
     bytes: Bucket,
+}
+
+impl Allowance {
+    fn refill(&mut self, count_per_sec: u64, bytes_per_sec: u64, now_ms: i64) {
+        self.count.refill(count_per_sec, now_ms);
+        self.bytes.refill(bytes_per_sec, now_ms);
+    }
+
+    /// Take `count` and `bytes` if both are there; else take nothing.
+    fn try_take(&mut self, count: f64, bytes: f64) -> bool {
+        let there = self.count.level >= count && self.bytes.level >= bytes;
+        if there {
+            self.count.level -= count;
+            self.bytes.level -= bytes;
+        }
+        there
+    }
 }
 
 struct Shard {
@@ -236,11 +252,10 @@ impl EmbeddedStream {
             let mut accepted = Vec::with_capacity(idxs.len());
             {
                 let mut w = shard.writes.lock().unwrap();
-                let mut records = w.count.refill(self.limits.write_records_per_sec, now);
-                let mut bytes = w.bytes.refill(self.limits.write_bytes_per_sec, now);
+                w.refill(self.limits.write_records_per_sec, self.limits.write_bytes_per_sec, now);
                 for i in idxs {
                     let size = (entries[i].data.len() + entries[i].partition_key.len()) as f64;
-                    if records < 1.0 || bytes < size {
+                    if !w.try_take(1.0, size) {
                         shard
                             .throttled_writes
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -249,13 +264,9 @@ impl EmbeddedStream {
                             &format!("Rate exceeded for shard {} in stream {}", shard.id, self.name),
                         ));
                     } else {
-                        records -= 1.0;
-                        bytes -= size;
                         accepted.push(i);
                     }
                 }
-                w.count.level = records;
-                w.bytes.level = bytes;
             }
             if accepted.is_empty() {
                 continue;
@@ -311,16 +322,15 @@ impl EmbeddedStream {
         let now = now_ms();
         let budget = {
             let mut r = shard.reads.lock().unwrap();
-            let calls = r.count.refill(self.limits.reads_per_sec, now);
-            let bytes = r.bytes.refill(self.limits.read_bytes_per_sec, now);
-            if calls < 1.0 || bytes < 1.0 {
+            r.refill(self.limits.reads_per_sec, self.limits.read_bytes_per_sec, now);
+            // A call needs a byte left over; what it reads is charged after.
+            if r.bytes.level < 1.0 || !r.try_take(1.0, 0.0) {
                 return Err(StreamError::Throttled(format!(
                     "Rate exceeded for shard {} in stream {}: more than {} GetRecords calls or {} bytes a second",
                     shard.id, self.name, self.limits.reads_per_sec, self.limits.read_bytes_per_sec
                 )));
             }
-            r.count.level -= 1.0;
-            bytes as usize
+            r.bytes.level as usize
         };
         let log = shard.log.lock().unwrap();
         let records = log.read(from, limit.clamp(1, MAX_GET_RECORDS), budget)?;
@@ -437,21 +447,19 @@ mod tests {
 
     #[test]
     fn a_burst_across_a_second_boundary_is_held_to_the_rate() {
-        let mut b = Bucket::default();
-        let take = |b: &mut Bucket, now: i64, n: f64| {
-            let level = b.refill(1000, now);
-            let took = level.min(n).floor();
-            b.level = level - took;
-            took
+        let mut b = Allowance::default();
+        let take = |b: &mut Allowance, now: i64, n: usize| {
+            b.refill(1000, u64::MAX, now);
+            (0..n).take_while(|_| b.try_take(1.0, 0.0)).count()
         };
         // 1000 at .900 and 1000 at 1.000: a count reset each second took
         // all 2000; the bucket takes the first 1000 and 100 refilled since.
-        assert_eq!(take(&mut b, 900, 1000.0), 1000.0);
-        assert_eq!(take(&mut b, 1000, 1000.0), 100.0);
+        assert_eq!(take(&mut b, 900, 1000), 1000);
+        assert_eq!(take(&mut b, 1000, 1000), 100);
         // Idle for long, it holds no more than one second's worth.
-        assert_eq!(take(&mut b, 60_000, 5000.0), 1000.0);
+        assert_eq!(take(&mut b, 60_000, 5000), 1000);
         // A clock stepping back refills nothing.
-        assert_eq!(take(&mut b, 50_000, 10.0), 0.0);
+        assert_eq!(take(&mut b, 50_000, 10), 0);
     }
 
     #[test]
