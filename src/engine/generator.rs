@@ -167,8 +167,13 @@ impl Generator {
             self.set_state(GeneratorState::Running);
             let burst = (ctl.rate / 10).clamp(1, self.batch_records as u32);
             if limiter.as_ref().is_none_or(|(r, _)| *r != ctl.rate) {
+                // The bucket holds a tenth of a second (at least a batch): a
+                // round that came late — a slow put, a busy core — is made
+                // up by the next ones. Holding one batch, at 100,000/s that
+                // is 5 ms, and every longer stall lost rate for good.
+                let slack = (ctl.rate / 10).max(burst);
                 let quota = Quota::per_second(NonZeroU32::new(ctl.rate).expect("rate > 0"))
-                    .allow_burst(NonZeroU32::new(burst).expect("burst > 0"));
+                    .allow_burst(NonZeroU32::new(slack).expect("slack > 0"));
                 limiter = Some((ctl.rate, RateLimiter::direct(quota)));
             }
             let (_, lim) = limiter.as_ref().expect("set above");
