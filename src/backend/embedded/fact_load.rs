@@ -90,62 +90,38 @@ const STAGE_CHUNK: usize = 8192;
 /// `rows` as the staging table's columns, in its order: handed to the
 /// Appender a column at a time (a row at a time costs a call per value).
 fn staged_batch(rows: &[(&FactRow, usize)]) -> Result<RecordBatch, ArrowError> {
-    fn col<T: Copy>(rows: &[(&FactRow, usize)], f: impl Fn(&FactRow, usize) -> T) -> impl Iterator<Item = T> {
-        rows.iter().map(move |(r, shard)| f(r, *shard))
-    }
-    let status = |r: &FactRow| known_status(r.order_status);
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        (
-            "OrderID",
-            Arc::new(Int64Array::from_iter_values(col(rows, |r, _| r.order_id))),
-        ),
-        (
-            "CustomerID",
-            Arc::new(Int32Array::from_iter_values(col(rows, |r, _| r.customer_id))),
-        ),
-        (
-            "RestaurantID",
-            Arc::new(Int32Array::from_iter_values(col(rows, |r, _| r.restaurant_id))),
-        ),
-        (
-            "RiderID",
-            Arc::new(Int32Array::from_iter_values(col(rows, |r, _| r.rider_id))),
-        ),
-        (
-            "OrderDateMicros",
-            Arc::new(Int64Array::from_iter_values(col(rows, |r, _| {
-                r.order_date.and_utc().timestamp_micros()
-            }))),
-        ),
-        (
-            "DeliveryTime",
-            Arc::new(Int32Array::from_iter_values(col(rows, |r, _| r.delivery_time))),
-        ),
-        (
-            "OrderValue",
-            Arc::new(Int64Array::from_iter_values(col(rows, |r, _| r.order_value))),
-        ),
-        (
-            "DeliveryFee",
-            Arc::new(Int64Array::from_iter_values(col(rows, |r, _| r.delivery_fee))),
-        ),
-        (
-            "TipAmount",
-            Arc::new(Int64Array::from_iter_values(col(rows, |r, _| r.tip_amount))),
-        ),
+    let i64s =
+        |f: fn(&FactRow) -> i64| -> ArrayRef { Arc::new(Int64Array::from_iter_values(rows.iter().map(|(r, _)| f(r)))) };
+    let i32s =
+        |f: fn(&FactRow) -> i32| -> ArrayRef { Arc::new(Int32Array::from_iter_values(rows.iter().map(|(r, _)| f(r)))) };
+    let status: Vec<Option<usize>> = rows.iter().map(|(r, _)| known_status(r.order_status)).collect();
+    RecordBatch::try_from_iter([
+        ("OrderID", i64s(|r| r.order_id)),
+        ("CustomerID", i32s(|r| r.customer_id)),
+        ("RestaurantID", i32s(|r| r.restaurant_id)),
+        ("RiderID", i32s(|r| r.rider_id)),
+        ("OrderDateMicros", i64s(|r| r.order_date.and_utc().timestamp_micros())),
+        ("DeliveryTime", i32s(|r| r.delivery_time)),
+        ("OrderValue", i64s(|r| r.order_value)),
+        ("DeliveryFee", i64s(|r| r.delivery_fee)),
+        ("TipAmount", i64s(|r| r.tip_amount)),
         (
             "StatusIndex",
-            Arc::new(Int32Array::from_iter(col(rows, |r, _| status(r).map(|i| i as i32 + 1)))),
+            Arc::new(Int32Array::from_iter(status.iter().map(|s| s.map(|i| i as i32 + 1)))) as ArrayRef,
         ),
         (
             "OrderStatus",
-            Arc::new(StringArray::from_iter(col(rows, |r, _| {
-                status(r).is_none().then_some(r.order_status)
-            }))),
+            Arc::new(StringArray::from_iter(
+                rows.iter()
+                    .zip(&status)
+                    .map(|((r, _), s)| s.is_none().then_some(r.order_status)),
+            )),
         ),
         (
             "ShardIndex",
-            Arc::new(Int32Array::from_iter_values(col(rows, |_, shard| shard as i32 + 1))),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|(_, shard)| *shard as i32 + 1),
+            )),
         ),
         (
             "SequenceNumber",
@@ -153,16 +129,12 @@ fn staged_batch(rows: &[(&FactRow, usize)]) -> Result<RecordBatch, ArrowError> {
                 rows.iter().map(|(r, _)| r.sequence_number.as_str()),
             )),
         ),
-        (
-            "ArrivalMs",
-            Arc::new(Int64Array::from_iter_values(col(rows, |r, _| r.arrival_ms))),
-        ),
+        ("ArrivalMs", i64s(|r| r.arrival_ms)),
         (
             "EmittedMs",
-            Arc::new(Int64Array::from_iter(col(rows, |r, _| r.emitted_ms))),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|(r, _)| r.emitted_ms))),
         ),
-    ];
-    RecordBatch::try_from_iter(columns)
+    ])
 }
 
 fn known_status(s: &str) -> Option<usize> {
