@@ -249,7 +249,7 @@ impl Default for WarehouseConfig {
     fn default() -> Self {
         WarehouseConfig {
             schema: "food_delivery_datamart".into(),
-            memory_limit: "96MB".into(),
+            memory_limit: "40MB".into(),
         }
     }
 }

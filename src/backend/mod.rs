@@ -198,10 +198,10 @@ pub struct FactRow {
     /// `YYYY-MM-DDTHH:MM:SS[.ffffff]`, already validated.
     pub order_date: chrono::NaiveDateTime,
     pub delivery_time: i32,
-    /// Cents.
-    pub order_value: i64,
-    pub delivery_fee: i64,
-    pub tip_amount: i64,
+    /// Cents (DECIMAL(8,2) fits an i32).
+    pub order_value: i32,
+    pub delivery_fee: i32,
+    pub tip_amount: i32,
     pub order_status: &'static str,
     pub sequence_number: compact_str::CompactString,
     pub arrival_ms: i64,

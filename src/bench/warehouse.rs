@@ -43,7 +43,7 @@ pub(super) async fn ingest(dir: &Path, n: usize, updates: bool) -> Result<f64, S
                     rider_id: 1 + (order_id % 30) as i32,
                     order_date: date,
                     delivery_time: 15 + (order_id % 46) as i32,
-                    order_value: 1000 + order_id % 9000,
+                    order_value: 1000 + (order_id % 9000) as i32,
                     delivery_fee: 250,
                     tip_amount: 100,
                     order_status: status,

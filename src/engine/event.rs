@@ -143,11 +143,11 @@ fn parse_order_date_fast(s: &str) -> Option<NaiveDateTime> {
 }
 
 /// Money as whole cents; must be finite, ≥ 0 and fit DECIMAL(8,2).
-fn cents(field: &str, v: f64) -> Result<i64, String> {
+fn cents(field: &str, v: f64) -> Result<i32, String> {
     if !v.is_finite() || !(0.0..=999_999.99).contains(&v) {
         return Err(format!("{field} {v} is outside 0..=999999.99"));
     }
-    Ok((v * 100.0).round() as i64)
+    Ok((v * 100.0).round() as i32)
 }
 
 /// Parse and validate a stream record into a fact row, or say why not.
@@ -318,6 +318,11 @@ mod tests {
         assert_eq!(row.order_status, "On the way");
         assert_eq!(row.sequence_number, "7");
         assert_eq!(row.emitted_ms, None);
+        // Rows wait in batches by the tens of thousands: kept at 112 bytes.
+        assert_eq!(std::mem::size_of::<FactRow>(), 112);
+        // The largest DECIMAL(8,2) is whole cents in an i32.
+        let max = parse_record(&rec(&GOOD.replace("\"OrderValue\": 45.5", "\"OrderValue\": 999999.99"))).unwrap();
+        assert_eq!(max.order_value, 99_999_999);
     }
 
     #[test]

@@ -78,30 +78,36 @@ struct Pending {
     is_new: bool,
 }
 
-/// A scheduled status update, kept compact (56 bytes, no heap): at 100,000
-/// events/s a couple of hundred thousand of these wait at once.
+/// A scheduled status update, kept compact (40 bytes, no heap): at 100,000
+/// events/s up to `MAX_PENDING_UPDATES` of these wait at once.
 struct Update {
-    /// When it is due, in milliseconds after the generator's `epoch`.
-    due_ms: u64,
     order_id: i64,
     order_date_micros: i64,
+    /// When it is due: milliseconds after the generator's `epoch`, modulo
+    /// 2^32 (compared with wrapping: updates are due seconds ahead).
+    due_ms: u32,
     customer_id: i32,
     restaurant_id: i32,
     rider_id: i32,
-    delivery_time: i32,
     /// Order value, delivery fee and tip in cents (the generator makes them
-    /// as whole cents, so they come back as the same numbers).
-    cents: [u32; 3],
+    /// as whole cents up to 100.00, so they come back as the same numbers).
+    cents: [u16; 3],
+    delivery_time: u8,
     /// Index into `STATUSES`.
     status: u8,
 }
 
-fn cents(v: f64) -> Option<u32> {
+fn cents(v: f64) -> Option<u16> {
     let c = (v * 100.0).round();
-    (0.0..=u32::MAX as f64).contains(&c).then_some(c as u32)
+    (0.0..=u16::MAX as f64).contains(&c).then_some(c as u16)
 }
 
 impl Update {
+    /// Due at `now_ms` (milliseconds after the epoch)?
+    fn is_due(&self, now_ms: u64) -> bool {
+        (now_ms as u32).wrapping_sub(self.due_ms) as i32 >= 0
+    }
+
     fn into_event(self, emitted_ms: i64) -> OrderEvent {
         let date = chrono::DateTime::from_timestamp_micros(self.order_date_micros).map_or_else(
             || format_order_date(chrono::NaiveDateTime::default()),
@@ -113,7 +119,7 @@ impl Update {
             restaurant_id: self.restaurant_id,
             rider_id: self.rider_id,
             order_date: date,
-            delivery_time: self.delivery_time,
+            delivery_time: self.delivery_time as i32,
             order_value: self.cents[0] as f64 / 100.0,
             delivery_fee: self.cents[1] as f64 / 100.0,
             tip_amount: self.cents[2] as f64 / 100.0,
@@ -190,7 +196,7 @@ impl Generator {
             let now_ms = epoch.elapsed().as_millis() as u64;
             // One wall-clock reading per batch: every event of it is emitted now.
             let wall = chrono::Utc::now();
-            while batch.len() < burst as usize && updates.front().is_some_and(|u| u.due_ms <= now_ms) {
+            while batch.len() < burst as usize && updates.front().is_some_and(|u| u.is_due(now_ms)) {
                 let u = updates.pop_front().expect("checked");
                 batch.push(Pending {
                     event: u.into_event(wall.timestamp_millis()),
@@ -403,13 +409,13 @@ fn next_status(event: &OrderEvent, now_ms: u64, rng: &mut SmallRng) -> Option<Up
         _ => return None,
     };
     Some(Update {
-        due_ms: now_ms + rng.random_range(1000..4000),
+        due_ms: (now_ms + rng.random_range(1000..4000)) as u32,
         order_id: event.order_id,
         order_date_micros: parse_order_date(&event.order_date)?.and_utc().timestamp_micros(),
         customer_id: event.customer_id,
         restaurant_id: event.restaurant_id,
         rider_id: event.rider_id,
-        delivery_time: event.delivery_time,
+        delivery_time: u8::try_from(event.delivery_time).ok()?,
         cents: [
             cents(event.order_value)?,
             cents(event.delivery_fee)?,
@@ -439,9 +445,16 @@ mod tests {
             order_status: "Processing".into(),
             emitted_at: Some(1),
         };
-        assert_eq!(std::mem::size_of::<Update>(), 56);
+        assert_eq!(std::mem::size_of::<Update>(), 40);
         let u = next_status(&order, 5_000, &mut rng).expect("Processing has a next status");
         assert!((6_000..9_000).contains(&u.due_ms));
+        assert!(!u.is_due(5_999) && u.is_due(9_000));
+        // Due times are kept modulo 2^32 ms (49.7 days) and still compare
+        // right across the wrap.
+        let near_wrap = u64::from(u32::MAX) - 500;
+        let w = next_status(&order, near_wrap, &mut rng).unwrap();
+        assert!(w.due_ms < 4_000, "wrapped");
+        assert!(!w.is_due(near_wrap) && !w.is_due(near_wrap + 999) && w.is_due(near_wrap + 4_000));
         let next = u.into_event(77);
         assert_eq!(
             next,

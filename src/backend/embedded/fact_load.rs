@@ -11,7 +11,12 @@
 //! newer status wins — and the rest are inserted plainly. The split is
 //! looked up first (a join the staged keys prune by zone map), and with it
 //! whether a newer row keeps the order's own columns: a status event does,
-//! and then only its five status columns are set. Every column an UPDATE
+//! and then only its five status columns are set. No join here is a plain
+//! equi-join on OrderID: for one DuckDB builds a "perfect" hash table,
+//! arrays as long as the staged keys' range (up to 2^20) for every column
+//! it carries — ~35 MB per group at 100,000 events/s, outside
+//! `memory_limit`. The lookup is a LEFT join (every staged row, found or
+//! not) and each update also checks that its row is newer. Every column an UPDATE
 //! sets is written to the log and versioned, so setting all fourteen cost
 //! half the load's time. The
 //! embedded factOrders has no PRIMARY KEY index (`embedded_schema_sql`):
@@ -102,9 +107,9 @@ fn staged_batch(rows: &[(&FactRow, usize)]) -> Result<RecordBatch, ArrowError> {
         ("RiderID", i32s(|r| r.rider_id)),
         ("OrderDateMicros", i64s(|r| r.order_date.and_utc().timestamp_micros())),
         ("DeliveryTime", i32s(|r| r.delivery_time)),
-        ("OrderValue", i64s(|r| r.order_value)),
-        ("DeliveryFee", i64s(|r| r.delivery_fee)),
-        ("TipAmount", i64s(|r| r.tip_amount)),
+        ("OrderValue", i64s(|r| r.order_value.into())),
+        ("DeliveryFee", i64s(|r| r.delivery_fee.into())),
+        ("TipAmount", i64s(|r| r.tip_amount.into())),
         (
             "StatusIndex",
             Arc::new(Int32Array::from_iter(status.iter().map(|s| s.map(|i| i as i32 + 1)))) as ArrayRef,
@@ -193,7 +198,7 @@ pub fn load_group(
             OrderID BIGINT, CustomerID INT, RestaurantID INT, RiderID INT, OrderDateMicros BIGINT,
             DeliveryTime INT, OrderValue BIGINT, DeliveryFee BIGINT, TipAmount BIGINT, StatusIndex INT, OrderStatus VARCHAR,
             ShardIndex INT, SequenceNumber VARCHAR, ArrivalMs BIGINT, EmittedMs BIGINT);
-         CREATE OR REPLACE TEMP TABLE {EXISTING} (OrderID BIGINT, Newer BOOLEAN, Same BOOLEAN);"
+         CREATE OR REPLACE TEMP TABLE {EXISTING} (OrderID BIGINT, Found BOOLEAN, Newer BOOLEAN, Same BOOLEAN);"
     ))
     .map_err(err("create staging"))?;
     {
@@ -211,28 +216,28 @@ pub fn load_group(
         ms(ingest_ms),
         text_list(STATUSES.iter().copied()),
     );
-    // Which staged orders the table holds, whether the staged row is newer,
-    // and whether it keeps the order's own columns (a status event does).
+    // For every staged order: whether the table holds it, whether the staged
+    // row is newer, and whether it keeps the order's own columns (a status
+    // event does). A LEFT join, not an inner one: see the module's note.
     let same = ORDER_COLUMNS
         .iter()
         .map(|c| format!("f.{c} IS NOT DISTINCT FROM s.{c}"))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let existing = tx
-        .execute(
-            &format!(
-                "INSERT INTO temp.main.{EXISTING} SELECT s.OrderID, {NEWER}, {same} \
-                 FROM {schema}.factOrders AS f JOIN (SELECT {STAGED_ROW} FROM temp.main.{STAGING}) AS s \
+    tx.execute(
+        &format!(
+            "INSERT INTO temp.main.{EXISTING} SELECT s.OrderID, f.OrderID IS NOT NULL, {NEWER}, {same} \
+                 FROM (SELECT {STAGED_ROW} FROM temp.main.{STAGING}) AS s LEFT JOIN {schema}.factOrders AS f \
                  ON f.OrderID = s.OrderID"
-            ),
-            params![shards, at, statuses],
-        )
-        .map_err(err("look up existing orders"))?;
-    if existing > 0 {
+        ),
+        params![shards, at, statuses],
+    )
+    .map_err(err("look up existing orders"))?;
+    {
         let (status_only, whole): (i64, i64) = tx
             .query_row(
                 &format!(
-                    "SELECT count(*) FILTER (Newer AND Same), count(*) FILTER (Newer AND NOT Same) \
+                    "SELECT count(*) FILTER (Found AND Newer AND Same), count(*) FILTER (Found AND Newer AND NOT Same) \
                      FROM temp.main.{EXISTING}"
                 ),
                 [],
@@ -257,7 +262,7 @@ pub fn load_group(
                     "UPDATE {schema}.factOrders AS f SET {set} \
                      FROM (SELECT {STAGED_ROW} FROM temp.main.{STAGING} \
                            WHERE OrderID IN (SELECT OrderID FROM temp.main.{EXISTING} WHERE Newer AND {which})) AS s \
-                     WHERE f.OrderID = s.OrderID"
+                     WHERE f.OrderID = s.OrderID AND {NEWER}"
                 ),
                 params![shards, at, statuses],
             )
@@ -267,7 +272,7 @@ pub fn load_group(
     tx.execute(
         &format!(
             "INSERT INTO {schema}.factOrders SELECT {STAGED_ROW} FROM temp.main.{STAGING} \
-             WHERE OrderID NOT IN (SELECT OrderID FROM temp.main.{EXISTING})"
+             WHERE OrderID IN (SELECT OrderID FROM temp.main.{EXISTING} WHERE NOT Found)"
         ),
         params![shards, at, statuses],
     )
