@@ -32,6 +32,8 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 /// Run this binary headless at `rate` (8 shards with limits raised so the
 /// tool, not the simulated Kinesis limit, is measured) for `secs`; peak RSS
 /// and its private part at that moment (MB), and the acknowledged rate.
+/// Sampled every 50 ms: each group load lifts RSS for a few tenths of a
+/// second, and a coarser sampler misses the top of it.
 pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64, f64, f64), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let config = dir.join("rss.toml");
@@ -67,7 +69,7 @@ pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64
             if r.0 > peak.0 {
                 peak = r;
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         peak
     });
