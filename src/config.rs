@@ -499,7 +499,7 @@ impl Config {
         let unit = m[digits..].trim().to_ascii_uppercase();
         if digits == 0 || !["KB", "MB", "GB", "KIB", "MIB", "GIB"].contains(&unit.as_str()) {
             return Err(format!(
-                "key warehouse.memory_limit: {m:?} is not a size like \"96MB\" or \"1GB\""
+                "key warehouse.memory_limit: {m:?} is not a size like \"40MB\" or \"1GB\""
             ));
         }
         range("ui.tick_ms", self.ui.tick_ms, 16, 10_000)?;

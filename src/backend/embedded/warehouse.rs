@@ -153,7 +153,7 @@ impl DuckDbWarehouse {
         Ok(conn)
     }
 
-    /// Cap DuckDB's buffer memory (`size` validated by config, e.g. "96MB").
+    /// Cap DuckDB's buffer memory (`size` validated by config, e.g. "40MB").
     pub fn set_memory_limit(&self, size: &str) -> Result<(), WarehouseError> {
         let size: String = size.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
         self.writer
