@@ -21,6 +21,14 @@ fi
 # (PyPI) for tests/aws.rs; cached outside the clone, a no-op once installed.
 bash scripts/emulators.sh install
 
+# Cargo never removes the test executables of earlier builds (~1 GB each
+# with debug info); on a long-lived machine they filled the disk. Those not
+# relinked for two days go (a current one is only relinked if needed).
+if [ -d "$CARGO_TARGET_DIR/debug/deps" ]; then
+  find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -perm -u+x -mtime +1 \
+    -regextype posix-extended -regex '.*/[A-Za-z0-9_]+-[0-9a-f]{16}' -delete
+fi
+
 cargo fmt --all -- --check
 bash scripts/clippy.sh
 log="$(mktemp)"
