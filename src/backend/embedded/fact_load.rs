@@ -16,10 +16,10 @@
 //! arrays as long as the staged keys' range (up to 2^20) for every column
 //! it carries — ~35 MB per group at 100,000 events/s, outside
 //! `memory_limit`. The lookup is a LEFT join (every staged row, found or
-//! not) and each update also checks that its row is newer. Every column an UPDATE
-//! sets is written to the log and versioned, so setting all fourteen cost
-//! half the load's time. The
-//! embedded factOrders has no PRIMARY KEY index (`embedded_schema_sql`):
+//! not) and each update also checks that its row is newer. Every column an
+//! UPDATE sets is written to the log and versioned, so setting all fourteen
+//! cost half the load's time. The embedded factOrders has no PRIMARY KEY
+//! index (`embedded_schema_sql`):
 //! this lookup is what keeps one row per OrderID, and without the index the
 //! load is ~15% faster and needs less memory under the cap. Staging is
 //! created afresh for each group, so its memory goes with it.
@@ -150,6 +150,11 @@ fn text_list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
     Value::List(items.map(|s| Value::Text(s.to_string())).collect())
 }
 
+/// `columns`, each written by `f`, joined by `sep`.
+fn each_column(columns: &[&str], f: impl Fn(&str) -> String, sep: &str) -> String {
+    columns.iter().map(|c| f(c)).collect::<Vec<_>>().join(sep)
+}
+
 fn ms(v: i64) -> Value {
     Value::Timestamp(TimeUnit::Millisecond, v)
 }
@@ -219,55 +224,45 @@ pub fn load_group(
     // For every staged order: whether the table holds it, whether the staged
     // row is newer, and whether it keeps the order's own columns (a status
     // event does). A LEFT join, not an inner one: see the module's note.
-    let same = ORDER_COLUMNS
-        .iter()
-        .map(|c| format!("f.{c} IS NOT DISTINCT FROM s.{c}"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
+    let same = each_column(ORDER_COLUMNS, |c| format!("f.{c} IS NOT DISTINCT FROM s.{c}"), " AND ");
     tx.execute(
         &format!(
             "INSERT INTO temp.main.{EXISTING} SELECT s.OrderID, f.OrderID IS NOT NULL, {NEWER}, {same} \
-                 FROM (SELECT {STAGED_ROW} FROM temp.main.{STAGING}) AS s LEFT JOIN {schema}.factOrders AS f \
-                 ON f.OrderID = s.OrderID"
+             FROM (SELECT {STAGED_ROW} FROM temp.main.{STAGING}) AS s LEFT JOIN {schema}.factOrders AS f \
+             ON f.OrderID = s.OrderID"
         ),
         params![shards, at, statuses],
     )
     .map_err(err("look up existing orders"))?;
-    {
-        let (status_only, whole): (i64, i64) = tx
-            .query_row(
-                &format!(
-                    "SELECT count(*) FILTER (Found AND Newer AND Same), count(*) FILTER (Found AND Newer AND NOT Same) \
-                     FROM temp.main.{EXISTING}"
-                ),
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(err("count updates"))?;
-        // Each update only where it has rows: an update costs even with none.
-        // A status event rewrites the status columns alone: every column an
-        // update sets is logged and versioned, ShardId's text among them.
-        let all: Vec<&str> = ORDER_COLUMNS.iter().chain(STATUS_COLUMNS).copied().collect();
-        for (rows, which, columns) in [(status_only, "Same", STATUS_COLUMNS), (whole, "NOT Same", &all[..])] {
-            if rows == 0 {
-                continue;
-            }
-            let set = columns
-                .iter()
-                .map(|c| format!("{c} = s.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            tx.execute(
-                &format!(
-                    "UPDATE {schema}.factOrders AS f SET {set} \
-                     FROM (SELECT {STAGED_ROW} FROM temp.main.{STAGING} \
-                           WHERE OrderID IN (SELECT OrderID FROM temp.main.{EXISTING} WHERE Newer AND {which})) AS s \
-                     WHERE f.OrderID = s.OrderID AND {NEWER}"
-                ),
-                params![shards, at, statuses],
-            )
-            .map_err(err("update factOrders"))?;
+    let (status_only, whole): (i64, i64) = tx
+        .query_row(
+            &format!(
+                "SELECT count(*) FILTER (Found AND Newer AND Same), count(*) FILTER (Found AND Newer AND NOT Same) \
+                 FROM temp.main.{EXISTING}"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(err("count updates"))?;
+    // Each update only where it has rows: an update costs even with none.
+    // A status event rewrites the status columns alone: every column an
+    // update sets is logged and versioned, ShardId's text among them.
+    let all: Vec<&str> = ORDER_COLUMNS.iter().chain(STATUS_COLUMNS).copied().collect();
+    for (rows, which, columns) in [(status_only, "Same", STATUS_COLUMNS), (whole, "NOT Same", &all[..])] {
+        if rows == 0 {
+            continue;
         }
+        let set = each_column(columns, |c| format!("{c} = s.{c}"), ", ");
+        tx.execute(
+            &format!(
+                "UPDATE {schema}.factOrders AS f SET {set} \
+                 FROM (SELECT {STAGED_ROW} FROM temp.main.{STAGING} \
+                       WHERE OrderID IN (SELECT OrderID FROM temp.main.{EXISTING} WHERE Found AND Newer AND {which})) AS s \
+                 WHERE f.OrderID = s.OrderID AND {NEWER}"
+            ),
+            params![shards, at, statuses],
+        )
+        .map_err(err("update factOrders"))?;
     }
     tx.execute(
         &format!(
