@@ -115,7 +115,11 @@ fn operator_session_in_tmux() {
     });
 
     t.keys(&["?"]);
-    let s = t.wait_for("help", |s| s.contains("Keys — any key closes"));
+    // Waits for the popup's last line too: a capture can land while the
+    // terminal is still drawing the frame that opens it.
+    let s = t.wait_for("help", |s| {
+        s.contains("Keys — any key closes") && s.contains("re-read sql/queries from disk")
+    });
     assert!(
         s.contains("pause / resume the generator") && s.contains("re-read sql/queries from disk"),
         "{s}"
