@@ -27,12 +27,14 @@ KINESIS_LOCAL_MAIN_SHA256=6d46874682bffd8c06a3ca90735e292d144626541d1450bc433265
 MOTO_VERSION=5.2.5
 BOTO3_VERSION=1.44.8
 BOTOCORE_VERSION=1.44.8
+# Prometheus's own Python client: its text parser reads courier's /metrics in tests.
+PROMETHEUS_CLIENT_VERSION=0.26.0
 
 CACHE_DIR="${COURIER_EMULATORS_DIR:-$HOME/.cache/courier/emulators}"
 KL_DIR="$CACHE_DIR/kinesis-local-$KINESIS_LOCAL_VERSION"
 KL_PKG="$KL_DIR/node_modules/kinesis-local"
 KL_MAIN="$KL_PKG/main.js"
-VENV_DIR="$CACHE_DIR/venv-moto$MOTO_VERSION-boto3-$BOTO3_VERSION"
+VENV_DIR="$CACHE_DIR/venv-moto$MOTO_VERSION-boto3-$BOTO3_VERSION-prom$PROMETHEUS_CLIENT_VERSION"
 PYTHON_BIN="${PYTHON:-python3}"
 
 # The listen-host literal in main.js, before and after the patch.
@@ -114,10 +116,12 @@ install_venv() {
   rm -rf "$VENV_DIR"
   "$PYTHON_BIN" -m venv "$VENV_DIR" || die "$PYTHON_BIN -m venv failed (install python3-venv?)"
   "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION" "botocore==$BOTOCORE_VERSION" >&2 \
+    "moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION" "botocore==$BOTOCORE_VERSION" \
+    "prometheus_client==$PROMETHEUS_CLIENT_VERSION" >&2 \
     || die "pip install moto[server]==$MOTO_VERSION boto3==$BOTO3_VERSION failed"
-  "$VENV_DIR/bin/python" -c 'import boto3, moto, flask' || die "venv check failed"
-  printf 'moto %s\nboto3 %s\nbotocore %s\n' "$MOTO_VERSION" "$BOTO3_VERSION" "$BOTOCORE_VERSION" >"$VENV_DIR/.installed"
+  "$VENV_DIR/bin/python" -c 'import boto3, moto, flask, prometheus_client.parser' || die "venv check failed"
+  printf 'moto %s\nboto3 %s\nbotocore %s\nprometheus_client %s\n' "$MOTO_VERSION" "$BOTO3_VERSION" "$BOTOCORE_VERSION" \
+    "$PROMETHEUS_CLIENT_VERSION" >"$VENV_DIR/.installed"
   log "venv ready"
 }
 

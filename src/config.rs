@@ -46,6 +46,8 @@ pub struct Config {
     pub aws: AwsConfig,
     /// Console settings.
     pub ui: UiConfig,
+    /// The running service's faces: control socket, metrics, Kinesis endpoint.
+    pub service: ServiceConfig,
     /// Key bindings: action name → one key or a list of keys.
     pub keys: BTreeMap<String, KeyList>,
 }
@@ -67,6 +69,34 @@ impl Default for UiConfig {
             tick_ms: 250,
             lag_warn_ms: 1000,
             lag_crit_ms: 5000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Control socket path (default `<data dir>/courier.sock`).
+    pub socket: Option<PathBuf>,
+    /// Serve Prometheus `/metrics` and `/healthz` here, e.g. "127.0.0.1:9464".
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Serve the embedded stream over the Kinesis API here, e.g. "127.0.0.1:4567".
+    pub kinesis_endpoint: Option<std::net::SocketAddr>,
+    /// Consoles that attach may only watch (no generator control, no stop).
+    pub attach_read_only: bool,
+    /// `/healthz` says 503 once a shard's lag stays past `ui.lag_crit_ms` this long.
+    #[serde(deserialize_with = "duration")]
+    pub health_lag_grace: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            socket: None,
+            metrics: None,
+            kinesis_endpoint: None,
+            attach_read_only: false,
+            health_lag_grace: Duration::from_secs(30),
         }
     }
 }
@@ -213,6 +243,7 @@ impl Default for Config {
             queries: QueriesConfig::default(),
             aws: AwsConfig::default(),
             ui: UiConfig::default(),
+            service: ServiceConfig::default(),
             keys: BTreeMap::new(),
         }
     }

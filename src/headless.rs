@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::engine::snapshot::LoadState;
 use crate::engine::{EngineHandle, Snapshot, Summary};
+use tokio_util::sync::CancellationToken;
 
 /// One status line.
 pub fn status_line(s: &Snapshot) -> String {
@@ -70,45 +71,40 @@ pub fn summary_line(s: &Summary) -> String {
     )
 }
 
-/// Run headless until SIGINT/SIGTERM or `run_for` elapses; print status each
-/// second and the summary at the end.
-pub async fn run(engine: EngineHandle, json: bool, run_for: Option<Duration>) -> Result<Summary, String> {
+/// A snapshot as one JSON status line: no history, no result rows.
+pub fn status_json(snap: &Snapshot) -> serde_json::Value {
+    let mut snap = snap.clone();
+    snap.generator.rate_history.clear();
+    for q in snap.queries.iter_mut() {
+        q.last = q.last.take().map(|r| {
+            std::sync::Arc::new(crate::engine::snapshot::QueryResult {
+                columns: r.columns.clone(),
+                rows: Vec::new(),
+                ran_at: r.ran_at,
+                took: r.took,
+                error: r.error.clone(),
+            })
+        });
+    }
+    serde_json::to_value(&snap).unwrap_or_default()
+}
+
+/// Run headless until `stop` is cancelled (SIGINT, SIGTERM, `--for`) or the
+/// engine ends (`courier stop`, a fatal error); print status each second
+/// and the summary at the end.
+pub async fn run(engine: EngineHandle, json: bool, stop: CancellationToken) -> Result<Summary, String> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
-    let deadline = async {
-        match run_for {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(deadline);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("installing the SIGTERM handler: {e}"))?;
     loop {
         tokio::select! {
-            _ = &mut deadline => break,
-            _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break }
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break }
+            _ = stop.cancelled() => { tracing::info!("stopping"); break }
             _ = tick.tick() => {
                 if engine.is_finished() {
                     break;
                 }
-                let mut snap = engine.snapshots.borrow().clone();
+                let snap = engine.snapshots.borrow().clone();
                 if json {
-                    // A status line, not a data dump: no history, no result rows.
-                    snap.generator.rate_history.clear();
-                    for q in snap.queries.iter_mut() {
-                        q.last = q.last.take().map(|r| {
-                            std::sync::Arc::new(crate::engine::snapshot::QueryResult {
-                                columns: r.columns.clone(),
-                                rows: Vec::new(),
-                                ran_at: r.ran_at,
-                                took: r.took,
-                                error: r.error.clone(),
-                            })
-                        });
-                    }
-                    println!("{}", serde_json::to_string(&snap).unwrap_or_default());
+                    println!("{}", status_json(&snap));
                 } else {
                     println!("{}", status_line(&snap));
                 }

@@ -6,11 +6,14 @@
 pub mod backend;
 pub mod bench;
 pub mod config;
+pub mod control;
 pub mod dialect;
 pub mod emulate;
 pub mod engine;
 pub mod headless;
 pub mod memory;
+pub mod metrics;
+pub mod service;
 pub mod setup;
 pub mod table;
 pub mod ui;

@@ -1,115 +1,25 @@
-//! The `courier` command line: parse flags, load config, build the ports,
-//! start the engine, and hand it to a front end (console or headless).
+//! The `courier` command line: parse flags, load config, and wire a face to
+//! the pipeline — start the engine (console or headless, with its control
+//! socket, metrics and Kinesis endpoint), or reach a running one through its
+//! socket (`attach`, `query`, `status`, `stop`).
 
-use std::path::PathBuf;
+mod cli;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use color_eyre::eyre::{Result, eyre};
+use clap::Parser;
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use tokio_util::sync::CancellationToken;
 
+use cli::{Cli, Cmd, Format};
 use courier::backend::ResultSet;
 use courier::config::{Config, ConfigError};
-use courier::engine::EngineHandle;
+use courier::control::{self, Client, LinkEnd, Role, SocketError, socket};
 use courier::setup::{self, EmbeddedPaths};
 use courier::ui::app::{App, LagThresholds};
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "courier",
-    version,
-    about = "Run and watch a real-time food-delivery analytics pipeline",
-    long_about = "courier runs a food-delivery analytics pipeline — order generator → stream → \
-                  exactly-once ingester → warehouse, with dimension loads and live dashboard \
-                  queries — and shows it live in a terminal console, or headless with --no-tui.\n\n\
-                  With no AWS account it runs on the embedded default: a DuckDB warehouse, a \
-                  directory as object store and an embedded stream with Kinesis semantics.",
-    after_help = "Examples:\n  courier                          open the console on the embedded default\n  \
-                  courier --no-tui --for 30s --json   run headless for 30 s, JSON status lines\n  \
-                  courier query \"SELECT COUNT(*) FROM food_delivery_datamart.factOrders\""
-)]
-struct Cli {
-    /// Config file (default: <config dir>/courier/config.toml if present).
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Where the embedded default keeps its stream, objects and warehouse.
-    #[arg(long, global = true, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Run without the console: one status line per second, a summary at the end.
-    #[arg(long)]
-    no_tui: bool,
-    /// With --no-tui: print each status line (and the summary) as one JSON object.
-    #[arg(long, requires = "no_tui")]
-    json: bool,
-    /// Stop after this long (e.g. 30s, 5m); default: until SIGINT/SIGTERM.
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-    run_for: Option<Duration>,
-    /// Target generator rate, events per second (overrides generator.rate).
-    #[arg(long, value_name = "EVENTS_PER_SEC")]
-    rate: Option<u32>,
-    /// Start with the generator paused.
-    #[arg(long)]
-    paused: bool,
-    /// Observe only: refuse reloads and generator control.
-    #[arg(long)]
-    read_only: bool,
-    /// Log filter (also RUST_LOG), e.g. info, courier=debug.
-    #[arg(long, global = true, default_value = "warn", value_name = "FILTER")]
-    log: String,
-    #[command(subcommand)]
-    command: Option<Cmd>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Serve the embedded stream over the Kinesis API and the embedded warehouse
-    /// over the Redshift Data API, for the AWS backend and AWS clients, until
-    /// SIGINT/SIGTERM. Data lives in --data-dir.
-    Emulate {
-        /// Address of the Kinesis (JSON 1.1) endpoint.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4567")]
-        kinesis: std::net::SocketAddr,
-        /// Address of the Redshift Data API endpoint.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4568")]
-        redshift_data: std::net::SocketAddr,
-        /// Where COPY … FROM 's3://…' fetches objects (default: the data dir's objects/).
-        #[arg(long, value_name = "URL")]
-        s3_endpoint: Option<String>,
-        /// Allow non-loopback addresses (the endpoints do not check signatures).
-        #[arg(long)]
-        allow_remote: bool,
-    },
-    /// Run SQL (Redshift dialect) against the configured warehouse and print the result.
-    Query {
-        /// The SQL to run (several statements may be separated by `;`), or `-` to read it from stdin.
-        #[arg(allow_hyphen_values = true)]
-        sql: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
-    /// Measure the hot paths on this machine and print figure / goal / pass
-    /// (use a release build: `cargo run --release -- bench`).
-    Bench {
-        /// A short run (under two minutes) with smaller sizes; figures printed, not judged strictly.
-        #[arg(long)]
-        quick: bool,
-        /// Only the measurements whose names contain WORD (e.g. ingest, generator, rss).
-        #[arg(long, value_name = "WORD")]
-        only: Option<String>,
-    },
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
-    Table,
-    Csv,
-    Json,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 30s or 5m: {e}"))
-}
+use courier::ui::{Exit, Link};
 
 fn main() -> ExitCode {
     courier::memory::tune();
@@ -121,8 +31,8 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    // The console owns the terminal: its logs go to a file in the data dir.
-    let console = cli.command.is_none() && !cli.no_tui;
+    // A console owns the terminal: its logs go to a file in the data dir.
+    let console = matches!(cli.command, None | Some(Cmd::Attach)) && !cli.no_tui;
     let log_file = console.then(|| config.resolve_data_dir(cli.data_dir.as_deref()).join("courier.log"));
     init_logging(&cli.log, log_file.as_deref());
     let runtime = match tokio::runtime::Runtime::new() {
@@ -133,31 +43,23 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        // One stop for every task and face: SIGINT, SIGTERM or --for.
+        let stop = CancellationToken::new();
+        spawn_stop_on_signals(stop.clone(), cli.run_for);
         match &cli.command {
-            Some(Cmd::Query { sql, format }) => query(&cli, &config, sql, *format).await,
+            Some(Cmd::Query { sql, format, write }) => query(&cli, &config, sql, *format, *write).await,
             Some(Cmd::Emulate {
                 kinesis,
                 redshift_data,
                 s3_endpoint,
-                allow_remote,
             }) => {
                 let opts = courier::emulate::EmulateOptions {
                     data_dir: config.resolve_data_dir(cli.data_dir.as_deref()),
                     kinesis: *kinesis,
                     redshift_data: *redshift_data,
                     s3_endpoint: s3_endpoint.clone(),
-                    allow_remote: *allow_remote,
+                    allow_remote: cli.allow_remote,
                 };
-                let stop = tokio_util::sync::CancellationToken::new();
-                let on_signal = stop.clone();
-                tokio::spawn(async move {
-                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-                    }
-                    on_signal.cancel();
-                });
                 match courier::emulate::run(&config, opts, stop).await {
                     Ok(()) => Ok(ExitCode::SUCCESS),
                     Err(e) => {
@@ -171,7 +73,13 @@ fn main() -> ExitCode {
                 print!("{}", courier::bench::table(&figures));
                 Ok(ExitCode::SUCCESS)
             }
-            None => run(&cli, &config).await,
+            Some(Cmd::Attach) => match socket_of(&cli, &config) {
+                Ok(path) => attach(&cli, &config, &path, stop).await,
+                Err(e) => Ok(refused(&e)),
+            },
+            Some(Cmd::Status { json }) => status(&cli, &config, *json).await,
+            Some(Cmd::Stop) => stop_service(&cli, &config).await,
+            None => run(&cli, &config, stop).await,
         }
     });
     match result {
@@ -183,9 +91,65 @@ fn main() -> ExitCode {
     }
 }
 
+fn spawn_stop_on_signals(stop: CancellationToken, run_for: Option<Duration>) {
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let deadline = async {
+            match run_for {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {
+                tracing::info!("SIGTERM: stopping");
+            }
+            _ = deadline => tracing::info!("--for elapsed: stopping"),
+        }
+        stop.cancel();
+    });
+}
+
 fn config_error(e: &ConfigError) -> ExitCode {
     eprintln!("courier: {e}");
     ExitCode::from(2)
+}
+
+/// A face could not reach (or claim) the socket: exit 2, or 3 when nothing runs.
+fn refused(e: &SocketError) -> ExitCode {
+    eprintln!("courier: {e}");
+    match e {
+        SocketError::NotRunning(_) => ExitCode::from(3),
+        _ => ExitCode::from(2),
+    }
+}
+
+fn client_error(e: &control::ClientError) -> ExitCode {
+    match e {
+        control::ClientError::Socket(s) => refused(s),
+        other => {
+            eprintln!("courier: {other}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn socket_of(cli: &Cli, config: &Config) -> Result<PathBuf, SocketError> {
+    let data_dir = config.resolve_data_dir(cli.data_dir.as_deref());
+    socket::resolve(&data_dir, cli.socket.as_deref().or(config.service.socket.as_deref()))
+}
+
+/// The socket of a running engine, if one answers (a face that can also
+/// work without one, like `query`, goes on without it).
+async fn live_socket(cli: &Cli, config: &Config) -> Result<Option<PathBuf>, SocketError> {
+    let path = match socket_of(cli, config) {
+        Ok(p) => p,
+        // No socket can exist at a path too long for one (unless --socket).
+        Err(SocketError::TooLong { .. }) if cli.socket.is_none() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(socket::is_live(&path).await?.then_some(path))
 }
 
 fn init_logging(filter: &str, file: Option<&std::path::Path>) {
@@ -207,77 +171,313 @@ fn init_logging(filter: &str, file: Option<&std::path::Path>) {
     }
 }
 
-async fn run(cli: &Cli, config: &Config) -> Result<ExitCode> {
-    let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
-    let (ports, stream) = setup::ports(config, &paths).await.map_err(|e| eyre!("{e}"))?;
-    if let Some(stream) = stream {
-        setup::spawn_retention(stream);
+async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<ExitCode> {
+    let data_dir = config.resolve_data_dir(cli.data_dir.as_deref());
+    let socket_path = match socket_of(cli, config) {
+        Ok(p) => p,
+        Err(e) => return Ok(refused(&e)),
+    };
+    // One engine per data dir: a console on a running one attaches to it.
+    if !cli.no_tui && matches!(socket::is_live(&socket_path).await, Ok(true)) {
+        return attach(cli, config, &socket_path, stop).await;
+    }
+    let opts = courier::service::FaceOptions {
+        metrics: cli.metrics.or(config.service.metrics),
+        kinesis_endpoint: cli.kinesis_endpoint.or(config.service.kinesis_endpoint),
+        allow_remote: cli.allow_remote,
+        attach_read_only: cli.attach_read_only || config.service.attach_read_only,
+    };
+    if let Err(e) = opts.check() {
+        eprintln!("courier: {e}");
+        return Ok(ExitCode::from(2));
+    }
+    let listener = match socket::claim(&socket_path).await {
+        Ok(l) => l,
+        Err(e) => return Ok(refused(&e)),
+    };
+    let paths = EmbeddedPaths::new(&data_dir);
+    let (ports, stream) = match setup::ports(config, &paths).await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = std::fs::remove_file(&socket_path);
+            return Err(eyre!(e));
+        }
+    };
+    if let Some(stream) = &stream {
+        setup::spawn_retention(std::sync::Arc::clone(stream));
     }
     let settings = setup::engine_settings(config, &paths, cli.rate, cli.paused, cli.read_only);
+    let warehouse = std::sync::Arc::clone(&ports.warehouse);
     let engine = courier::engine::start(settings, ports);
+    let faces = courier::service::Faces::start(
+        config,
+        &opts,
+        socket_path.clone(),
+        listener,
+        &engine,
+        warehouse,
+        stream.map(|s| (paths.stream_dir.clone(), s)),
+        data_dir.display().to_string(),
+    )
+    .await;
+    let faces = match faces {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("courier: {e}");
+            engine.stop();
+            let _ = engine.wait().await;
+            let _ = std::fs::remove_file(&socket_path);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    tracing::info!(socket = %faces.socket().display(), "control socket listening");
     if cli.no_tui {
-        let summary = courier::headless::run(engine, cli.json, cli.run_for)
-            .await
-            .map_err(|e| eyre!("{e}"))?;
-        return Ok(if summary.drained {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        eprintln!(
+            "courier: running on {}; control socket {}{}{}",
+            data_dir.display(),
+            faces.socket().display(),
+            faces
+                .metrics
+                .map_or(String::new(), |a| format!("; metrics http://{a}/metrics")),
+            faces
+                .kinesis
+                .map_or(String::new(), |a| format!("; Kinesis endpoint http://{a}")),
+        );
     }
-    console(engine, config, cli.read_only || config.read_only, cli.run_for).await
+    control::notify_service_manager("READY=1");
+    let outcome = if cli.no_tui {
+        courier::headless::run(engine, cli.json, stop).await.map(|s| (s, None))
+    } else {
+        console(engine, config, cli.read_only || config.read_only, stop).await
+    };
+    control::notify_service_manager("STOPPING=1");
+    match outcome {
+        Ok((summary, ui_error)) => {
+            faces.finish(Ok(summary.clone())).await;
+            if let Some(e) = ui_error {
+                return Err(e);
+            }
+            Ok(if summary.drained {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Err(e) => {
+            faces.finish(Err(e.clone())).await;
+            Err(eyre!(e))
+        }
+    }
 }
 
-/// The console over the engine; on quit the engine drains and the summary
-/// is printed once the terminal is restored.
-async fn console(
-    engine: EngineHandle,
-    config: &Config,
-    read_only: bool,
-    run_for: Option<Duration>,
-) -> Result<ExitCode> {
-    let keymap = config.keymap().map_err(|e| eyre!("{e}"))?;
+fn app_for(config: &Config, read_only: bool) -> Result<App> {
+    let keymap = config.keymap().map_err(|e| eyre!(e)).wrap_err("key bindings")?;
     let lag = LagThresholds {
         warn_ms: config.ui.lag_warn_ms,
         crit_ms: config.ui.lag_crit_ms,
     };
-    let app = App::new(keymap, read_only, lag, courier::ui::colour_enabled());
-    let tick = Duration::from_millis(config.ui.tick_ms);
-    let ui = courier::ui::run(engine.snapshots.clone(), engine.commands.clone(), app, tick);
-    let result = match run_for {
-        Some(d) => tokio::time::timeout(d, ui).await.unwrap_or(Ok(())),
-        None => ui.await,
+    Ok(App::new(keymap, read_only, lag, courier::ui::colour_enabled()))
+}
+
+/// The console over the in-process engine. Quitting it stops the engine it
+/// hosts (drained; the summary prints once the terminal is restored); to
+/// leave a pipeline running, run it with --no-tui and attach.
+async fn console(
+    engine: courier::engine::EngineHandle,
+    config: &Config,
+    read_only: bool,
+    stop: CancellationToken,
+) -> Result<(courier::engine::Summary, Option<color_eyre::Report>), String> {
+    let ui_result = match app_for(config, read_only) {
+        Ok(app) => {
+            let link = Link {
+                snapshots: engine.snapshots.clone(),
+                commands: engine.commands.clone(),
+                notices: None,
+            };
+            courier::ui::run(link, app, Duration::from_millis(config.ui.tick_ms), stop).await
+        }
+        Err(e) => Err(e),
     };
     eprintln!("courier: stopping — draining what was acknowledged…");
     engine.stop();
-    let summary = engine.wait().await.map_err(|e| eyre!("{e}"))?;
+    let summary = engine.wait().await?;
     println!("{}", courier::headless::summary_line(&summary));
-    result?;
-    Ok(if summary.drained {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok((summary, ui_result.err()))
 }
 
-async fn query(cli: &Cli, config: &Config, sql: &str, format: Format) -> Result<ExitCode> {
-    let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
-    let warehouse = match setup::query_warehouse(config, &paths).await {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("courier: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
+/// A console attached to the engine behind `path`: `q` detaches.
+async fn attach(cli: &Cli, config: &Config, path: &Path, stop: CancellationToken) -> Result<ExitCode> {
+    let client = match Client::connect(path, Role::Console, cli.read_only).await {
+        Ok(c) => c,
+        Err(e) => return Ok(client_error(&e)),
     };
+    let attached = match client.attach().await {
+        Ok(a) => a,
+        Err(e) => return Ok(client_error(&e)),
+    };
+    let mut app = app_for(config, attached.welcome.read_only)?;
+    app.attached = true;
+    let (pid, ended) = (attached.welcome.pid, std::sync::Arc::clone(&attached.ended));
+    let link = Link {
+        snapshots: attached.snapshots,
+        commands: attached.commands,
+        notices: Some(attached.notices),
+    };
+    let exit = courier::ui::run(link, app, Duration::from_millis(config.ui.tick_ms), stop).await?;
+    let end = ended.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    match (exit, end) {
+        (Exit::EngineGone, Some(LinkEnd::Stopped(summary))) => {
+            eprintln!("courier: the service stopped; this console closed");
+            println!("{}", courier::headless::summary_line(&summary));
+            Ok(ExitCode::SUCCESS)
+        }
+        (Exit::EngineGone, lost) => {
+            let why = match lost {
+                Some(LinkEnd::Lost(m)) => m,
+                _ => "the connection closed".into(),
+            };
+            eprintln!("courier: lost the service (pid {pid}): {why}");
+            Ok(ExitCode::FAILURE)
+        }
+        _ => {
+            eprintln!(
+                "courier: detached; the service keeps running (pid {pid}, socket {})",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn status(cli: &Cli, config: &Config, json: bool) -> Result<ExitCode> {
+    let data_dir = config.resolve_data_dir(cli.data_dir.as_deref());
+    let path = match live_socket(cli, config).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"running": false, "data_dir": data_dir.display().to_string()})
+                );
+            } else {
+                println!("courier: not running on {}", data_dir.display());
+            }
+            return Ok(ExitCode::from(3));
+        }
+        Err(e) => return Ok(refused(&e)),
+    };
+    let mut client = match Client::connect(&path, Role::Status, true).await {
+        Ok(c) => c,
+        Err(e) => return Ok(client_error(&e)),
+    };
+    let snap = match client.snapshot().await {
+        Ok(s) => s,
+        Err(e) => return Ok(client_error(&e)),
+    };
+    if json {
+        let mut v = courier::headless::status_json(&snap);
+        v["running"] = serde_json::Value::Bool(true);
+        v["pid"] = client.welcome.pid.into();
+        v["socket"] = path.display().to_string().into();
+        println!("{v}");
+    } else {
+        println!(
+            "courier: running on {} (pid {}, socket {})",
+            client.welcome.data_dir,
+            client.welcome.pid,
+            path.display()
+        );
+        println!("{}", courier::headless::status_line(&snap));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stop_service(cli: &Cli, config: &Config) -> Result<ExitCode> {
+    let path = match live_socket(cli, config).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            let data_dir = config.resolve_data_dir(cli.data_dir.as_deref());
+            eprintln!("courier: no courier service is running on {}", data_dir.display());
+            return Ok(ExitCode::from(3));
+        }
+        Err(e) => return Ok(refused(&e)),
+    };
+    let client = match Client::connect(&path, Role::Stop, false).await {
+        Ok(c) => c,
+        Err(e) => return Ok(client_error(&e)),
+    };
+    if client.welcome.read_only {
+        eprintln!("courier: stop refused: this service is read-only to its faces (stop it with SIGTERM)");
+        return Ok(ExitCode::FAILURE);
+    }
+    let pid = client.welcome.pid;
+    eprintln!("courier: stopping the service (pid {pid}): draining what was acknowledged…");
+    let mut last = std::time::Instant::now();
+    let summary = client
+        .stop(|s| {
+            if s.stopping && last.elapsed() >= Duration::from_secs(2) {
+                last = std::time::Instant::now();
+                eprintln!("courier: still draining — {}", courier::headless::status_line(s));
+            }
+        })
+        .await;
+    match summary {
+        Ok(summary) => {
+            println!("{}", courier::headless::summary_line(&summary));
+            Ok(if summary.drained {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Err(e) => {
+            eprintln!("courier: stop: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn query(cli: &Cli, config: &Config, sql: &str, format: Format, write: bool) -> Result<ExitCode> {
     let sql = if sql == "-" {
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|e| eyre!("reading SQL from stdin: {e}"))?;
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).wrap_err("reading SQL from stdin")?;
         text
     } else {
         sql.to_string()
     };
-    match warehouse.query(&sql).await {
+    // The running engine's own warehouse connection, when one runs.
+    let live = match live_socket(cli, config).await {
+        Ok(l) => l,
+        Err(e) => return Ok(refused(&e)),
+    };
+    let result = match live {
+        Some(path) => {
+            let mut client = match Client::connect(&path, Role::Query, false).await {
+                Ok(c) => c,
+                Err(e) => return Ok(client_error(&e)),
+            };
+            match client.query(&sql, write).await {
+                Ok(r) => r,
+                Err(e) => return Ok(client_error(&e)),
+            }
+        }
+        None => {
+            if !write && matches!(courier::dialect::is_read_only(&sql), Ok(false)) {
+                Err(control::server::READ_ONLY_QUERY.to_string())
+            } else {
+                let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
+                match setup::query_warehouse(config, &paths).await {
+                    Ok(w) => w.query(&sql).await.map_err(|e| e.to_string()),
+                    Err(e) => {
+                        eprintln!("courier: {e}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+        }
+    };
+    match result {
         Ok(rs) => {
             print!("{}", render(&rs, format));
             Ok(ExitCode::SUCCESS)

@@ -14,6 +14,8 @@ use crate::engine::{EngineSettings, Ports};
 /// Where the embedded default keeps its parts under the data dir.
 pub struct EmbeddedPaths {
     pub data_dir: PathBuf,
+    /// Every embedded stream, one folder each: the engine's and any that
+    /// `courier emulate` or the `--kinesis-endpoint` create share it.
     pub stream_dir: PathBuf,
     pub warehouse: PathBuf,
     pub objects: PathBuf,
@@ -23,7 +25,7 @@ impl EmbeddedPaths {
     pub fn new(data_dir: &Path) -> Self {
         EmbeddedPaths {
             data_dir: data_dir.to_path_buf(),
-            stream_dir: data_dir.join("stream"),
+            stream_dir: data_dir.join("streams"),
             warehouse: data_dir.join("warehouse.duckdb"),
             objects: data_dir.join("objects"),
         }
@@ -49,6 +51,7 @@ pub fn stream_limits(config: &Config) -> StreamLimits {
 pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, Arc<EmbeddedStream>), String> {
     std::fs::create_dir_all(&paths.data_dir)
         .map_err(|e| format!("creating the data dir {}: {e}", paths.data_dir.display()))?;
+    move_old_stream(paths, &config.stream.name)?;
     let stream = Arc::new(
         EmbeddedStream::open(
             &paths.stream_dir,
@@ -69,6 +72,20 @@ pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, 
         warehouse: Arc::new(warehouse),
     };
     Ok((ports, stream))
+}
+
+/// Data dirs made before `emulate` and the engine shared `streams/` kept the
+/// engine's stream in `stream/<name>`: move it, checkpoints still apply.
+fn move_old_stream(paths: &EmbeddedPaths, name: &str) -> Result<(), String> {
+    let old = paths.data_dir.join("stream").join(name);
+    let new = paths.stream_dir.join(name);
+    if old.join("shards").exists() && !new.exists() {
+        std::fs::create_dir_all(&paths.stream_dir).map_err(|e| format!("{}: {e}", paths.stream_dir.display()))?;
+        std::fs::rename(&old, &new).map_err(|e| format!("moving {} to {}: {e}", old.display(), new.display()))?;
+        let _ = std::fs::remove_dir(paths.data_dir.join("stream"));
+        tracing::info!("moved the embedded stream {} to {}", old.display(), new.display());
+    }
+    Ok(())
 }
 
 /// Connect to Kinesis, S3 and the Redshift Data API as `[aws]` says (the

@@ -236,6 +236,9 @@ fn bench_quick_prints_every_figure() {
         "CPU of the open console",
         "dimension COPY",
         "console frame",
+        "snapshot round trip over the control socket",
+        "`courier attach` to its first frame",
+        "CPU of an attached console",
     ] {
         assert!(table.contains(figure), "{figure} missing:\n{table}");
     }

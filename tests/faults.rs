@@ -274,6 +274,24 @@ impl Warehouse for Outage {
     }
 }
 
+/// GET /healthz: (status, body without its newline).
+async fn healthz(addr: std::net::SocketAddr) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.0\r\nHost: courier\r\n\r\n")
+        .await
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    let code = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .trim_end()
+        .to_string();
+    (code, body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warehouse_outage_is_retried_and_nothing_is_lost() {
     let _serial = SERIAL.lock().await;
@@ -296,11 +314,30 @@ async fn warehouse_outage_is_retried_and_nothing_is_lost() {
     };
     let settings = setup::engine_settings(&cfg, &paths, Some(800), false, false);
     let handle = engine::start(settings, ports);
+    // The service's health endpoint, over the same snapshots.
+    let rules = courier::metrics::HealthRules {
+        lag_crit_ms: cfg.ui.lag_crit_ms,
+        lag_grace: cfg.service.health_lag_grace,
+    };
+    let metrics_stop = tokio_util::sync::CancellationToken::new();
+    let addr = courier::metrics::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        false,
+        handle.snapshots.clone(),
+        rules,
+        metrics_stop.clone(),
+    )
+    .await
+    .unwrap();
     let mut rx = handle.snapshots.clone();
     wait_for(&mut rx, 60, "ingestion", |s| s.ingest.ingested > 1000).await;
+    assert_eq!(healthz(addr).await, (200, "ok".to_string()));
     down.store(true, Ordering::Relaxed);
     let went_down = Instant::now();
     wait_for(&mut rx, 30, "the retrying state", |s| s.ingest.retrying).await;
+    let (code, reason) = healthz(addr).await;
+    assert_eq!(code, 503, "{reason}");
+    assert!(reason.contains("warehouse retrying"), "{reason}");
     tokio::time::sleep(Duration::from_secs(outage_secs).saturating_sub(went_down.elapsed())).await;
     let during = rx.borrow().clone();
     let behind: u64 = during.shards.iter().map(|s| s.records_behind).sum();
@@ -317,6 +354,12 @@ async fn warehouse_outage_is_retried_and_nothing_is_lost() {
     })
     .await;
     let caught_up = back.elapsed();
+    assert_eq!(
+        healthz(addr).await,
+        (200, "ok".to_string()),
+        "healthy again once caught up"
+    );
+    metrics_stop.cancel();
     handle.stop();
     let summary = handle.wait().await.unwrap();
     println!(

@@ -173,3 +173,28 @@ fn no_size_panics() {
         a.handle_key(&key('r'), &empty);
     }
 }
+
+#[test]
+fn stopping_the_service_asks_first_and_an_attached_console_detaches() {
+    let mut a = app(false);
+    a.attached = true;
+    let snap = fixture(4, 3);
+    let s = screen(&a, &snap, 140, 36);
+    assert!(s.contains("q detach"), "the footer says q detaches: {s}");
+    assert_eq!(a.handle_key(&key('S'), &snap), None, "S only asks");
+    let s = screen(&a, &snap, 140, 36);
+    assert!(s.contains("Stop the pipeline service?") && s.contains("y stop"), "{s}");
+    insta::assert_snapshot!("confirm_stop", s);
+    assert_eq!(a.handle_key(&key('n'), &snap), None);
+    assert_eq!(a.message(), Some("stop cancelled: the service keeps running"));
+    assert!(!screen(&a, &snap, 140, 36).contains("Stop the pipeline service?"));
+    a.handle_key(&key('S'), &snap);
+    assert_eq!(a.handle_key(&key('y'), &snap), Some(Command::StopService));
+    a.handle_key(&key('?'), &snap);
+    assert!(screen(&a, &snap, 140, 36).contains("detach (the service keeps running)"));
+    // Read-only: refused at once, nothing asked.
+    let mut ro = app(true);
+    assert_eq!(ro.handle_key(&key('S'), &snap), None);
+    assert!(!ro.confirm_stop);
+    assert_eq!(ro.message(), Some("read-only: stop_service refused"));
+}

@@ -180,7 +180,7 @@ pub trait ObjectStore: Send + Sync {
 }
 
 /// A query result with every value rendered as text (NULL as `None`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResultSet {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,

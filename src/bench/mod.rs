@@ -7,9 +7,10 @@
 //! `stream`: the generator and the stream (embedded, over the Kinesis
 //! protocol, against shard capacity, freshness); `warehouse`: loads into
 //! DuckDB; `process`: a separate courier process's memory and CPU, and the
-//! console's frame time.
+//! console's frame time; `service`: the control socket's faces.
 
 mod process;
+mod service;
 mod stream;
 mod warehouse;
 
@@ -72,6 +73,7 @@ pub struct Sizes {
     pub protocol_secs: u64,
     pub rss_secs: u64,
     pub idle_secs: u64,
+    pub round_trips: usize,
 }
 
 impl Sizes {
@@ -87,6 +89,7 @@ impl Sizes {
                 protocol_secs: 4,
                 rss_secs: 8,
                 idle_secs: 5,
+                round_trips: 200,
             }
         } else {
             Sizes {
@@ -99,6 +102,7 @@ impl Sizes {
                 protocol_secs: 15,
                 rss_secs: 30,
                 idle_secs: 20,
+                round_trips: 2_000,
             }
         }
     }
@@ -209,6 +213,38 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             r,
             |pct| (format!("{pct:.2}"), Some(pct <= 1.0)),
         ));
+    }
+    if want("control socket: round trip, attach, attached console CPU") {
+        progress("control socket: round trip, attach, attached console CPU");
+        let r = service::faces(&tmp.join("faces"), sizes.round_trips, sizes.idle_secs).await;
+        match r {
+            Ok(f) => {
+                out.push(Figure {
+                    name: "snapshot round trip over the control socket, p50 / p99 ms",
+                    measured: format!("{:.2} / {:.2}", f.round_trip_p50_ms, f.round_trip_p99_ms),
+                    goal: "p99 ≤ 5",
+                    pass: Some(f.round_trip_p99_ms <= 5.0),
+                });
+                out.push(Figure::unless_missing(
+                    "`courier attach` to its first frame, ms",
+                    "≤ 300",
+                    f.attach_ms,
+                    |ms| (format!("{ms:.0}"), Some(ms <= 300.0)),
+                ));
+                out.push(Figure::unless_missing(
+                    "CPU of an attached console, generator paused, % of a core",
+                    "≤ 1",
+                    f.attached_cpu_pct,
+                    |pct| (format!("{pct:.2}"), Some(pct <= 1.0)),
+                ));
+            }
+            Err(e) => out.push(Figure::of(
+                "snapshot round trip over the control socket, p50 / p99 ms",
+                "p99 ≤ 5",
+                Err::<(), _>(e),
+                |_| (String::new(), None),
+            )),
+        }
     }
     if want("dimension COPY") {
         progress("dimension COPY");

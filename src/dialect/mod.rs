@@ -101,6 +101,37 @@ pub fn translate_statements(sql: &str) -> Result<Vec<String>, TranslateError> {
     statements.iter_mut().map(rewrite::statement).collect()
 }
 
+/// Whether every statement of `sql` only reads: queries, EXPLAIN, SHOW and
+/// the like. `courier query` refuses anything else unless given `--write`.
+pub fn is_read_only(sql: &str) -> Result<bool, TranslateError> {
+    use sqlparser::ast::Statement;
+    let sql = approximate_count(sql)?;
+    let statements = Parser::parse_sql(&RedshiftSqlDialect {}, &sql)
+        .map_err(TranslateError::parse)
+        .map_err(|e| place(e, &sql))?;
+    // SELECT … INTO creates a table; EXPLAIN ANALYZE runs its statement.
+    let creates =
+        |q: &sqlparser::ast::Query| matches!(q.body.as_ref(), sqlparser::ast::SetExpr::Select(s) if s.into.is_some());
+    Ok(statements.iter().all(|s| {
+        matches!(s, Statement::Query(q) if !creates(q))
+            || matches!(
+                s,
+                Statement::Explain { analyze: false, .. }
+                    | Statement::ExplainTable { .. }
+                    | Statement::ShowTables { .. }
+                    | Statement::ShowColumns { .. }
+                    | Statement::ShowVariable { .. }
+                    | Statement::ShowVariables { .. }
+                    | Statement::ShowFunctions { .. }
+                    | Statement::ShowCollation { .. }
+                    | Statement::ShowSchemas { .. }
+                    | Statement::ShowViews { .. }
+                    | Statement::ShowCreate { .. }
+                    | Statement::ShowDatabases { .. }
+            )
+    }))
+}
+
 /// Translate Redshift SQL to DuckDB SQL (statements joined with `;`).
 pub fn translate(sql: &str) -> Result<String, TranslateError> {
     Ok(translate_statements(sql)?.join(";\n"))
@@ -201,6 +232,29 @@ fn position(text: &str) -> Option<(usize, u64, u64)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_reading_sql_is_read_only() {
+        for sql in [
+            "SELECT 1",
+            "WITH a AS (SELECT 1) SELECT * FROM a",
+            "EXPLAIN SELECT 1",
+            "SELECT 1; SELECT 2",
+        ] {
+            assert_eq!(super::is_read_only(sql).ok(), Some(true), "{sql}");
+        }
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            "SELECT 1; DELETE FROM t",
+            "CREATE TABLE t (x INT)",
+            "SELECT * INTO t2 FROM t",
+            "EXPLAIN ANALYZE DELETE FROM t",
+            "DROP TABLE t",
+        ] {
+            assert_eq!(super::is_read_only(sql).ok(), Some(false), "{sql}");
+        }
+        assert!(super::is_read_only("SELEC 1").is_err());
+    }
+
     use super::*;
 
     #[test]

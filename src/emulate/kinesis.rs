@@ -66,23 +66,51 @@ impl Streams {
             limits,
             open: Mutex::new(BTreeMap::new()),
         };
-        let existing: Vec<String> = std::fs::read_dir(&this.dir)
-            .map_err(|e| format!("{}: {e}", this.dir.display()))?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("shards").exists())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
-        for n in existing {
-            let count: usize = std::fs::read_to_string(this.dir.join(&n).join("shards"))
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(1);
-            this.create(&n, count).map_err(|e| e.message)?;
+        for n in this.on_disk()? {
+            this.reopen(&n)?;
         }
         if this.get(name).is_err() {
             this.create(name, shards).map_err(|e| e.message)?;
         }
         Ok(this)
+    }
+
+    /// The streams under `dir` with `running` — the engine's own stream,
+    /// already open — served as it is: what producers put, the engine ingests.
+    pub fn around(dir: PathBuf, limits: StreamLimits, running: Arc<EmbeddedStream>) -> Result<Self, String> {
+        let this = Streams {
+            dir,
+            limits,
+            open: Mutex::new(BTreeMap::new()),
+        };
+        let name = running.name().to_string();
+        this.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.clone(), (running, now_secs()));
+        for other in this.on_disk()? {
+            if other != name {
+                this.reopen(&other)?;
+            }
+        }
+        Ok(this)
+    }
+
+    fn on_disk(&self) -> Result<Vec<String>, String> {
+        Ok(std::fs::read_dir(&self.dir)
+            .map_err(|e| format!("{}: {e}", self.dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("shards").exists())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect())
+    }
+
+    fn reopen(&self, name: &str) -> Result<(), String> {
+        let count: usize = std::fs::read_to_string(self.dir.join(name).join("shards"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1);
+        self.create(name, count).map(|_| ()).map_err(|e| e.message)
     }
 
     fn create(&self, name: &str, shards: usize) -> ApiResult<Arc<EmbeddedStream>> {

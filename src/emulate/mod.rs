@@ -130,18 +130,62 @@ async fn data_api_handler(State(s): State<Arc<redshift_data::DataApi>>, headers:
     respond(result)
 }
 
+fn check_loopback(addr: SocketAddr, allow_remote: bool, what: &str) -> Result<(), String> {
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(format!(
+            "{what} {addr} is not a loopback address; it serves an unauthenticated endpoint, \
+             so it binds 127.0.0.1 unless --allow-remote is given"
+        ));
+    }
+    Ok(())
+}
+
+fn kinesis_router(streams: kinesis::Streams) -> Router {
+    Router::new()
+        .route("/", post(kinesis_handler))
+        .layer(DefaultBodyLimit::max(16 << 20))
+        .with_state(Arc::new(streams))
+}
+
+/// `--kinesis-endpoint`: the running engine's embedded stream (and any other
+/// stream of the data dir) over the Kinesis JSON 1.1 API, until `stop`.
+/// Records put here are ingested like the generator's. Returns the bound address.
+pub async fn serve_running_stream(
+    config: &Config,
+    stream_dir: PathBuf,
+    running: Arc<crate::backend::embedded::EmbeddedStream>,
+    addr: SocketAddr,
+    allow_remote: bool,
+    stop: CancellationToken,
+) -> Result<SocketAddr, String> {
+    check_loopback(addr, allow_remote, "--kinesis-endpoint")?;
+    let streams = kinesis::Streams::around(stream_dir, crate::setup::stream_limits(config), running)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("--kinesis-endpoint {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = kinesis_router(streams);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        {
+            tracing::warn!("Kinesis endpoint: {e}");
+        }
+    });
+    Ok(bound)
+}
+
 /// Serve until `stop` is cancelled.
 pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken) -> Result<(), String> {
-    for addr in [opts.kinesis, opts.redshift_data] {
-        if !addr.ip().is_loopback() && !opts.allow_remote {
-            return Err(format!(
-                "{addr} is not a loopback address; courier emulate serves unauthenticated endpoints, \
-                 so it binds 127.0.0.1 unless --allow-remote is given"
-            ));
-        }
-    }
+    check_loopback(opts.kinesis, opts.allow_remote, "courier emulate: Kinesis")?;
+    check_loopback(
+        opts.redshift_data,
+        opts.allow_remote,
+        "courier emulate: Redshift Data API",
+    )?;
     let streams = kinesis::Streams::open(
-        opts.data_dir.join("streams"),
+        crate::setup::EmbeddedPaths::new(&opts.data_dir).stream_dir,
         crate::setup::stream_limits(config),
         &config.stream.name,
         config.stream.shards,
@@ -162,10 +206,7 @@ pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken)
     };
     let data_api = Arc::new(redshift_data::DataApi::new(warehouse, source)?);
     let limit = DefaultBodyLimit::max(16 << 20);
-    let kinesis_app = Router::new()
-        .route("/", post(kinesis_handler))
-        .layer(limit)
-        .with_state(Arc::new(streams));
+    let kinesis_app = kinesis_router(streams);
     let data_app = Router::new()
         .route("/", post(data_api_handler))
         .layer(limit)

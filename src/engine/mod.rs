@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -64,7 +64,7 @@ pub struct EngineSettings {
 }
 
 /// Final counts of a run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub generated: u64,
     pub acknowledged: u64,
@@ -262,6 +262,10 @@ async fn run_pipeline(
                 }
             }
             cmd = cmd_rx.recv(), if commands_open => match cmd {
+                Some(Command::StopService) if !settings.read_only => {
+                    tracing::info!("stop requested by a console or `courier stop`");
+                    break;
+                }
                 Some(cmd) => handle_command(cmd, settings, shared, &loader, &ids_tx, &ctl_tx, &mut runner).await,
                 None => commands_open = false,
             },
@@ -341,6 +345,8 @@ async fn handle_command(
         }
         Command::RunQuery(i) => runner.run_now(i),
         Command::ReloadQueries => runner.reload(),
+        // Handled by the run loop (it ends the loop); here only when refused.
+        Command::StopService => {}
     }
 }
 

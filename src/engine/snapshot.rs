@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything a front end may show, published on a `watch` channel several
 /// times a second. Cloning it is cheap enough for a frame (a few KiB plus the
 /// query results).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     pub backend: BackendInfo,
     /// Time since the engine started.
@@ -30,7 +30,7 @@ pub struct Snapshot {
     pub stopping: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BackendInfo {
     /// `embedded` or `aws`.
     pub kind: String,
@@ -39,7 +39,7 @@ pub struct BackendInfo {
     pub stream: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GeneratorState {
     /// Waiting for the dimension tables before emitting anything.
@@ -61,7 +61,7 @@ impl GeneratorState {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GeneratorStats {
     pub state: GeneratorState,
     /// Target events per second.
@@ -83,7 +83,7 @@ pub struct GeneratorStats {
     pub rate_history: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ShardLag {
     pub shard_id: String,
     pub millis_behind_latest: u64,
@@ -98,7 +98,7 @@ pub struct ShardLag {
     pub checkpoint: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LoadState {
     Pending,
@@ -129,7 +129,7 @@ impl LoadState {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DimensionLoad {
     pub table: String,
     /// `s3://bucket/dims/<Table>.csv`
@@ -139,7 +139,7 @@ pub struct DimensionLoad {
     pub last_loaded: Option<(u64, DateTime<Utc>)>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IngestStats {
     /// Records committed to factOrders by this run (including updates).
     pub ingested: u64,
@@ -151,15 +151,25 @@ pub struct IngestStats {
     pub retrying: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Freshness {
     /// Event emitted → committed and visible to queries, milliseconds.
     pub p50_ms: Option<u64>,
     pub p99_ms: Option<u64>,
     pub samples: u64,
+    /// Sum of every sample, ms (for a histogram's `_sum`).
+    #[serde(default)]
+    pub sum_ms: f64,
+    /// (upper bound ms, samples ≤ it), ascending: a cumulative histogram
+    /// over [`FRESHNESS_BUCKETS_MS`], as Prometheus's `_bucket` lines.
+    #[serde(default)]
+    pub buckets: Vec<(u64, u64)>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Freshness histogram bounds, ms: around the 1 s goal, up to a minute.
+pub const FRESHNESS_BUCKETS_MS: [u64; 11] = [25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueryView {
     /// File stem, e.g. `orders_per_minute`.
     pub name: String,
@@ -168,15 +178,19 @@ pub struct QueryView {
     pub refresh: Duration,
     pub running: bool,
     /// Shared, not copied: a snapshot is taken ten times a second.
-    #[serde(serialize_with = "shared_result")]
+    #[serde(serialize_with = "shared_result", deserialize_with = "owned_result")]
     pub last: Option<std::sync::Arc<QueryResult>>,
+}
+
+fn owned_result<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::sync::Arc<QueryResult>>, D::Error> {
+    Ok(Option::<QueryResult>::deserialize(d)?.map(std::sync::Arc::new))
 }
 
 fn shared_result<S: serde::Serializer>(r: &Option<std::sync::Arc<QueryResult>>, s: S) -> Result<S::Ok, S::Error> {
     r.as_deref().serialize(s)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueryResult {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
@@ -186,7 +200,7 @@ pub struct QueryResult {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorEntry {
     pub at: DateTime<Utc>,
     /// Which part failed: `generator`, `ingester`, `dimensions`, `query`, `command`.
@@ -194,8 +208,10 @@ pub struct ErrorEntry {
     pub message: String,
 }
 
-/// What a front end may ask of the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a front end may ask of the engine (in process, or over the control
+/// socket as JSON: `"pause_generator"`, `{"set_rate": 500}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     ReloadDimension(String),
     ReloadAllDimensions,
@@ -207,6 +223,9 @@ pub enum Command {
     RunQuery(usize),
     /// Re-read `sql/queries` from disk.
     ReloadQueries,
+    /// Stop the pipeline: the generator stops, the ingester drains and
+    /// checkpoints, every face is told. (A face quitting is not this.)
+    StopService,
 }
 
 impl Command {
@@ -217,10 +236,14 @@ impl Command {
 }
 
 pub(crate) mod duration_ms {
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
     }
 }

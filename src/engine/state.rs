@@ -169,6 +169,11 @@ impl Shared {
             p50_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.5)),
             p99_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.99)),
             samples: h.len(),
+            sum_ms: if h.is_empty() { 0.0 } else { h.mean() * h.len() as f64 },
+            buckets: super::snapshot::FRESHNESS_BUCKETS_MS
+                .iter()
+                .map(|&le| (le, h.count_between(0, le)))
+                .collect(),
         };
         drop(h);
         Snapshot {

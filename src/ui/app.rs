@@ -45,6 +45,10 @@ pub struct App {
     pub lag: LagThresholds,
     pub colour: bool,
     pub quit: bool,
+    /// Attached to a service over its socket: quitting detaches.
+    pub attached: bool,
+    /// Waiting for `y` to stop the service.
+    pub confirm_stop: bool,
     message: Option<(String, Instant)>,
 }
 
@@ -65,6 +69,8 @@ impl App {
             lag,
             colour,
             quit: false,
+            attached: false,
+            confirm_stop: false,
             message: None,
         }
     }
@@ -85,6 +91,15 @@ impl App {
     pub fn handle_key(&mut self, event: &KeyEvent, snap: &Snapshot) -> Option<Command> {
         let key = Key::from_event(event);
         let action = self.keymap.action_for(&key);
+        if self.confirm_stop {
+            self.confirm_stop = false;
+            if key.code == ratatui::crossterm::event::KeyCode::Char('y') && !key.ctrl && !key.alt {
+                self.say("stopping the service: draining and checkpointing…");
+                return Some(Command::StopService);
+            }
+            self.say("stop cancelled: the service keeps running");
+            return None;
+        }
         if self.help {
             match action {
                 Some(Action::Quit) => self.quit = true,
@@ -100,6 +115,11 @@ impl App {
             }
             Action::Help => {
                 self.help = true;
+                None
+            }
+            Action::StopService if self.read_only => Some(Command::StopService),
+            Action::StopService => {
+                self.confirm_stop = true;
                 None
             }
             Action::FocusNext => {
@@ -194,5 +214,6 @@ fn describe(c: &Command, snap: &Snapshot) -> String {
             )
         }
         Command::ReloadQueries => "re-reading sql/queries".into(),
+        Command::StopService => "stopping the service".into(),
     }
 }

@@ -68,7 +68,7 @@ pub fn sample_snapshot(shards: usize, result_rows: usize, now: DateTime<Utc>) ->
             },
         ],
         ingest: IngestStats { ingested: 1_233_000, dead_lettered: 12, batches: 5_000, ingest_rate: 990, retrying: false },
-        freshness: Freshness { p50_ms: Some(310), p99_ms: Some(870), samples: 1_000_000 },
+        freshness: Freshness { p50_ms: Some(310), p99_ms: Some(870), samples: 1_000_000, ..Freshness::default() },
         queries: vec![
             QueryView {
                 name: "01_orders_per_minute".into(),

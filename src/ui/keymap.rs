@@ -12,6 +12,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
     Quit,
+    StopService,
     Help,
     FocusNext,
     FocusPrev,
@@ -33,6 +34,13 @@ pub enum Action {
 /// (action, config name, default keys, help text, footer label or "" if not in the footer)
 pub const ACTIONS: &[(Action, &str, &[&str], &str, &str)] = &[
     (Action::Quit, "quit", &["q"], "quit (drains the ingester first)", "quit"),
+    (
+        Action::StopService,
+        "stop_service",
+        &["S"],
+        "stop the service (asks first, then drains)",
+        "",
+    ),
     (Action::Help, "help", &["?"], "show or hide this help", "help"),
     (
         Action::FocusNext,

@@ -1,8 +1,9 @@
 //! The operator console. It renders only from the engine's `Snapshot` and
 //! steers the engine only with `Command`s; no AWS or SQL code lives here.
 //!
-//! `run` owns the terminal (restored on quit, error, panic and SIGTERM), a
-//! thread that reads keys, and a redraw tick. `draw` is the one place the
+//! `run` owns the terminal (restored by a guard on quit, error, panic and
+//! SIGTERM), a thread that reads keys, and a redraw tick. The same console
+//! runs over an in-process engine or one attached over the control socket. `draw` is the one place the
 //! screen is split into panes.
 
 pub mod app;
@@ -19,6 +20,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::snapshot::{Command, Snapshot};
 use app::{App, Pane};
@@ -79,7 +81,10 @@ pub fn draw(frame: &mut Frame, app: &App, snap: &Snapshot, now: DateTime<Utc>) {
         panes::chrome::footer(frame, footer, app, &theme);
     }
     if app.help {
-        panes::chrome::help(frame, area, &app.keymap, &theme);
+        panes::chrome::help(frame, area, app, &theme);
+    }
+    if app.confirm_stop {
+        panes::chrome::confirm_stop(frame, area, &theme);
     }
 }
 
@@ -92,16 +97,41 @@ fn render_pane(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme:
     }
 }
 
-/// Run the console until the user quits (or SIGTERM). The terminal is
-/// restored on every way out, a panic included (ratatui's hook restores it
-/// before the report prints).
-pub async fn run(
-    mut snapshots: watch::Receiver<Snapshot>,
-    commands: mpsc::Sender<Command>,
-    mut app: App,
-    tick: Duration,
-) -> Result<()> {
+/// What a console runs on: the engine's snapshots and commands, in process
+/// or over the control socket (whose refusals come as notices).
+pub struct Link {
+    pub snapshots: watch::Receiver<Snapshot>,
+    pub commands: mpsc::Sender<Command>,
+    pub notices: Option<mpsc::Receiver<String>>,
+}
+
+/// Why the console ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The operator quit (or detached).
+    Quit,
+    /// `stop` was cancelled: a signal, or `--for` ran out.
+    Stopped,
+    /// The engine stopped publishing (it finished, or the link broke).
+    EngineGone,
+}
+
+/// Restores the terminal when dropped, on every way out of [`run`] (an
+/// error, an early return); a panic is covered by ratatui's hook.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Run the console until the user quits, `stop` is cancelled or the engine
+/// goes away. The terminal is restored on every way out, a panic included
+/// (ratatui's hook restores it before the report prints).
+pub async fn run(mut link: Link, mut app: App, tick: Duration, stop: CancellationToken) -> Result<Exit> {
     let mut terminal = ratatui::init();
+    let _guard = TerminalGuard;
     let (key_tx, mut key_rx) = mpsc::channel::<Event>(64);
     // crossterm's read blocks: it gets a thread; it ends when the channel closes.
     std::thread::spawn(move || {
@@ -124,40 +154,41 @@ pub async fn run(
             }
         }
     });
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     // Test hook: prove a panic inside the console leaves the terminal restored.
     let panic_for_test = std::env::var_os("COURIER_TEST_UI_PANIC").is_some();
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let result: Result<()> = async {
-        loop {
-            let snap = snapshots.borrow_and_update().clone();
-            terminal.draw(|f| draw(f, &app, &snap, Utc::now()))?;
-            if panic_for_test && snap.uptime > Duration::from_secs(1) {
-                panic!("COURIER_TEST_UI_PANIC is set: panicking inside the console on purpose");
+    let snapshots = &mut link.snapshots;
+    loop {
+        let gone = snapshots.has_changed().is_err();
+        let snap = snapshots.borrow_and_update().clone();
+        terminal.draw(|f| draw(f, &app, &snap, Utc::now()))?;
+        if panic_for_test && snap.uptime > Duration::from_secs(1) {
+            panic!("COURIER_TEST_UI_PANIC is set: panicking inside the console on purpose");
+        }
+        if app.quit {
+            return Ok(Exit::Quit);
+        }
+        if gone {
+            return Ok(Exit::EngineGone);
+        }
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.cancelled() => return Ok(Exit::Stopped),
+            Some(notice) = async { match link.notices.as_mut() { Some(n) => n.recv().await, None => std::future::pending().await } } => {
+                app.say(notice);
             }
-            if app.quit {
-                return Ok(());
-            }
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = sigterm.recv() => return Ok(()),
-                ev = key_rx.recv() => match ev {
-                    Some(Event::Key(k)) if k.kind != KeyEventKind::Release => {
-                        if let Some(cmd) = app.handle_key(&k, &snap)
-                            && commands.send(cmd).await.is_err()
-                        {
-                            app.say("the engine has stopped");
-                        }
+            ev = key_rx.recv() => match ev {
+                Some(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                    if let Some(cmd) = app.handle_key(&k, &snap)
+                        && link.commands.send(cmd).await.is_err()
+                    {
+                        app.say("the engine has stopped");
                     }
-                    Some(_) => {}
-                    None => return Ok(()),
-                },
-            }
+                }
+                Some(_) => {}
+                None => return Ok(Exit::Quit),
+            },
         }
     }
-    .await;
-    drop(key_rx);
-    ratatui::restore();
-    result
 }

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Wrap};
 use super::{hms, human, ms};
 use crate::engine::snapshot::Snapshot;
 use crate::ui::app::App;
-use crate::ui::keymap::{ACTIONS, Keymap};
+use crate::ui::keymap::{ACTIONS, Action};
 use crate::ui::theme::Theme;
 
 pub fn header(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
@@ -50,6 +50,11 @@ pub fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         if label.is_empty() {
             continue;
         }
+        let label = if *action == Action::Quit && app.attached {
+            "detach"
+        } else {
+            label
+        };
         spans.push(Span::styled(
             format!(" {}", app.keymap.keys_label(*action)),
             theme.key(),
@@ -82,7 +87,29 @@ pub fn errors(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme, now
     frame.render_widget(Paragraph::new(body).block(block), area);
 }
 
-pub fn help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
+/// The stop confirmation: only `y` stops.
+pub fn confirm_stop(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let [area] = Layout::vertical([Constraint::Length(6)]).flex(Flex::Center).areas(area);
+    let [area] = Layout::horizontal([Constraint::Length(64.min(area.width))])
+        .flex(Flex::Center)
+        .areas(area);
+    frame.render_widget(Clear, area);
+    let text = vec![
+        Line::raw("The generator stops, the ingester drains and checkpoints,"),
+        Line::raw("and every attached console is closed."),
+        Line::from(vec![
+            Span::styled("y", theme.key()),
+            Span::raw(" stop   any other key: keep it running"),
+        ]),
+    ];
+    let block = Block::bordered()
+        .title(" Stop the pipeline service? ")
+        .border_style(theme.border(true));
+    frame.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: true }), area);
+}
+
+pub fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let keymap = &app.keymap;
     let height = (ACTIONS.len() as u16 + 4).min(area.height);
     let [area] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
@@ -92,9 +119,14 @@ pub fn help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
         .areas(area);
     frame.render_widget(Clear, area);
     let rows = ACTIONS.iter().map(|(action, _, _, help, _)| {
+        let help = if *action == Action::Quit && app.attached {
+            "detach (the service keeps running)"
+        } else {
+            help
+        };
         Row::new(vec![
             Span::styled(keymap.keys_label(*action), theme.key()),
-            Span::raw(*help),
+            Span::raw(help),
         ])
     });
     let table = Table::new(rows, [Constraint::Length(14), Constraint::Min(10)]).block(
