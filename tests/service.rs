@@ -554,3 +554,70 @@ fn a_console_whose_service_dies_says_so_and_a_new_service_takes_the_socket() {
     assert!(out.status.success() && status.success(), "{stdout}");
     assert!(stdout.contains("drained=true"), "{stdout}");
 }
+
+#[test]
+fn a_service_for_watchers_only_refuses_changes_tells_systemd_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    // systemd's notify socket, played by a datagram socket of ours.
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let out = std::fs::File::create(dir.path().join("service.out")).unwrap();
+    let err = std::fs::File::create(dir.path().join("service.err")).unwrap();
+    let child = Command::new(BIN)
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--no-tui", "--rate", "200"])
+        .arg("--attach-read-only")
+        .env("XDG_CONFIG_HOME", dir.path().join("no-config"))
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = notify.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
+    let mut service = Service {
+        child,
+        dir: dir.path().to_path_buf(),
+    };
+    service.wait_for("ingestion", |st| st["ingest"]["ingested"].as_u64().unwrap_or(0) > 0);
+    let sock = dir.path().join("courier.sock");
+    let hello = raw(
+        &sock,
+        b"{\"hello\":{\"courier_protocol\":1,\"role\":\"console\",\"read_only\":false}}\n{\"command\":\"pause_generator\"}\n",
+        true,
+    );
+    let replies: Vec<serde_json::Value> = hello.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(replies[0]["welcome"]["read_only"], true, "{hello}");
+    assert!(
+        replies[1]["refused"]["message"].as_str().unwrap().contains("read-only"),
+        "{hello}"
+    );
+    let stop = courier(dir.path(), &["stop"]);
+    assert_eq!(stop.status.code(), Some(1));
+    assert!(text(&stop.stderr).contains("stop refused"), "{}", text(&stop.stderr));
+    let write = courier(dir.path(), &["query", "--write", "CREATE TABLE t (x INT)"]);
+    assert_eq!(write.status.code(), Some(1));
+    assert!(text(&write.stderr).contains("read-only"), "{}", text(&write.stderr));
+    assert_eq!(service.status()["generator"]["state"], "running");
+    // SIGTERM (systemctl stop) drains as before.
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &service.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let n = notify.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    let status = service.child.wait().unwrap();
+    assert!(status.success());
+    let stdout = std::fs::read_to_string(dir.path().join("service.out")).unwrap();
+    let summary = stdout.lines().find(|l| l.starts_with("summary:")).unwrap();
+    assert!(summary.contains("drained=true"), "{summary}");
+    assert_eq!(
+        summary_field(summary, "ingested"),
+        summary_field(summary, "acknowledged")
+    );
+    assert!(!sock.exists(), "the socket is removed on a clean stop");
+}
