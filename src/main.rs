@@ -312,7 +312,8 @@ async fn attach(cli: &Cli, config: &Config, path: &Path, stop: CancellationToken
         Ok(c) => c,
         Err(e) => return Ok(client_error(&e)),
     };
-    let attached = match client.attach().await {
+    let tick = Duration::from_millis(config.ui.tick_ms);
+    let attached = match client.attach(tick).await {
         Ok(a) => a,
         Err(e) => return Ok(client_error(&e)),
     };
@@ -324,7 +325,7 @@ async fn attach(cli: &Cli, config: &Config, path: &Path, stop: CancellationToken
         commands: attached.commands,
         notices: Some(attached.notices),
     };
-    let exit = courier::ui::run(link, app, Duration::from_millis(config.ui.tick_ms), stop).await?;
+    let exit = courier::ui::run(link, app, tick, stop).await?;
     let end = ended.lock().unwrap_or_else(|p| p.into_inner()).clone();
     match (exit, end) {
         (Exit::EngineGone, Some(LinkEnd::Stopped(summary))) => {

@@ -147,7 +147,7 @@ impl Client {
     /// Ask the service to stop; waits while it drains, returns its summary.
     /// `progress` sees each snapshot meanwhile.
     pub async fn stop(mut self, mut progress: impl FnMut(&Snapshot)) -> Result<Summary, ClientError> {
-        self.send(&Request::Subscribe).await?;
+        self.send(&Request::Subscribe { every_ms: 1000 }).await?;
         self.send(&Request::Command(Command::StopService)).await?;
         loop {
             match self.recv().await? {
@@ -159,9 +159,13 @@ impl Client {
         }
     }
 
-    /// Subscribe and hand back channels a console runs on.
-    pub async fn attach(mut self) -> Result<Attached, ClientError> {
-        self.send(&Request::Subscribe).await?;
+    /// Subscribe (a snapshot at most every `every`) and hand back channels
+    /// a console runs on.
+    pub async fn attach(mut self, every: std::time::Duration) -> Result<Attached, ClientError> {
+        self.send(&Request::Subscribe {
+            every_ms: every.as_millis() as u64,
+        })
+        .await?;
         let first = match self.recv().await? {
             Reply::Snapshot(s) => *s,
             other => return Err(unexpected(other)),

@@ -4,7 +4,7 @@
 //! line saying so and the connection closes; the service keeps running.
 //!
 //! Client → service: `{"hello":{"courier_protocol":1,"role":"console","read_only":false}}`,
-//! then `"subscribe"`, `"snapshot"`, `{"command":"pause_generator"}`,
+//! then `{"subscribe":{"every_ms":250}}`, `"snapshot"`, `{"command":"pause_generator"}`,
 //! `{"query":{"sql":"SELECT 1","write":false}}`.
 //! Service → client: `{"welcome":{…}}`, then `{"snapshot":{…}}`, `"accepted"`,
 //! `{"refused":{"message":…}}`, `{"result":{…}}`, `{"query_error":{…}}`,
@@ -59,8 +59,12 @@ pub struct Welcome {
 #[serde(rename_all = "snake_case")]
 pub enum Request {
     Hello(Hello),
-    /// Send every new snapshot from now on.
-    Subscribe,
+    /// Send new snapshots from now on, at most one per `every_ms` (a
+    /// console redraws at its tick; more would be parsed for nothing).
+    Subscribe {
+        #[serde(default)]
+        every_ms: u64,
+    },
     /// Send the current snapshot once.
     Snapshot,
     Command(Command),

@@ -202,6 +202,8 @@ async fn serve_requests(
 ) {
     let mut snapshots = faces.snapshots.clone();
     let mut subscribed = false;
+    let mut every = Duration::ZERO;
+    let mut next_send = tokio::time::Instant::now();
     let mut reading = true;
     loop {
         tokio::select! {
@@ -210,7 +212,10 @@ async fn serve_requests(
                 let _ = send(write, &reply).await;
                 return;
             }
-            changed = snapshots.changed(), if subscribed => {
+            changed = async {
+                tokio::time::sleep_until(next_send).await;
+                snapshots.changed().await
+            }, if subscribed => {
                 if changed.is_err() {
                     // The engine stopped publishing: wait for how it ended.
                     let _ = ending.wait_for(Option::is_some).await;
@@ -219,6 +224,7 @@ async fn serve_requests(
                     return;
                 }
                 let snap = snapshots.borrow_and_update().clone();
+                next_send = tokio::time::Instant::now() + every;
                 if send(write, &Reply::Snapshot(Box::new(snap))).await.is_err() {
                     return;
                 }
@@ -236,8 +242,10 @@ async fn serve_requests(
                 };
                 let reply = match request {
                     Request::Hello(_) => Reply::Error { message: "hello was already said".into() },
-                    Request::Subscribe => {
+                    Request::Subscribe { every_ms } => {
                         subscribed = true;
+                        every = Duration::from_millis(every_ms.min(10_000));
+                        next_send = tokio::time::Instant::now() + every;
                         Reply::Snapshot(Box::new(snapshots.borrow_and_update().clone()))
                     }
                     Request::Snapshot => Reply::Snapshot(Box::new(snapshots.borrow().clone())),
