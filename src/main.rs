@@ -45,7 +45,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         // One stop for every task and face: SIGINT, SIGTERM or --for.
         let stop = CancellationToken::new();
-        spawn_stop_on_signals(stop.clone(), cli.run_for);
+        // Only the long-running faces stop gracefully; a one-shot command
+        // (query, status, stop, bench) keeps the default: Ctrl-C ends it.
+        if matches!(cli.command, None | Some(Cmd::Attach) | Some(Cmd::Emulate { .. })) {
+            spawn_stop_on_signals(stop.clone(), cli.run_for);
+        }
         match &cli.command {
             Some(Cmd::Query { sql, format, write }) => query(&cli, &config, sql, *format, *write).await,
             Some(Cmd::Emulate {
@@ -53,6 +57,15 @@ fn main() -> ExitCode {
                 redshift_data,
                 s3_endpoint,
             }) => {
+                // emulate opens every stream of the data dir: never beside a live engine.
+                if let Ok(Some(path)) = live_socket(&cli, &config).await {
+                    eprintln!(
+                        "courier emulate: an engine is running on this data dir (socket {}); \
+                         its stream is served with `courier --no-tui --kinesis-endpoint ADDR`",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(2));
+                }
                 let opts = courier::emulate::EmulateOptions {
                     data_dir: config.resolve_data_dir(cli.data_dir.as_deref()),
                     kinesis: *kinesis,

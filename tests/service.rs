@@ -226,6 +226,17 @@ fn query_and_status_go_through_the_running_service() {
     assert_eq!(st["running"], true);
     assert_eq!(st["shards"].as_array().unwrap().len(), 4, "{st}");
     assert!(st["pid"].as_u64().is_some() && st["socket"].as_str().unwrap().ends_with("courier.sock"));
+    // emulate opens the data dir's streams: refused beside a live engine.
+    let emulate = courier(
+        dir.path(),
+        &["emulate", "--kinesis", "127.0.0.1:0", "--redshift-data", "127.0.0.1:0"],
+    );
+    assert_eq!(emulate.status.code(), Some(2));
+    assert!(
+        text(&emulate.stderr).contains("an engine is running"),
+        "{}",
+        text(&emulate.stderr)
+    );
     let text_status = courier(dir.path(), &["status"]);
     assert!(
         text(&text_status.stdout).contains("courier: running on"),
