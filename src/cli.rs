@@ -106,6 +106,55 @@ pub enum Cmd {
     /// Stop the engine running on this data dir: it drains and checkpoints;
     /// prints its summary.
     Stop,
+    /// Move the running engine's checkpoints: its readers drop what they have
+    /// not committed and read again from POSITION. Replayed records change
+    /// nothing already current (newer events win).
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["shard", "all"])))]
+    Rewind {
+        /// The shard (`shardId-000000000001` or `1`).
+        #[arg(long, value_name = "ID")]
+        shard: Option<String>,
+        /// Every shard.
+        #[arg(long)]
+        all: bool,
+        /// trim_horizon, latest, a UTC time (2026-12-03T10:00:00Z) or a time ago (15m).
+        #[arg(long, value_name = "POSITION")]
+        to: String,
+    },
+    /// Print a shard's records (default: the newest, of every shard), decoded.
+    Tail {
+        /// The shard (`shardId-000000000001` or `1`); default every shard.
+        #[arg(long, value_name = "ID")]
+        shard: Option<String>,
+        /// Read forward from here: trim_horizon, latest, a UTC time or a time ago.
+        #[arg(long, value_name = "POSITION")]
+        from: Option<String>,
+        /// Only records that arrived before this time (page back).
+        #[arg(long, value_name = "TIME")]
+        before: Option<String>,
+        /// Text the record contains, or Field=value (e.g. OrderStatus=Cancelled).
+        #[arg(long, value_name = "FILTER")]
+        filter: Option<String>,
+        /// How many records.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+        /// One JSON object per record.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an order's journey: its shard, its events in the stream, its row, its dead letters.
+    Trace {
+        /// The OrderID.
+        order_id: String,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dead letters: list, show, redrive.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqCmd,
+    },
     /// Measure the hot paths on this machine and print figure / goal / pass
     /// (use a release build: `cargo run --release -- bench`).
     Bench {
@@ -115,6 +164,48 @@ pub enum Cmd {
         /// Only the measurements whose names contain WORD (e.g. ingest, generator, rss).
         #[arg(long, value_name = "WORD")]
         only: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DlqCmd {
+    /// List dead letters not yet redriven, oldest first.
+    List {
+        /// Only those whose reason contains TEXT.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        #[arg(long, value_name = "ID")]
+        shard: Option<String>,
+        /// Also those already redriven.
+        #[arg(long)]
+        redriven: bool,
+        #[arg(short = 'n', long, default_value_t = 100)]
+        limit: usize,
+        /// One JSON object per dead letter.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dead letter in full (payload decoded).
+    Show {
+        /// Its sequence number.
+        sequence_number: String,
+        #[arg(long, value_name = "ID")]
+        shard: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse dead letters again and load those that pass (after a fix);
+    /// they are marked redriven, those that fail again keep the new reason.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["reason", "all"])))]
+    Redrive {
+        /// Only those whose reason contains TEXT.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Every dead letter not yet redriven.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_name = "ID")]
+        shard: Option<String>,
     },
 }
 

@@ -219,6 +219,41 @@ pub struct IngesterConfig {
     /// On stop, how long the ingester may take to load what was acknowledged.
     #[serde(deserialize_with = "duration")]
     pub drain_timeout: Duration,
+    /// Where a shard with no checkpoint is read from: `trim_horizon` (the
+    /// oldest record kept), `latest` (only new ones) or `at_timestamp`
+    /// (from `start_timestamp`).
+    pub start: String,
+    /// With `start = "at_timestamp"`: a UTC time, e.g. `2026-12-03T10:00:00Z`.
+    pub start_timestamp: Option<String>,
+}
+
+impl IngesterConfig {
+    /// `start` (and `start_timestamp`) as a position, or what is wrong with them.
+    pub fn start_position(&self) -> Result<crate::ops::Position, String> {
+        use crate::ops::Position;
+        match (self.start.as_str(), &self.start_timestamp) {
+            ("trim_horizon", None) => Ok(Position::TrimHorizon),
+            ("latest", None) => Ok(Position::Latest),
+            ("at_timestamp", Some(t)) => match Position::parse(t, chrono::Utc::now()) {
+                Ok(p @ Position::AtTimestamp(_)) => Ok(p),
+                Ok(_) => Err(format!(
+                    "key ingester.start_timestamp: {t:?} is not a time like 2026-12-03T10:00:00Z"
+                )),
+                Err(e) => Err(format!("key ingester.start_timestamp: {e}")),
+            },
+            ("at_timestamp", None) => Err(
+                "key ingester.start: \"at_timestamp\" needs ingester.start_timestamp (e.g. \"2026-12-03T10:00:00Z\")"
+                    .into(),
+            ),
+            ("trim_horizon" | "latest", Some(_)) => Err(format!(
+                "key ingester.start_timestamp: only used with start = \"at_timestamp\" (start is {:?})",
+                self.start
+            )),
+            (other, _) => Err(format!(
+                "key ingester.start: {other:?} is not one of \"trim_horizon\", \"latest\", \"at_timestamp\""
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -314,6 +349,8 @@ impl Default for IngesterConfig {
             batch_records: 10_000,
             batch_age: Duration::from_millis(200),
             drain_timeout: Duration::from_secs(30),
+            start: "trim_horizon".into(),
+            start_timestamp: None,
         }
     }
 }
@@ -497,6 +534,7 @@ impl Config {
             10_000_000,
         )?;
         range("dimensions.riders", self.dimensions.riders as u64, 1, 10_000_000)?;
+        self.ingester.start_position()?;
         if self.ingester.batch_age.is_zero() {
             return Err("key ingester.batch_age: must be more than 0".into());
         }

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod headless;
 pub mod memory;
 pub mod metrics;
+pub mod ops;
 pub mod service;
 pub mod setup;
 pub mod table;

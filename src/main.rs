@@ -13,10 +13,11 @@ use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use tokio_util::sync::CancellationToken;
 
-use cli::{Cli, Cmd, Format};
+use cli::{Cli, Cmd, DlqCmd, Format};
 use courier::backend::ResultSet;
 use courier::config::{Config, ConfigError};
 use courier::control::{self, Client, LinkEnd, Role, SocketError, socket};
+use courier::ops::{self, OpReply, OpRequest, Position};
 use courier::setup::{self, EmbeddedPaths};
 use courier::ui::app::{App, LagThresholds};
 use courier::ui::{Exit, Link};
@@ -91,6 +92,8 @@ fn main() -> ExitCode {
                 Err(e) => Ok(refused(&e)),
             },
             Some(Cmd::Status { json }) => status(&cli, &config, *json).await,
+            Some(Cmd::Rewind { shard, all: _, to }) => rewind(&cli, &config, shard.as_deref(), to).await,
+            Some(cmd @ (Cmd::Tail { .. } | Cmd::Trace { .. } | Cmd::Dlq { .. })) => operate(&cli, &config, cmd).await,
             Some(Cmd::Stop) => stop_service(&cli, &config).await,
             None => run(&cli, &config, stop).await,
         }
@@ -220,7 +223,7 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
         setup::spawn_retention(std::sync::Arc::clone(stream));
     }
     let settings = setup::engine_settings(config, &paths, cli.rate, cli.paused, cli.read_only);
-    let warehouse = std::sync::Arc::clone(&ports.warehouse);
+    let faces_ports = ports.clone();
     let engine = courier::engine::start(settings, ports);
     let faces = courier::service::Faces::start(
         config,
@@ -228,7 +231,7 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
         socket_path.clone(),
         listener,
         &engine,
-        warehouse,
+        faces_ports,
         stream.map(|s| (paths.stream_dir.clone(), s)),
         data_dir.display().to_string(),
     )
@@ -499,6 +502,248 @@ async fn query(cli: &Cli, config: &Config, sql: &str, format: Format, write: boo
         Err(e) => {
             eprintln!("courier: query failed: {e}");
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn rewind(cli: &Cli, config: &Config, shard: Option<&str>, to: &str) -> Result<ExitCode> {
+    let to = match Position::parse(to, chrono::Utc::now()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("courier rewind: --to {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let path = match live_socket(cli, config).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            eprintln!(
+                "courier rewind: no engine runs on this data dir; start it (`courier --no-tui`) and rewind it \
+                 while it runs: its readers move at once, nothing else changes"
+            );
+            return Ok(ExitCode::from(3));
+        }
+        Err(e) => return Ok(refused(&e)),
+    };
+    let mut client = match Client::connect(&path, Role::Query, cli.read_only).await {
+        Ok(c) => c,
+        Err(e) => return Ok(client_error(&e)),
+    };
+    let shard = match shard {
+        None => None,
+        Some(s) => {
+            let snap = match client.snapshot().await {
+                Ok(s) => s,
+                Err(e) => return Ok(client_error(&e)),
+            };
+            let ids: Vec<courier::backend::ShardId> = snap
+                .shards
+                .iter()
+                .map(|l| courier::backend::ShardId(l.shard_id.clone()))
+                .collect();
+            match ops::records::resolve_shard(&ids, s) {
+                Ok(id) => Some(id.0),
+                Err(e) => {
+                    eprintln!("courier rewind: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+    };
+    let what = shard.clone().unwrap_or_else(|| "every shard".into());
+    match client.command(courier::engine::Command::Rewind { shard, to }).await {
+        Ok(()) => {
+            println!(
+                "rewinding {what} to {}: the readers restart from there; `courier status` shows the replay",
+                to.label()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(client_error(&e)),
+    }
+}
+
+/// The request a tail, trace or dlq command makes; Err is a usage error.
+fn op_request(cmd: &Cmd) -> Result<OpRequest, String> {
+    let now = chrono::Utc::now();
+    Ok(match cmd {
+        Cmd::Tail {
+            shard,
+            from,
+            before,
+            filter,
+            limit,
+            ..
+        } => {
+            let from = from
+                .as_deref()
+                .map(|f| Position::parse(f, now))
+                .transpose()
+                .map_err(|e| format!("--from {e}"))?;
+            let before_ms = match before.as_deref().map(|b| Position::parse(b, now)).transpose() {
+                Ok(None) => None,
+                Ok(Some(Position::AtTimestamp(ms))) => Some(ms),
+                Ok(Some(_)) => return Err("--before takes a time, e.g. 2026-12-03T10:00:00Z or 15m".into()),
+                Err(e) => return Err(format!("--before {e}")),
+            };
+            if let Some(f) = filter {
+                ops::records::Filter::parse(f).map_err(|e| format!("--filter: {e}"))?;
+            }
+            OpRequest::Tail(ops::records::TailRequest {
+                shard: shard.clone(),
+                from,
+                before_ms,
+                filter: filter.clone(),
+                limit: Some(*limit),
+            })
+        }
+        Cmd::Trace { order_id, .. } => OpRequest::Trace {
+            order_id: order_id
+                .trim()
+                .parse()
+                .map_err(|_| format!("{order_id:?} is not an OrderID (a whole number)"))?,
+        },
+        Cmd::Dlq { action } => match action {
+            DlqCmd::List {
+                reason,
+                shard,
+                redriven,
+                limit,
+                ..
+            } => OpRequest::DeadLetters(ops::dlq::DlqFilter {
+                reason: reason.clone(),
+                shard: shard.clone(),
+                include_redriven: *redriven,
+                limit: Some(*limit),
+                ..Default::default()
+            }),
+            DlqCmd::Show {
+                sequence_number, shard, ..
+            } => OpRequest::DeadLetters(ops::dlq::DlqFilter {
+                sequence_number: Some(sequence_number.clone()),
+                shard: shard.clone(),
+                include_redriven: true,
+                ..Default::default()
+            }),
+            DlqCmd::Redrive { reason, shard, .. } => OpRequest::Redrive(ops::dlq::DlqFilter {
+                reason: reason.clone(),
+                shard: shard.clone(),
+                ..Default::default()
+            }),
+        },
+        _ => return Err("not an operator command".into()),
+    })
+}
+
+/// tail, trace and dlq: through the running engine, or over the backend
+/// itself when none runs.
+async fn operate(cli: &Cli, config: &Config, cmd: &Cmd) -> Result<ExitCode> {
+    let name = match cmd {
+        Cmd::Tail { .. } => "tail",
+        Cmd::Trace { .. } => "trace",
+        _ => "dlq",
+    };
+    let request = match op_request(cmd) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("courier {name}: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if cli.read_only && request.is_mutation() {
+        eprintln!("courier {name}: read-only: a redrive changes the warehouse; nothing was changed");
+        return Ok(ExitCode::from(2));
+    }
+    let answer = match live_socket(cli, config).await {
+        Err(e) => return Ok(refused(&e)),
+        Ok(Some(path)) => {
+            let mut client = match Client::connect(&path, Role::Query, cli.read_only).await {
+                Ok(c) => c,
+                Err(e) => return Ok(client_error(&e)),
+            };
+            match client.op(request.clone()).await {
+                Ok(r) => r,
+                Err(e) => return Ok(client_error(&e)),
+            }
+        }
+        Ok(None) => {
+            let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
+            match setup::operator_ports(config, &paths).await {
+                Ok(ports) => {
+                    ops::run(
+                        &request,
+                        ports.stream.as_ref(),
+                        ports.warehouse.as_ref(),
+                        &config.schema(),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    let reply = match answer {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("courier {name}: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let json = matches!(
+        cmd,
+        Cmd::Tail { json: true, .. }
+            | Cmd::Trace { json: true, .. }
+            | Cmd::Dlq {
+                action: DlqCmd::List { json: true, .. } | DlqCmd::Show { json: true, .. }
+            }
+    );
+    let show_one = matches!(
+        cmd,
+        Cmd::Dlq {
+            action: DlqCmd::Show { .. }
+        }
+    );
+    let line = |v: &dyn erased::Json| v.line();
+    match reply {
+        OpReply::Records(page) if json => page.records.iter().for_each(|r| println!("{}", line(r))),
+        OpReply::Records(page) => print!("{}", ops::show::records(&page)),
+        OpReply::Trace(t) => {
+            if json {
+                println!("{}", line(&*t));
+            } else {
+                print!("{}", ops::show::trace(&t));
+            }
+            if !t.found() {
+                eprintln!(
+                    "courier trace: order {} is not in the stream, factOrders or the dead letters",
+                    t.order_id
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+        OpReply::DeadLetters(list) if show_one => match list.first() {
+            None => {
+                eprintln!("courier dlq show: no dead letter with that sequence number");
+                return Ok(ExitCode::from(1));
+            }
+            Some(d) if json => println!("{}", line(d)),
+            Some(d) => print!("{}", ops::show::dead_letter(d)),
+        },
+        OpReply::DeadLetters(list) if json => list.iter().for_each(|d| println!("{}", line(d))),
+        OpReply::DeadLetters(list) => print!("{}", ops::show::dead_letters(&list)),
+        OpReply::Redriven(r) => print!("{}", ops::show::redriven(&r)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One JSON line of any answer.
+mod erased {
+    pub trait Json {
+        fn line(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn line(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
         }
     }
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::Warehouse;
 use crate::backend::embedded::EmbeddedStream;
 use crate::config::Config;
 use crate::control::{ControlServer, ServiceFaces};
@@ -64,7 +63,7 @@ impl Faces {
         socket: PathBuf,
         listener: tokio::net::UnixListener,
         engine: &EngineHandle,
-        warehouse: Arc<dyn Warehouse>,
+        ports: crate::engine::Ports,
         stream: Option<(PathBuf, Arc<EmbeddedStream>)>,
         data_dir: String,
     ) -> Result<Self, String> {
@@ -100,7 +99,9 @@ impl Faces {
             ServiceFaces {
                 snapshots: engine.snapshots.clone(),
                 commands: engine.commands.clone(),
-                warehouse,
+                warehouse: ports.warehouse,
+                stream: ports.stream,
+                schema: config.schema(),
                 attach_read_only: opts.attach_read_only,
                 data_dir,
             },

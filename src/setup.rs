@@ -163,6 +163,40 @@ pub async fn query_warehouse(
     }
 }
 
+/// The ports for an operator command when no engine runs: the embedded
+/// data dir must hold a warehouse already (a run made it), AWS is reached
+/// as the engine would.
+pub async fn operator_ports(config: &Config, paths: &EmbeddedPaths) -> Result<Ports, String> {
+    match config.backend {
+        BackendKind::Embedded => {
+            if !paths.warehouse.exists() {
+                return Err(format!(
+                    "no warehouse at {}: run `courier --no-tui` first, or pass the --data-dir it used",
+                    paths.warehouse.display()
+                ));
+            }
+            let ports = embedded_ports(config, paths)?.0;
+            prepare_for_operator(config, &ports).await?;
+            Ok(ports)
+        }
+        BackendKind::Aws => {
+            let ports = aws_ports(config).await?;
+            prepare_for_operator(config, &ports).await?;
+            Ok(ports)
+        }
+    }
+}
+
+/// The tables a newer courier keeps (dead letters moved to `courier_dlq`).
+async fn prepare_for_operator(config: &Config, ports: &Ports) -> Result<(), String> {
+    ports
+        .warehouse
+        .ensure_schema()
+        .await
+        .map_err(|e| format!("the warehouse schema: {e}"))?;
+    crate::ops::dlq::migrate_old_table(ports.warehouse.as_ref(), &config.schema(), &config.stream.name).await
+}
+
 /// The ports `config.backend` names. The embedded stream comes back too, for retention.
 pub async fn ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, Option<Arc<EmbeddedStream>>), String> {
     match config.backend {
@@ -225,6 +259,11 @@ pub fn engine_settings(
         read_only: read_only || config.read_only,
         state_dir: paths.data_dir.clone(),
         drain_timeout: config.ingester.drain_timeout,
+        // Validated when the config was loaded.
+        start: config
+            .ingester
+            .start_position()
+            .unwrap_or(crate::ops::Position::TrimHorizon),
     }
 }
 

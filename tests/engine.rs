@@ -145,7 +145,7 @@ async fn malformed_records_are_dead_lettered_and_ingestion_goes_on() {
     let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
     let rs = w
         .query_blocking(
-            "SELECT Reason, Payload FROM food_delivery_datamart.courier_dead_letters ORDER BY CAST(SequenceNumber AS BIGINT)",
+            "SELECT Reason, Payload FROM food_delivery_datamart.courier_dlq ORDER BY CAST(SequenceNumber AS BIGINT)",
         )
         .unwrap();
     let reasons: Vec<&str> = rs.rows.iter().map(|r| r[0].as_deref().unwrap()).collect();
@@ -337,4 +337,378 @@ async fn read_only_engine_refuses_mutations() {
     assert!(snap.read_only);
     handle.stop();
     assert!(handle.wait().await.unwrap().drained);
+}
+
+// ---- operator actions: poison, start position, rewind, redrive, tail, trace ----
+
+fn event(id: i64, status: &str) -> String {
+    format!(
+        r#"{{"OrderID": {id}, "CustomerID": 1, "RestaurantID": 2, "RiderID": 3, "OrderDate": "2026-11-20T14:03:11.482913", "DeliveryTime": 30, "OrderValue": 45.5, "DeliveryFee": 3.25, "TipAmount": 1, "OrderStatus": "{status}"}}"#
+    )
+}
+
+/// Put `records` (key, bytes) and check every one was acknowledged.
+async fn put_all(stream: &Arc<EmbeddedStream>, records: Vec<(String, Vec<u8>)>) {
+    for chunk in records.chunks(500) {
+        let entries = chunk
+            .iter()
+            .map(|(k, d)| PutEntry {
+                partition_key: k.clone(),
+                data: d.clone(),
+            })
+            .collect();
+        let out = Stream::put_records(stream, entries).await.unwrap();
+        assert!(out.iter().all(|o| matches!(o, PutOutcome::Ok { .. })), "{out:?}");
+    }
+}
+
+/// factOrders as text, every column, ordered by OrderID.
+async fn fact_table(w: &dyn Warehouse) -> Vec<Vec<Option<String>>> {
+    w.query("SELECT * FROM food_delivery_datamart.factOrders ORDER BY OrderID")
+        .await
+        .unwrap()
+        .rows
+}
+
+fn paused_engine(extra: &str) -> (tempfile::TempDir, Config, EmbeddedPaths) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&format!(
+        "[ingester]\nbatch_age = \"50ms\"\n{extra}\n[stream]\nfsync = false\n[dimensions]\ncustomers = 20\nrestaurants = 5\nriders = 5\n"
+    ));
+    let paths = EmbeddedPaths::new(dir.path());
+    (dir, cfg, paths)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_on_one_shard_is_dead_lettered_and_every_good_record_lands() {
+    let (_dir, cfg, paths) = paused_engine("");
+    let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    // One partition key: every record on one shard, poison among the good.
+    let nul_in_string = event(100, "Processing").replace("Processing", "Process\\u0000ing");
+    let mut invalid_utf8 = event(101, "Processing").into_bytes();
+    let at = invalid_utf8.windows(4).position(|w| w == b"Proc").unwrap();
+    invalid_utf8[at] = 0xff;
+    let mut raw_nul = event(102, "Processing").into_bytes();
+    raw_nul.push(0);
+    let poison: Vec<Vec<u8>> = vec![
+        // A producer using time.time_ns(): EmittedAt in nanoseconds.
+        event(103, "Processing")
+            .replace("\"OrderStatus\"", "\"EmittedAt\": 1764000000123456789, \"OrderStatus\"")
+            .into_bytes(),
+        // ...and in microseconds.
+        event(104, "Processing")
+            .replace("\"OrderStatus\"", "\"EmittedAt\": 1764000000123456, \"OrderStatus\"")
+            .into_bytes(),
+        nul_in_string.into_bytes(),
+        invalid_utf8,
+        raw_nul,
+        event(105, "Processing")
+            .replace("2026-11-20", "0000-11-20")
+            .into_bytes(),
+        event(106, "Processing")
+            .replace("2026-11-20", "12026-11-20")
+            .into_bytes(),
+        event(107, "Processing").replace("45.5", "1e300").into_bytes(),
+        event(108, "Processing")
+            .replace("\"OrderID\": 108", "\"OrderID\": 1e30")
+            .into_bytes(),
+        event(109, "Processing")
+            .replace("\"DeliveryTime\": 30", "\"DeliveryTime\": 99999999999")
+            .into_bytes(),
+    ];
+    let mut records = Vec::new();
+    for i in 0..10 {
+        records.push(("7".to_string(), event(i + 1, "Processing").into_bytes()));
+        if let Some(p) = poison.get(i as usize) {
+            records.push(("7".to_string(), p.clone()));
+        }
+    }
+    put_all(&stream, records).await;
+    let settings = setup::engine_settings(&cfg, &paths, Some(0), true, false);
+    let handle = engine::start(settings, ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, "all 20 records handled", |s| {
+        s.ingest.ingested + s.ingest.dead_lettered >= 20
+    })
+    .await;
+    let errors = rx.borrow().errors.len();
+    handle.stop();
+    let summary = handle.wait().await.unwrap();
+    println!(
+        "poison mix: 10 good, {} poison → {summary:?}, {errors} errors shown",
+        poison.len()
+    );
+    assert!(summary.drained);
+    assert_eq!(summary.ingested, 10);
+    assert_eq!(summary.dead_lettered, poison.len() as u64);
+    assert_eq!(errors, 0, "a parse refusal is no error to retry");
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    assert_eq!(count(&w, "SELECT COUNT(*) FROM food_delivery_datamart.factOrders"), 10);
+    // Every poison payload is kept, byte for byte.
+    let letters = courier::ops::dlq::list(&w, &cfg.schema(), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), poison.len());
+    let rs = w
+        .query_blocking(
+            "SELECT PayloadEncoding, Payload FROM food_delivery_datamart.courier_dlq \
+             ORDER BY CAST(SequenceNumber AS BIGINT)",
+        )
+        .unwrap();
+    for (row, want) in rs.rows.iter().zip(&poison) {
+        let got = courier::backend::payload::decode(row[0].as_deref(), row[1].as_deref().unwrap());
+        assert_eq!(&got, want);
+    }
+    assert!(
+        letters[0].reason.contains("EmittedAt 1764000000123456789"),
+        "{:?}",
+        letters[0]
+    );
+    assert!(letters[3].binary && letters[4].binary, "{letters:?}");
+}
+
+/// factOrders made before the engine starts, with a CHECK the engine's
+/// rows don't know about: the warehouse itself refuses some rows.
+fn strict_fact_table(paths: &EmbeddedPaths, cfg: &Config) {
+    let w = DuckDbWarehouse::open(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    let ddl = courier::backend::embedded::warehouse::embedded_schema_sql()
+        .find(|(f, _)| f.ends_with("02_facts.sql"))
+        .unwrap()
+        .1
+        .replace("DeliveryTime INT,", "DeliveryTime INT CHECK (DeliveryTime <= 100),");
+    assert!(ddl.contains("CHECK"), "{ddl}");
+    w.query_blocking(&format!("CREATE SCHEMA IF NOT EXISTS food_delivery_datamart; {ddl}"))
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_the_warehouse_refuses_is_bisected_and_redrive_after_the_fix_loads_it_once() {
+    let (_dir, cfg, paths) = paused_engine("batch_records = 64");
+    std::fs::create_dir_all(&paths.data_dir).unwrap();
+    strict_fact_table(&paths, &cfg);
+    let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    let mut records: Vec<(String, Vec<u8>)> = (1..=50)
+        .map(|i| ("7".to_string(), event(i, "Processing").into_bytes()))
+        .collect();
+    records.insert(
+        17,
+        (
+            "7".into(),
+            event(500, "Processing")
+                .replace("\"DeliveryTime\": 30", "\"DeliveryTime\": 500")
+                .into_bytes(),
+        ),
+    );
+    records.insert(
+        40,
+        (
+            "7".into(),
+            event(501, "Delivered")
+                .replace("\"DeliveryTime\": 30", "\"DeliveryTime\": 101")
+                .into_bytes(),
+        ),
+    );
+    put_all(&stream, records).await;
+    let settings = setup::engine_settings(&cfg, &paths, Some(0), true, false);
+    let handle = engine::start(settings, ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, "52 records handled", |s| {
+        s.ingest.ingested + s.ingest.dead_lettered >= 52
+    })
+    .await;
+    let snap = rx.borrow().clone();
+    handle.stop();
+    let summary = handle.wait().await.unwrap();
+    let shown: Vec<&str> = snap.errors.iter().map(|e| e.message.as_str()).collect();
+    println!("bisect: {summary:?}; errors shown: {shown:#?}");
+    assert_eq!((summary.ingested, summary.dead_lettered), (50, 2));
+    assert!(shown.len() <= 4, "no retry storm: {shown:#?}");
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    assert_eq!(count(&w, "SELECT COUNT(*) FROM food_delivery_datamart.factOrders"), 50);
+    let schema = cfg.schema();
+    let letters = courier::ops::dlq::list(&w, &schema, &Default::default()).await.unwrap();
+    assert_eq!(letters.len(), 2);
+    assert!(
+        letters
+            .iter()
+            .all(|d| d.reason.contains("refused by the warehouse") && d.reason.contains("CHECK")),
+        "{letters:?}"
+    );
+    // The original bytes, read back from the stream.
+    assert!(
+        letters[0].payload.contains("\"DeliveryTime\": 500"),
+        "{:?}",
+        letters[0].payload
+    );
+
+    // Redrive before the fix: both fail again, with the reason, nothing loaded.
+    let filter = courier::ops::dlq::DlqFilter::default();
+    let r = courier::ops::dlq::redrive(&w, &schema, &filter).await.unwrap();
+    assert_eq!((r.tried, r.loaded, r.failed_again), (2, 0, 2), "{r:?}");
+    // The fix: factOrders without the CHECK, its rows kept.
+    let ddl = courier::backend::embedded::warehouse::embedded_schema_sql()
+        .find(|(f, _)| f.ends_with("02_facts.sql"))
+        .unwrap()
+        .1;
+    w.query_blocking(&format!(
+        "CREATE TABLE food_delivery_datamart.f2 AS SELECT * FROM food_delivery_datamart.factOrders; \
+         DROP TABLE food_delivery_datamart.factOrders; {ddl}; \
+         INSERT INTO food_delivery_datamart.factOrders SELECT * FROM food_delivery_datamart.f2; \
+         DROP TABLE food_delivery_datamart.f2"
+    ))
+    .unwrap();
+    let r = courier::ops::dlq::redrive(&w, &schema, &filter).await.unwrap();
+    assert_eq!((r.tried, r.loaded, r.failed_again), (2, 2, 0), "{r:?}");
+    let again = courier::ops::dlq::redrive(&w, &schema, &filter).await.unwrap();
+    assert_eq!((again.tried, again.loaded), (0, 0), "a second redrive changes nothing");
+    assert_eq!(count(&w, "SELECT COUNT(*) FROM food_delivery_datamart.factOrders"), 52);
+    assert_eq!(
+        count(
+            &w,
+            "SELECT COUNT(DISTINCT OrderID) FROM food_delivery_datamart.factOrders"
+        ),
+        52
+    );
+    assert_eq!(
+        count(
+            &w,
+            "SELECT COUNT(*) FROM food_delivery_datamart.factOrders WHERE OrderID = 501 AND OrderStatus = 'Delivered'"
+        ),
+        1
+    );
+    // Kept for audit: marked, three tries each, not listed by default.
+    assert!(courier::ops::dlq::list(&w, &schema, &filter).await.unwrap().is_empty());
+    let audit = courier::ops::dlq::list(
+        &w,
+        &schema,
+        &courier::ops::dlq::DlqFilter {
+            include_redriven: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 2);
+    assert!(
+        audit.iter().all(|d| d.redriven_at.is_some() && d.attempts == Some(3)),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_latest_skips_what_was_there_and_trim_horizon_reads_it() {
+    for (start, want) in [("latest", 3u64), ("trim_horizon", 8)] {
+        let (_dir, cfg, paths) = paused_engine(&format!("start = \"{start}\""));
+        let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+        put_all(
+            &stream,
+            (1..=5)
+                .map(|i| (i.to_string(), event(i, "Processing").into_bytes()))
+                .collect(),
+        )
+        .await;
+        let settings = setup::engine_settings(&cfg, &paths, Some(0), true, false);
+        let handle = engine::start(settings, ports);
+        let mut rx = handle.snapshots.clone();
+        wait_for(&mut rx, "every shard read", |s| {
+            s.shards.len() == 4 && s.shards.iter().all(|l| l.read_rate > 0 || l.millis_behind_latest == 0)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        put_all(
+            &stream,
+            (6..=8)
+                .map(|i| (i.to_string(), event(i, "Processing").into_bytes()))
+                .collect(),
+        )
+        .await;
+        wait_for(&mut rx, "the new records", |s| s.ingest.ingested >= want).await;
+        handle.stop();
+        let summary = handle.wait().await.unwrap();
+        assert_eq!(summary.ingested, want, "start = {start}");
+        assert_eq!(summary.fact_rows, Some(want), "start = {start}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewind_replays_and_leaves_the_table_as_it_was() {
+    let (_dir, cfg, paths) = paused_engine("");
+    let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    let before_puts = chrono::Utc::now().timestamp_millis();
+    // 300 orders, each Processing → On the way → Delivered (or Cancelled).
+    for status in ["Processing", "On the way", "Delivered"] {
+        put_all(
+            &stream,
+            (1..=300)
+                .map(|i| {
+                    let s = if status == "Delivered" && i % 7 == 0 {
+                        "Cancelled"
+                    } else {
+                        status
+                    };
+                    (i.to_string(), event(i, s).into_bytes())
+                })
+                .collect(),
+        )
+        .await;
+    }
+    let live = Arc::clone(&ports.warehouse);
+    let settings = setup::engine_settings(&cfg, &paths, Some(0), true, false);
+    let handle = engine::start(settings, ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, "900 events committed", |s| s.ingest.ingested >= 900).await;
+    let before = fact_table(live.as_ref()).await;
+    // Unknown shard: refused, nothing moves.
+    handle
+        .commands
+        .send(engine::Command::Rewind {
+            shard: Some("shardId-000000000099".into()),
+            to: courier::ops::Position::TrimHorizon,
+        })
+        .await
+        .unwrap();
+    wait_for(&mut rx, "the refusal", |s| {
+        s.errors
+            .iter()
+            .any(|e| e.message.contains("no shard \"shardId-000000000099\""))
+    })
+    .await;
+    handle
+        .commands
+        .send(engine::Command::Rewind {
+            shard: None,
+            to: courier::ops::Position::AtTimestamp(before_puts - 1000),
+        })
+        .await
+        .unwrap();
+    wait_for(&mut rx, "a replay under way or done", |s| {
+        s.ingest.ingested >= 1800 || s.shards.iter().any(|l| l.replay_until.is_some())
+    })
+    .await;
+    wait_for(&mut rx, "the replay done", |s| {
+        s.ingest.ingested >= 1800 && s.shards.iter().all(|l| l.replay_until.is_none())
+    })
+    .await;
+    let after = fact_table(live.as_ref()).await;
+    handle.stop();
+    let summary = handle.wait().await.unwrap();
+    println!("rewind: {summary:?}");
+    assert_eq!(summary.ingested, 1800, "every event read twice");
+    assert_eq!(before.len(), 300);
+    assert_eq!(after, before, "the replay changed nothing, not even IngestTime");
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    assert_eq!(
+        count(
+            &w,
+            "SELECT COUNT(*) FROM food_delivery_datamart.factOrders WHERE OrderStatus IN ('Processing', 'On the way')"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &w,
+            "SELECT COUNT(*) FROM food_delivery_datamart.factOrders WHERE OrderStatus = 'Cancelled'"
+        ),
+        42
+    );
 }

@@ -232,9 +232,7 @@ async fn poison_records_are_dead_lettered_and_every_good_one_loads() {
     assert_eq!(summary.dead_lettered, bad as u64);
     let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
     let rs = w
-        .query_blocking(
-            "SELECT Reason FROM food_delivery_datamart.courier_dead_letters WHERE Reason IS NULL OR Reason = ''",
-        )
+        .query_blocking("SELECT Reason FROM food_delivery_datamart.courier_dlq WHERE Reason IS NULL OR Reason = ''")
         .unwrap();
     assert!(rs.rows.is_empty(), "every dead letter has a reason");
     let rs = w

@@ -1,4 +1,4 @@
--- title: Dead letters (latest 50)
+-- title: Dead letters (latest 50 not redriven)
 -- refresh: 5s
 SELECT TOP 50
        ArrivalTime,
@@ -6,6 +6,7 @@ SELECT TOP 50
        ShardId,
        SequenceNumber,
        Reason,
-       SUBSTRING(Payload, 1, 80) AS payload_start
-FROM food_delivery_datamart.courier_dead_letters
+       CASE WHEN PayloadEncoding = 'base64' THEN '(base64) ' ELSE '' END || SUBSTRING(Payload, 1, 80) AS payload_start
+FROM food_delivery_datamart.courier_dlq
+WHERE RedrivenAt IS NULL
 ORDER BY ArrivalTime DESC;

@@ -10,11 +10,23 @@ CREATE TABLE IF NOT EXISTS courier_checkpoints (
     PRIMARY KEY (StreamName, ShardId)
 );
 
-CREATE TABLE IF NOT EXISTS courier_dead_letters (
+-- Records that could not be loaded, kept with why, whole: Payload is the
+-- record's text when it is UTF-8 without NUL (PayloadEncoding 'utf8'), else
+-- its base64 ('base64'); PayloadBytes is its length. A redrive that loads
+-- the record sets RedrivenAt (the row stays, for audit); one that fails
+-- again sets the new Reason. Attempts counts the tries. (It replaces
+-- courier_dead_letters, whose rows are moved here at start.)
+CREATE TABLE IF NOT EXISTS courier_dlq (
+    StreamName VARCHAR(128),
     ShardId VARCHAR(64),
     SequenceNumber VARCHAR(128),
     ArrivalTime TIMESTAMP,
+    DeadAt TIMESTAMP,
     Reason VARCHAR(1024),
+    PayloadEncoding VARCHAR(8),
     Payload VARCHAR(65535),
-    PRIMARY KEY (ShardId, SequenceNumber)
+    PayloadBytes INT,
+    Attempts INT,
+    RedrivenAt TIMESTAMP,
+    PRIMARY KEY (StreamName, ShardId, SequenceNumber)
 );

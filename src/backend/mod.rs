@@ -7,6 +7,7 @@ pub mod aws;
 pub mod embedded;
 pub mod ident;
 pub mod objects;
+pub mod payload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,9 @@ pub enum StartPosition {
     TrimHorizon,
     Latest,
     AfterSequenceNumber(SequenceNumber),
+    AtSequenceNumber(SequenceNumber),
+    /// The first record that arrived at or after this time (ms since the epoch).
+    AtTimestamp(i64),
 }
 
 /// A record read from a shard.
@@ -227,6 +231,10 @@ pub struct FactBatch {
     pub dead_letters: Vec<DeadLetter>,
     /// The last sequence number this batch covers.
     pub checkpoint: SequenceNumber,
+    /// A redrive of dead letters, not a read of the stream: no checkpoint is
+    /// written; the dead letters whose rows load are marked redriven, and
+    /// `dead_letters` (those that failed again) get their new reason.
+    pub redrive: bool,
 }
 
 impl FactBatch {
@@ -256,6 +264,30 @@ pub enum WarehouseError {
     Sql(String),
     #[error("{0}")]
     Load(String),
+}
+
+impl WarehouseError {
+    /// Whether trying again later may succeed: the warehouse is away, out of
+    /// memory, or two transactions collided. Anything else is about the SQL
+    /// or the data, and fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WarehouseError::Unavailable(_) => true,
+            WarehouseError::Sql(m) | WarehouseError::Load(m) => {
+                let m = m.to_ascii_lowercase();
+                [
+                    "serializable isolation violation",
+                    "transaction conflict",
+                    "write-write conflict",
+                    "deadlock",
+                    "out of memory",
+                    "could not set lock",
+                ]
+                .iter()
+                .any(|t| m.contains(t))
+            }
+        }
+    }
 }
 
 /// A Redshift-like warehouse.

@@ -135,6 +135,16 @@ impl Client {
         }
     }
 
+    /// An operator action through the service: `Ok(Err(message))` is its own failure.
+    pub async fn op(&mut self, op: crate::ops::OpRequest) -> Result<Result<crate::ops::OpReply, String>, ClientError> {
+        self.send(&Request::Op(op)).await?;
+        match self.recv().await? {
+            Reply::Op(r) => Ok(Ok(r)),
+            Reply::OpError { message } => Ok(Err(message)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Send one command; an error if it was refused.
     pub async fn command(&mut self, c: Command) -> Result<(), ClientError> {
         self.send(&Request::Command(c)).await?;

@@ -5,7 +5,7 @@
 //!
 //! Client → service: `{"hello":{"courier_protocol":1,"role":"console","read_only":false}}`,
 //! then `{"subscribe":{"every_ms":250}}`, `"snapshot"`, `{"command":"pause_generator"}`,
-//! `{"query":{"sql":"SELECT 1","write":false}}`.
+//! `{"query":{"sql":"SELECT 1","write":false}}`, `{"op":{"trace":{"order_id":7}}}`.
 //! Service → client: `{"welcome":{…}}`, then `{"snapshot":{…}}`, `"accepted"`,
 //! `{"refused":{"message":…}}`, `{"result":{…}}`, `{"query_error":{…}}`,
 //! `{"stopped":{…summary…}}` as the service ends, `{"error":{"message":…}}`.
@@ -73,6 +73,8 @@ pub enum Request {
         sql: String,
         write: bool,
     },
+    /// Tail, trace, list or redrive dead letters through the engine's ports.
+    Op(crate::ops::OpRequest),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +89,11 @@ pub enum Reply {
     },
     Result(ResultSet),
     QueryError {
+        message: String,
+    },
+    Op(crate::ops::OpReply),
+    /// The operation failed or was refused (the connection stays).
+    OpError {
         message: String,
     },
     /// The engine finished (drained and checkpointed); the connection closes.

@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::protocol::{self, MAX_REQUEST_LINE, PROTOCOL, Reply, Request, Welcome, WireError};
-use crate::backend::Warehouse;
+use crate::backend::ident::Ident;
+use crate::backend::{Stream, Warehouse};
 use crate::engine::{Command, Snapshot, Summary};
 
 /// A client has this long to say hello.
@@ -31,6 +32,8 @@ pub struct ServiceFaces {
     pub snapshots: watch::Receiver<Snapshot>,
     pub commands: mpsc::Sender<Command>,
     pub warehouse: Arc<dyn Warehouse>,
+    pub stream: Arc<dyn Stream>,
+    pub schema: Ident,
     /// Only read-only attaches: every connection is read-only.
     pub attach_read_only: bool,
     pub data_dir: String,
@@ -251,6 +254,7 @@ async fn serve_requests(
                     Request::Snapshot => Reply::Snapshot(Box::new(snapshots.borrow().clone())),
                     Request::Command(c) => command(faces, read_only, c).await,
                     Request::Query { sql, write: allow_write } => query(faces, read_only, &sql, allow_write).await,
+                    Request::Op(op) => operation(faces, read_only, op).await,
                 };
                 let fatal = matches!(reply, Reply::Error { .. });
                 if send(write, &reply).await.is_err() || fatal {
@@ -266,6 +270,20 @@ async fn command(faces: &ServiceFaces, read_only: bool, c: Command) -> Reply {
         return Reply::Refused {
             message: format!("read-only: {c:?} refused"),
         };
+    }
+    if let Command::Rewind { shard: Some(s), .. } = &c {
+        let known: Vec<String> = faces
+            .snapshots
+            .borrow()
+            .shards
+            .iter()
+            .map(|l| l.shard_id.clone())
+            .collect();
+        if !known.contains(s) {
+            return Reply::Refused {
+                message: format!("no shard {s:?} is being read (shards: {})", known.join(", ")),
+            };
+        }
     }
     match faces.commands.send(c).await {
         Ok(()) => Reply::Accepted,
@@ -291,6 +309,18 @@ async fn query(faces: &ServiceFaces, read_only: bool, sql: &str, write: bool) ->
     match faces.warehouse.query(sql).await {
         Ok(rs) => Reply::Result(rs),
         Err(e) => Reply::QueryError { message: e.to_string() },
+    }
+}
+
+async fn operation(faces: &ServiceFaces, read_only: bool, op: crate::ops::OpRequest) -> Reply {
+    if read_only && op.is_mutation() {
+        return Reply::OpError {
+            message: "read-only: a redrive changes the warehouse and this connection may only watch".into(),
+        };
+    }
+    match crate::ops::run(&op, faces.stream.as_ref(), faces.warehouse.as_ref(), &faces.schema).await {
+        Ok(r) => Reply::Op(r),
+        Err(message) => Reply::OpError { message },
     }
 }
 

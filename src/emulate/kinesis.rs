@@ -292,12 +292,16 @@ impl Streams {
                     "TRIM_HORIZON" => StartPosition::TrimHorizon,
                     "LATEST" => StartPosition::Latest,
                     "AFTER_SEQUENCE_NUMBER" => StartPosition::AfterSequenceNumber(seq()?),
-                    "AT_SEQUENCE_NUMBER" => {
-                        let n: u64 = seq()?.0.parse().unwrap_or(0);
-                        match n.checked_sub(1) {
-                            Some(p) => StartPosition::AfterSequenceNumber(SequenceNumber(p.to_string())),
-                            None => StartPosition::TrimHorizon,
+                    "AT_SEQUENCE_NUMBER" => StartPosition::AtSequenceNumber(seq()?),
+                    "AT_TIMESTAMP" => {
+                        // The SDKs send epoch seconds, with a fraction.
+                        let secs = req.get("Timestamp").and_then(Value::as_f64).ok_or_else(|| {
+                            ApiError::new("InvalidArgumentException", "AT_TIMESTAMP needs a Timestamp")
+                        })?;
+                        if !secs.is_finite() || secs.abs() > 1e13 {
+                            return Err(ApiError::new("InvalidArgumentException", "Timestamp is out of range"));
                         }
+                        StartPosition::AtTimestamp((secs * 1000.0).round() as i64)
                     }
                     other => {
                         return Err(ApiError::new(

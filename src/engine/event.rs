@@ -2,7 +2,7 @@
 //! validation into a fact row. A record that fails here is dead-lettered with
 //! the reason; nothing here panics on any input.
 
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{FactRow, StreamRecord};
@@ -11,6 +11,10 @@ pub const STATUSES: [&str; 4] = ["Delivered", "Cancelled", "Processing", "On the
 /// Larger records are dead-lettered: an order event is a few hundred bytes.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 const ORDER_DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
+/// 0001-01-01T00:00:00 and 9999-12-31T23:59:59.999 in ms since the epoch:
+/// the times both warehouses' TIMESTAMP columns (and their text forms) hold.
+pub const MIN_TIMESTAMP_MS: i64 = -62_135_596_800_000;
+pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
 /// One order event, fields exactly as the reference producer sends them;
 /// courier's generator adds `EmittedAt` (ms since the epoch) for freshness.
@@ -41,6 +45,24 @@ pub struct OrderEvent {
 }
 
 impl OrderEvent {
+    /// The event a validated row was parsed from (its JSON is what a
+    /// producer would have sent, though not byte for byte).
+    pub fn of_row(row: &FactRow) -> Self {
+        OrderEvent {
+            order_id: row.order_id,
+            customer_id: row.customer_id,
+            restaurant_id: row.restaurant_id,
+            rider_id: row.rider_id,
+            order_date: format_order_date(row.order_date),
+            delivery_time: row.delivery_time,
+            order_value: f64::from(row.order_value) / 100.0,
+            delivery_fee: f64::from(row.delivery_fee) / 100.0,
+            tip_amount: f64::from(row.tip_amount) / 100.0,
+            order_status: row.order_status.to_string(),
+            emitted_at: row.emitted_ms,
+        }
+    }
+
     /// The event as JSON, byte for byte what `serde_json::to_vec` gives
     /// (same keys, order and number formatting), written straight into one
     /// right-sized buffer: the generator's hot path. Strings still go
@@ -85,7 +107,7 @@ impl OrderEvent {
 }
 
 pub fn format_order_date(t: NaiveDateTime) -> String {
-    use chrono::{Datelike, Timelike};
+    use chrono::Timelike;
     // The hot path of the generator: digits written directly (strftime is
     // several times slower); years outside 0..=9999 take chrono's way.
     let year = t.year();
@@ -178,6 +200,20 @@ pub fn parse_record(rec: &StreamRecord) -> Result<FactRow, String> {
                 e.order_date
             )
         })?;
+    if !(1..=9999).contains(&order_date.year()) {
+        return Err(format!(
+            "OrderDate {:?} is outside the years 1-9999 a warehouse TIMESTAMP holds",
+            e.order_date
+        ));
+    }
+    if let Some(ms) = e.emitted_at
+        && !(MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&ms)
+    {
+        return Err(format!(
+            "EmittedAt {ms} is not a time in milliseconds since the epoch within the years 1-9999 \
+             (was it sent in microseconds or nanoseconds?)"
+        ));
+    }
     if e.delivery_time < 0 {
         return Err(format!("DeliveryTime {} is negative", e.delivery_time));
     }
@@ -345,10 +381,61 @@ mod tests {
                 "OrderDate \"2026-11-20\"",
             ),
             (&"x".repeat(MAX_EVENT_BYTES + 1), "larger than"),
+            (
+                &GOOD.replace("\"OrderStatus\"", "\"EmittedAt\": 1764000000123456789, \"OrderStatus\""),
+                "EmittedAt 1764000000123456789 is not a time in milliseconds",
+            ),
+            (
+                &GOOD.replace("\"OrderStatus\"", "\"EmittedAt\": -99999999999999999, \"OrderStatus\""),
+                "EmittedAt -99999999999999999",
+            ),
+            (
+                &GOOD.replace("2026-11-20T14:03:11.482913", "0000-11-20T14:03:11"),
+                "outside the years 1-9999",
+            ),
+            (
+                &GOOD.replace("\"OrderID\": 12", "\"OrderID\": 9223372036854775808"),
+                "not an order event",
+            ),
+            (
+                &GOOD.replace("\"CustomerID\": 3", "\"CustomerID\": 2147483648"),
+                "not an order event",
+            ),
+            (
+                &GOOD.replace("\"DeliveryTime\": 30", "\"DeliveryTime\": 30.5"),
+                "not an order event",
+            ),
+            (&GOOD.replace("45.5", "1e309"), "not an order event"),
+            (&GOOD.replace("On the way", "On the way\\u0000"), "unknown OrderStatus"),
+            (
+                &GOOD.replace("2026-11-20T14:03:11.482913", "2026-11-20T14:03:11\\u0000"),
+                "OrderDate",
+            ),
         ];
         for (data, want) in cases {
             let err = parse_record(&rec(data)).unwrap_err();
             assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+        // Bytes that are not UTF-8 inside a string, and a lone surrogate.
+        let mut bad = GOOD.as_bytes().to_vec();
+        let at = GOOD.find("On the way").unwrap();
+        bad[at] = 0xff;
+        assert!(
+            parse_record(&StreamRecord { data: bad, ..rec(GOOD) })
+                .unwrap_err()
+                .contains("not an order event")
+        );
+        let surrogate = GOOD.replace("On the way", "\\ud800");
+        assert!(parse_record(&rec(&surrogate)).is_err());
+        // The edges of what a TIMESTAMP holds still load.
+        for (date, emitted) in [
+            ("0001-01-01T00:00:00", MIN_TIMESTAMP_MS),
+            ("9999-12-31T23:59:59.999999", MAX_TIMESTAMP_MS),
+        ] {
+            let ok = GOOD
+                .replace("2026-11-20T14:03:11.482913", date)
+                .replace("\"OrderStatus\"", &format!("\"EmittedAt\": {emitted}, \"OrderStatus\""));
+            assert!(parse_record(&rec(&ok)).is_ok(), "{ok}");
         }
     }
 }

@@ -14,7 +14,7 @@ use super::event::parse_record;
 use super::state::{Counters, ShardState, Shared};
 use crate::backend::{
     DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, ShardInfo, StartPosition, Stream, StreamError, Warehouse,
-    backoff,
+    backoff, cmp_sequence_numbers,
 };
 
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct Ingester {
     pub batch_records: usize,
     pub batch_age: Duration,
     pub reads_per_sec: u64,
+    /// Where a shard with no checkpoint starts.
+    pub start: crate::ops::Position,
 }
 
 /// How the ingester is told to stop: `drain` = read to the tip, commit, exit;
@@ -33,6 +35,42 @@ pub struct Ingester {
 pub struct Stop {
     pub drain: CancellationToken,
     pub abort: CancellationToken,
+}
+
+/// Times a batch the warehouse refuses for its data is tried before it is
+/// split: once more, in case the refusal was not about the data after all.
+const NON_TRANSIENT_TRIES: u32 = 2;
+
+enum Loaded {
+    Done,
+    Aborted,
+    /// Refused for what is in it (not an outage): the warehouse's error.
+    Refused(String),
+}
+
+/// A piece in two at its middle row, in stream order: the first half with
+/// the dead letters up to its last row, checkpointed there; the rest with
+/// the piece's own checkpoint. Committed in turn, they leave what the
+/// piece would have.
+fn split(piece: &FactBatch) -> (FactBatch, FactBatch) {
+    let mid = piece.rows.len() / 2;
+    let cut = piece.rows[mid - 1].sequence_number.to_string();
+    let (early, late): (Vec<DeadLetter>, Vec<DeadLetter>) = piece
+        .dead_letters
+        .iter()
+        .cloned()
+        .partition(|d| cmp_sequence_numbers(&d.sequence_number, &cut).is_le());
+    let part = |rows: &[FactRow], dead_letters, checkpoint| FactBatch {
+        stream: piece.stream.clone(),
+        shard_id: piece.shard_id.clone(),
+        rows: rows.to_vec(),
+        dead_letters,
+        checkpoint,
+        redrive: piece.redrive,
+    };
+    let first = part(&piece.rows[..mid], early, SequenceNumber(cut));
+    let second = part(&piece.rows[mid..], late, piece.checkpoint.clone());
+    (first, second)
 }
 
 #[derive(Default)]
@@ -173,9 +211,30 @@ impl Ingester {
         let mut batch = Batch::default();
         let mut last_call: Option<Instant> = None;
         let mut errors = 0u32;
+        // After a rewind: where to read from until the next commit, and
+        // the checkpoint the replay moved back from.
+        let mut restart: Option<StartPosition> = None;
+        let mut replay_until: Option<SequenceNumber> = None;
+        let mut rewinds_seen = 0u64;
         loop {
             if stop.abort.is_cancelled() {
                 return false;
+            }
+            if let Some(to) = self.shared.take_rewind(&shard.0, &mut rewinds_seen) {
+                // What is not committed is read again from the new position.
+                let dropped = batch.len();
+                batch = Batch::default();
+                iterator = None;
+                restart = Some(to.start());
+                replay_until = match (to, &checkpoint) {
+                    (crate::ops::Position::Latest, _) => None,
+                    (_, cp) => cp.clone().or(replay_until),
+                };
+                tracing::info!(%shard, to = %to.label(), dropped, "rewound");
+                self.with_shard(index, |s| {
+                    s.lag.replay_until = replay_until.as_ref().map(|c| c.0.clone());
+                    s.lag.replay_left = None;
+                });
             }
             let draining = stop.drain.is_cancelled();
             if let Some(t) = last_call {
@@ -188,8 +247,12 @@ impl Ingester {
             let it = match &iterator {
                 Some(it) => it.clone(),
                 None => {
-                    let from = batch.last.as_ref().or(checkpoint.as_ref()).cloned();
-                    let start = from.map_or(StartPosition::TrimHorizon, StartPosition::AfterSequenceNumber);
+                    let start = match (&batch.last, &restart, &checkpoint) {
+                        (Some(last), _, _) => StartPosition::AfterSequenceNumber(last.clone()),
+                        (None, Some(p), _) => p.clone(),
+                        (None, None, Some(cp)) => StartPosition::AfterSequenceNumber(cp.clone()),
+                        (None, None, None) => self.start.start(),
+                    };
                     match self.stream.shard_iterator(shard, start).await {
                         Ok(it) => it,
                         Err(e) => {
@@ -267,7 +330,10 @@ impl Ingester {
                     .commit(index, shard, std::mem::take(&mut batch), checkpoint.as_ref(), &stop)
                     .await
                 {
-                    Some(cp) => checkpoint = Some(cp),
+                    Some(cp) => {
+                        checkpoint = Some(cp);
+                        restart = None;
+                    }
                     None => return false, // aborted: the uncommitted part is re-read next run
                 }
             }
@@ -281,10 +347,21 @@ impl Ingester {
             }
             let behind = self.stream.records_after(shard, checkpoint.as_ref()).await;
             let throttled_writes = self.stream.write_throttles(shard);
+            let mut replay_left = None;
+            if let Some(until) = &replay_until {
+                let passed = checkpoint.as_ref().is_some_and(|c| c.cmp_numeric(until).is_ge());
+                if passed {
+                    replay_until = None;
+                    self.with_shard(index, |s| s.lag.replay_until = None);
+                } else if let (Some(b), Some(after)) = (behind, self.stream.records_after(shard, Some(until)).await) {
+                    replay_left = Some(b.saturating_sub(after));
+                }
+            }
             self.with_shard(index, |s| {
                 s.lag.throttled_writes = throttled_writes.unwrap_or(s.lag.throttled_writes);
                 s.lag.records_behind = behind.unwrap_or(0);
                 s.lag.checkpoint = checkpoint.as_ref().map(|c| c.0.clone());
+                s.lag.replay_left = replay_left;
             });
             if draining && caught_up && batch.len() == 0 && behind.is_none_or(|b| b == 0) {
                 return false;
@@ -292,8 +369,12 @@ impl Ingester {
         }
     }
 
-    /// Commit a batch, retrying with backoff while the warehouse refuses.
-    /// Returns the new checkpoint, or None if stopped by `abort` first.
+    /// Commit a batch. While the warehouse is away (a transient error) it
+    /// is retried with backoff; a batch the warehouse refuses for what is
+    /// in it is split in two and each half committed in turn, down to the
+    /// records it refuses, which are dead-lettered with the warehouse's
+    /// error: poison never stalls a shard. Returns the new checkpoint, or
+    /// None if stopped by `abort` first.
     async fn commit(
         &self,
         index: usize,
@@ -302,56 +383,180 @@ impl Ingester {
         previous: Option<&SequenceNumber>,
         stop: &Stop,
     ) -> Option<SequenceNumber> {
-        let checkpoint = batch.last.clone().expect("a non-empty batch has a last record");
+        let checkpoint = batch.last.clone()?;
         let oldest_ms = batch
             .rows
             .iter()
             .map(|r| r.arrival_ms)
             .chain(batch.dead.iter().map(|d| d.arrival_ms))
             .min();
-        let fb = Arc::new(FactBatch {
+        let whole = FactBatch {
             stream: self.stream.name().to_string(),
             shard_id: shard.0.clone(),
             rows: batch.rows,
             dead_letters: batch.dead,
             checkpoint: checkpoint.clone(),
-        });
-        let mut attempt = 0u32;
-        loop {
-            match self.warehouse.load_facts(Arc::clone(&fb)).await {
-                Ok(_) => break,
-                Err(e) => {
-                    self.shared.retrying.store(true, Ordering::Relaxed);
-                    if attempt == 0 || attempt.is_multiple_of(10) {
-                        self.shared
-                            .error("ingester", format!("{shard}: load failed, retrying: {e}"));
-                    }
-                    // While the warehouse is away the lag keeps growing: show it.
-                    let behind = self.stream.records_after(shard, previous).await;
-                    let now = chrono::Utc::now().timestamp_millis();
-                    self.with_shard(index, |s| {
-                        s.lag.millis_behind_latest = oldest_ms.map_or(0, |o| (now - o).max(0) as u64);
-                        s.lag.records_behind = behind.unwrap_or(s.lag.records_behind);
-                    });
-                    let wait = backoff(attempt, Duration::from_millis(100), Duration::from_secs(5));
-                    attempt += 1;
-                    tokio::select! {
-                        _ = stop.abort.cancelled() => return None,
-                        _ = tokio::time::sleep(wait) => {}
-                    }
+            redrive: false,
+        };
+        // Pieces still to commit, in stream order (the last is next).
+        let mut todo = vec![(Arc::new(whole), NON_TRANSIENT_TRIES)];
+        let mut split_said = false;
+        while let Some((piece, tries)) = todo.pop() {
+            let refused = match self
+                .load_retrying(index, shard, &piece, previous, oldest_ms, tries, stop)
+                .await
+            {
+                Loaded::Done => {
+                    self.count_committed(index, &piece);
+                    continue;
                 }
+                Loaded::Aborted => return None,
+                Loaded::Refused(e) => e,
+            };
+            if piece.rows.len() > 1 {
+                if !split_said {
+                    split_said = true;
+                    self.shared.error(
+                        "ingester",
+                        format!(
+                            "{shard}: the warehouse refused a batch of {} records ({refused}); \
+                             splitting it to find the records it refuses",
+                            piece.rows.len() + piece.dead_letters.len()
+                        ),
+                    );
+                }
+                let (first, second) = split(&piece);
+                todo.push((Arc::new(second), 1));
+                todo.push((Arc::new(first), 1));
+            } else if let Some(row) = piece.rows.first() {
+                let seq = SequenceNumber(row.sequence_number.to_string());
+                self.shared.error(
+                    "ingester",
+                    format!("{shard}: record {seq} dead-lettered: the warehouse refused it: {refused}"),
+                );
+                let mut dead = piece.dead_letters.clone();
+                dead.push(DeadLetter {
+                    shard_id: shard.0.clone(),
+                    sequence_number: seq.0.clone(),
+                    arrival_ms: row.arrival_ms,
+                    reason: format!("refused by the warehouse: {refused}"),
+                    payload: self.payload_of(shard, &seq, row).await,
+                });
+                dead.sort_by(|a, b| cmp_sequence_numbers(&a.sequence_number, &b.sequence_number));
+                todo.push((
+                    Arc::new(FactBatch {
+                        stream: piece.stream.clone(),
+                        shard_id: piece.shard_id.clone(),
+                        rows: Vec::new(),
+                        dead_letters: dead,
+                        checkpoint: piece.checkpoint.clone(),
+                        redrive: piece.redrive,
+                    }),
+                    1,
+                ));
+            } else if piece.dead_letters.iter().any(|d| !d.payload.is_empty()) {
+                // The dead letters themselves are refused: keep their
+                // place and reason, without the payload.
+                self.shared.error(
+                    "ingester",
+                    format!("{shard}: dead letters refused ({refused}); keeping them without their payloads"),
+                );
+                let dead = piece
+                    .dead_letters
+                    .iter()
+                    .map(|d| DeadLetter {
+                        payload: Vec::new(),
+                        reason: format!("{} (payload not storable: {refused})", d.reason),
+                        ..d.clone()
+                    })
+                    .collect();
+                todo.push((
+                    Arc::new(FactBatch {
+                        dead_letters: dead,
+                        ..(*piece).clone()
+                    }),
+                    1,
+                ));
+            } else {
+                // Nothing left to take out: wait as for an outage.
+                todo.push((piece, u32::MAX));
             }
         }
         self.shared.retrying.store(false, Ordering::Relaxed);
+        Some(checkpoint)
+    }
+
+    /// Load one piece: transient errors are retried with backoff until
+    /// `abort`; a refusal for the data is tried `tries` times in all.
+    #[allow(clippy::too_many_arguments)]
+    async fn load_retrying(
+        &self,
+        index: usize,
+        shard: &ShardId,
+        piece: &Arc<FactBatch>,
+        previous: Option<&SequenceNumber>,
+        oldest_ms: Option<i64>,
+        tries: u32,
+        stop: &Stop,
+    ) -> Loaded {
+        let mut attempt = 0u32;
+        let mut refusals = 0u32;
+        loop {
+            let e = match self.warehouse.load_facts(Arc::clone(piece)).await {
+                Ok(_) => return Loaded::Done,
+                Err(e) => e,
+            };
+            if !e.is_transient() {
+                refusals += 1;
+                if refusals >= tries {
+                    return Loaded::Refused(e.to_string());
+                }
+            }
+            self.shared.retrying.store(true, Ordering::Relaxed);
+            if attempt == 0 || attempt.is_multiple_of(10) {
+                self.shared
+                    .error("ingester", format!("{shard}: load failed, retrying: {e}"));
+            }
+            // While the warehouse is away the lag keeps growing: show it.
+            let behind = self.stream.records_after(shard, previous).await;
+            let now = chrono::Utc::now().timestamp_millis();
+            self.with_shard(index, |s| {
+                s.lag.millis_behind_latest = oldest_ms.map_or(0, |o| (now - o).max(0) as u64);
+                s.lag.records_behind = behind.unwrap_or(s.lag.records_behind);
+            });
+            let wait = backoff(attempt, Duration::from_millis(100), Duration::from_secs(5));
+            attempt += 1;
+            tokio::select! {
+                _ = stop.abort.cancelled() => return Loaded::Aborted,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// The record's bytes as the stream holds them, read again (one read);
+    /// if that fails, the event as it was parsed.
+    async fn payload_of(&self, shard: &ShardId, seq: &SequenceNumber, row: &FactRow) -> Vec<u8> {
+        if let Ok(it) = self
+            .stream
+            .shard_iterator(shard, StartPosition::AtSequenceNumber(seq.clone()))
+            .await
+            && let Ok(out) = self.stream.get_records(&it, 1).await
+            && let Some(rec) = out.records.into_iter().find(|r| &r.sequence_number == seq)
+        {
+            return rec.data;
+        }
+        super::event::OrderEvent::of_row(row).to_json()
+    }
+
+    fn count_committed(&self, index: usize, piece: &FactBatch) {
         let now = chrono::Utc::now().timestamp_millis();
         self.shared
-            .record_freshness(fb.rows.iter().filter_map(|r| r.emitted_ms), now);
+            .record_freshness(piece.rows.iter().filter_map(|r| r.emitted_ms), now);
         let c = &self.shared.counters;
-        Counters::add(&c.ingested, fb.rows.len() as u64);
-        Counters::add(&c.dead_lettered, fb.dead_letters.len() as u64);
+        Counters::add(&c.ingested, piece.rows.len() as u64);
+        Counters::add(&c.dead_lettered, piece.dead_letters.len() as u64);
         Counters::add(&c.batches, 1);
-        self.with_shard(index, |s| s.lag.ingested += fb.rows.len() as u64);
-        Some(checkpoint)
+        self.with_shard(index, |s| s.lag.ingested += piece.rows.len() as u64);
     }
 
     fn with_shard(&self, index: usize, f: impl FnOnce(&mut ShardState)) {

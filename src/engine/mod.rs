@@ -61,6 +61,8 @@ pub struct EngineSettings {
     pub state_dir: PathBuf,
     /// Longest the ingester may take to drain on stop.
     pub drain_timeout: Duration,
+    /// Where a shard with no checkpoint starts.
+    pub start: crate::ops::Position,
 }
 
 /// Final counts of a run.
@@ -192,6 +194,9 @@ async fn run_pipeline(
         .ensure_schema()
         .await
         .map_err(|e| format!("creating the warehouse schema: {e}"))?;
+    crate::ops::dlq::migrate_old_table(ports.warehouse.as_ref(), &settings.schema, ports.stream.name())
+        .await
+        .map_err(|e| format!("moving old dead letters: {e}"))?;
     let loader = Arc::new(DimensionLoader {
         shared: Arc::clone(shared),
         objects: Arc::clone(&ports.objects),
@@ -236,6 +241,7 @@ async fn run_pipeline(
         batch_records: settings.ingest_batch_records,
         batch_age: settings.ingest_batch_age,
         reads_per_sec: settings.reads_per_sec,
+        start: settings.start,
     };
     let mut ingest_task = tokio::spawn(ingester.run(ingest_stop.clone()));
     let gen_task = tokio::spawn(generator.run(gen_stop.clone()));
@@ -344,6 +350,19 @@ async fn handle_command(
             ctl_tx.send_modify(|c| c.rate = rate);
         }
         Command::RunQuery(i) => runner.run_now(i),
+        Command::Rewind { shard, to } => {
+            let known = shared.shard_ids();
+            let shards: Vec<String> = match shard {
+                None => known,
+                Some(s) if known.contains(&s) => vec![s],
+                Some(s) => {
+                    shared.error("command", format!("rewind: no shard {s:?} is being read"));
+                    return;
+                }
+            };
+            tracing::info!(shards = shards.len(), to = %to.label(), "rewind asked");
+            shared.ask_rewind(shards, to);
+        }
         Command::ReloadQueries => runner.reload(),
         // Handled by the run loop (it ends the loop); here only when refused.
         Command::StopService => {}

@@ -96,6 +96,13 @@ pub struct ShardLag {
     pub ingested: u64,
     /// Last checkpointed sequence number.
     pub checkpoint: Option<String>,
+    /// After a rewind: the checkpoint it moved back from, until the replay
+    /// passes it again.
+    #[serde(default)]
+    pub replay_until: Option<String>,
+    /// Records still to replay to get there (when the stream can tell).
+    #[serde(default)]
+    pub replay_left: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,6 +230,13 @@ pub enum Command {
     RunQuery(usize),
     /// Re-read `sql/queries` from disk.
     ReloadQueries,
+    /// Move the checkpoint of `shard` (all shards if None) to `to` while
+    /// running: its reader drops what it has not committed and reads from
+    /// there. Replayed records change nothing already current.
+    Rewind {
+        shard: Option<String>,
+        to: crate::ops::Position,
+    },
     /// Stop the pipeline: the generator stops, the ingester drains and
     /// checkpoints, every face is told. (A face quitting is not this.)
     StopService,

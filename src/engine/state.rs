@@ -68,6 +68,9 @@ pub struct Shared {
     pub retrying: AtomicBool,
     pub stopping: AtomicBool,
     rates: Mutex<Rates>,
+    /// Rewinds asked for and not yet taken by their shard's reader.
+    rewinds: Mutex<std::collections::HashMap<String, crate::ops::Position>>,
+    rewind_asks: AtomicU64,
 }
 
 #[derive(Default)]
@@ -98,7 +101,42 @@ impl Shared {
             retrying: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             rates: Mutex::new(Rates::default()),
+            rewinds: Mutex::default(),
+            rewind_asks: AtomicU64::new(0),
         }
+    }
+
+    /// Ask the readers of `shards` to start again from `to`.
+    pub fn ask_rewind(&self, shards: impl IntoIterator<Item = String>, to: crate::ops::Position) {
+        let mut r = self.rewinds.lock().unwrap();
+        for s in shards {
+            r.insert(s, to);
+        }
+        self.rewind_asks.fetch_add(1, Ordering::Release);
+    }
+
+    /// A rewind asked for `shard` since the reader last looked (`seen`).
+    pub fn take_rewind(&self, shard: &str, seen: &mut u64) -> Option<crate::ops::Position> {
+        let asks = self.rewind_asks.load(Ordering::Acquire);
+        if asks == *seen {
+            return None;
+        }
+        let mut r = self.rewinds.lock().unwrap();
+        let taken = r.remove(shard);
+        if r.is_empty() {
+            *seen = asks;
+        }
+        taken
+    }
+
+    /// The shards readers have started on, by id.
+    pub fn shard_ids(&self) -> Vec<String> {
+        self.shards
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.lag.shard_id.clone())
+            .collect()
     }
 
     /// Record an error for the console's error list (and the log).

@@ -215,5 +215,10 @@ fn describe(c: &Command, snap: &Snapshot) -> String {
         }
         Command::ReloadQueries => "re-reading sql/queries".into(),
         Command::StopService => "stopping the service".into(),
+        Command::Rewind { shard, to } => format!(
+            "rewinding {} to {}",
+            shard.as_deref().unwrap_or("every shard"),
+            to.label()
+        ),
     }
 }

@@ -16,6 +16,8 @@ pub fn shard(i: usize, ms: u64, behind: u64, thr_w: u64) -> ShardLag {
         throttled_writes: thr_w,
         ingested: 10_000 + i as u64,
         checkpoint: Some("1234".into()),
+        replay_until: None,
+        replay_left: None,
     }
 }
 

@@ -204,6 +204,12 @@ impl Stream for KinesisStream {
             StartPosition::AfterSequenceNumber(seq) => req
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .starting_sequence_number(seq.0),
+            StartPosition::AtSequenceNumber(seq) => req
+                .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+                .starting_sequence_number(seq.0),
+            StartPosition::AtTimestamp(ms) => req
+                .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                .timestamp(aws_smithy_types::DateTime::from_millis(ms)),
         };
         let out = req.send().await.map_err(|e| stream_err("GetShardIterator", e))?;
         out.shard_iterator()

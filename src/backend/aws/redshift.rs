@@ -18,7 +18,7 @@ use crate::backend::embedded::warehouse::SCHEMA_SQL;
 use crate::backend::ident::Ident;
 use crate::backend::{
     FactBatch, ObjectStore, ObjectStoreError, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse,
-    WarehouseError,
+    WarehouseError, payload,
 };
 
 /// The Data API refuses statements over 100 KB.
@@ -140,18 +140,6 @@ fn gzip_csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<
         w.write_record(&r).map_err(|e| fail(&e))?;
     }
     w.into_inner().map_err(|e| fail(&e))?.finish().map_err(|e| fail(&e))
-}
-
-/// Longest prefix of `s` of at most `max` bytes, on a char boundary.
-fn clip(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 const FACT_STAGE: &str = "courier_stage_facts";
@@ -319,10 +307,21 @@ impl RedshiftDataWarehouse {
     }
 
     fn staging_uri(&self, batch: &FactBatch, what: &str) -> Result<ObjectUri, WarehouseError> {
-        let key = format!(
-            "{}/{}/{}/{}.{what}.csv.gz",
-            self.staging_prefix, batch.stream, batch.shard_id, batch.checkpoint.0
-        );
+        let key = if batch.redrive {
+            format!(
+                "{}/{}/{}/redrive-{}-{}.{what}.csv.gz",
+                self.staging_prefix,
+                batch.stream,
+                batch.shard_id,
+                chrono::Utc::now().timestamp_millis(),
+                batch.checkpoint.0
+            )
+        } else {
+            format!(
+                "{}/{}/{}/{}.{what}.csv.gz",
+                self.staging_prefix, batch.stream, batch.shard_id, batch.checkpoint.0
+            )
+        };
         ObjectUri::new(&self.bucket, &key).map_err(WarehouseError::Load)
     }
 
@@ -448,30 +447,76 @@ impl Warehouse for RedshiftDataWarehouse {
         }
         if !batch.dead_letters.is_empty() {
             let rows = batch.dead_letters.iter().map(|d| {
+                let (encoding, text) = payload::encode(&d.payload);
                 vec![
                     d.shard_id.clone(),
                     d.sequence_number.clone(),
                     ts_ms(d.arrival_ms),
-                    clip(&d.reason, 1024).to_string(),
-                    clip(&String::from_utf8_lossy(&d.payload), 65_535).to_string(),
+                    payload::clean_text(&d.reason, 1024),
+                    encoding.to_string(),
+                    text,
+                    d.payload.len().to_string(),
                 ]
             });
-            let body = gzip_csv(&["ShardId", "SequenceNumber", "ArrivalTime", "Reason", "Payload"], rows)?;
+            let body = gzip_csv(
+                &[
+                    "ShardId",
+                    "SequenceNumber",
+                    "ArrivalTime",
+                    "Reason",
+                    "PayloadEncoding",
+                    "Payload",
+                    "PayloadBytes",
+                ],
+                rows,
+            )?;
             let uri = self.staging_uri(&batch, "dead")?;
             self.stage(&uri, body).await?;
+            let stream = literal(&batch.stream);
+            let same = format!(
+                "x.StreamName = {stream} AND x.ShardId = {DEAD_STAGE}.ShardId AND x.SequenceNumber = {DEAD_STAGE}.SequenceNumber"
+            );
             sqls.extend([
                 format!(
                     "CREATE TEMP TABLE {DEAD_STAGE} (ShardId VARCHAR(64), SequenceNumber VARCHAR(128), \
-                     ArrivalTime VARCHAR(32), Reason VARCHAR(1024), Payload VARCHAR(65535))"
+                     ArrivalTime VARCHAR(32), Reason VARCHAR(1024), PayloadEncoding VARCHAR(8), Payload VARCHAR(65535), \
+                     PayloadBytes INT)"
                 ),
                 self.copy_sql(DEAD_STAGE, &uri, true),
+            ]);
+            if batch.redrive {
+                // Failed again: the new reason, one more attempt.
+                sqls.push(format!(
+                    "UPDATE {s}.courier_dlq SET Reason = {DEAD_STAGE}.Reason, Attempts = {s}.courier_dlq.Attempts + 1 \
+                     FROM {DEAD_STAGE} WHERE {s}.courier_dlq.StreamName = {stream} \
+                     AND {s}.courier_dlq.ShardId = {DEAD_STAGE}.ShardId \
+                     AND {s}.courier_dlq.SequenceNumber = {DEAD_STAGE}.SequenceNumber"
+                ));
+            }
+            sqls.extend([
                 format!(
-                    "INSERT INTO {s}.courier_dead_letters SELECT ShardId, SequenceNumber, CAST(ArrivalTime AS TIMESTAMP), \
-                     Reason, Payload FROM {DEAD_STAGE} WHERE NOT EXISTS (SELECT 1 FROM {s}.courier_dead_letters x \
-                     WHERE x.ShardId = {DEAD_STAGE}.ShardId AND x.SequenceNumber = {DEAD_STAGE}.SequenceNumber)"
+                    "INSERT INTO {s}.courier_dlq SELECT {stream}, ShardId, SequenceNumber, CAST(ArrivalTime AS TIMESTAMP), \
+                     CAST({} AS TIMESTAMP), Reason, PayloadEncoding, Payload, PayloadBytes, 1, NULL FROM {DEAD_STAGE} \
+                     WHERE NOT EXISTS (SELECT 1 FROM {s}.courier_dlq x WHERE {same})",
+                    literal(&ingest)
                 ),
                 format!("DROP TABLE {DEAD_STAGE}"),
             ]);
+        }
+        if batch.redrive {
+            if !batch.rows.is_empty() {
+                let seqs: Vec<String> = batch.rows.iter().map(|r| literal(&r.sequence_number)).collect();
+                sqls.push(format!(
+                    "UPDATE {s}.courier_dlq SET RedrivenAt = CAST({} AS TIMESTAMP), Attempts = Attempts + 1 \
+                     WHERE StreamName = {} AND ShardId = {} AND SequenceNumber IN ({}) AND RedrivenAt IS NULL",
+                    literal(&ingest),
+                    literal(&batch.stream),
+                    literal(&batch.shard_id),
+                    seqs.join(", ")
+                ));
+            }
+            self.batch(sqls).await?;
+            return Ok(latest.len() as u64);
         }
         let (stream, shard) = (literal(&batch.stream), literal(&batch.shard_id));
         sqls.extend([

@@ -34,7 +34,7 @@ use duckdb::{Connection, params};
 
 use super::warehouse::{begin, is_unavailable};
 use crate::backend::ident::Ident;
-use crate::backend::{FactBatch, FactRow, WarehouseError, cmp_sequence_numbers};
+use crate::backend::{FactBatch, FactRow, WarehouseError, cmp_sequence_numbers, payload};
 use crate::engine::event::STATUSES;
 
 fn err(what: &str) -> impl Fn(duckdb::Error) -> WarehouseError + '_ {
@@ -273,29 +273,24 @@ pub fn load_group(
     )
     .map_err(err("insert factOrders"))?;
     for batch in batches {
-        if !batch.dead_letters.is_empty() {
-            let mut stmt = tx
-                .prepare(&format!(
-                    "INSERT INTO {schema}.courier_dead_letters VALUES (?, ?, epoch_ms(?), ?, ?) ON CONFLICT DO NOTHING"
-                ))
-                .map_err(err("prepare dead letter"))?;
-            for d in &batch.dead_letters {
-                stmt.execute(params![
-                    d.shard_id,
-                    d.sequence_number,
-                    d.arrival_ms,
-                    d.reason,
-                    String::from_utf8_lossy(&d.payload).into_owned()
-                ])
-                .map_err(err("insert dead letter"))?;
-            }
+        write_dead_letters(&tx, schema, batch, ingest_ms)?;
+        if batch.redrive && !batch.rows.is_empty() {
+            let seqs = text_list(batch.rows.iter().map(|r| r.sequence_number.as_str()));
+            tx.execute(
+                &format!(
+                    "UPDATE {schema}.courier_dlq SET RedrivenAt = epoch_ms(?), Attempts = Attempts + 1 \
+                     WHERE StreamName = ? AND ShardId = ? AND list_contains(?, SequenceNumber) AND RedrivenAt IS NULL"
+                ),
+                params![ingest_ms, batch.stream, batch.shard_id, seqs],
+            )
+            .map_err(err("mark dead letters redriven"))?;
         }
     }
     // Every batch's checkpoint in one statement (a statement each cost ~10%
     // of the load): per shard the group's last, which is its newest — one
     // row may not be set twice in a statement.
     let mut last: HashMap<(&str, &str), &str> = HashMap::with_capacity(batches.len());
-    for b in batches {
+    for b in batches.iter().filter(|b| !b.redrive) {
         last.insert((b.stream.as_str(), b.shard_id.as_str()), b.checkpoint.0.as_str());
     }
     let tuples = vec!["(?, ?, ?, epoch_ms(?))"; last.len()].join(", ");
@@ -320,6 +315,46 @@ pub fn load_group(
     }
     tx.commit().map_err(err("commit"))?;
     Ok(counts)
+}
+
+/// A batch's dead letters, payloads stored so any bytes survive. Read from
+/// the stream, one already kept stays as it is (a replay); in a redrive,
+/// one that failed again takes its new reason.
+fn write_dead_letters(
+    tx: &duckdb::Transaction<'_>,
+    schema: &Ident,
+    batch: &FactBatch,
+    now_ms: i64,
+) -> Result<(), WarehouseError> {
+    if batch.dead_letters.is_empty() {
+        return Ok(());
+    }
+    let on_conflict = if batch.redrive {
+        "ON CONFLICT DO UPDATE SET Reason = EXCLUDED.Reason, Attempts = courier_dlq.Attempts + 1"
+    } else {
+        "ON CONFLICT DO NOTHING"
+    };
+    let mut stmt = tx
+        .prepare(&format!(
+            "INSERT INTO {schema}.courier_dlq VALUES (?, ?, ?, epoch_ms(?), epoch_ms(?), ?, ?, ?, ?, 1, NULL) {on_conflict}"
+        ))
+        .map_err(err("prepare dead letter"))?;
+    for d in &batch.dead_letters {
+        let (encoding, text) = payload::encode(&d.payload);
+        stmt.execute(params![
+            batch.stream,
+            d.shard_id,
+            d.sequence_number,
+            d.arrival_ms,
+            now_ms,
+            payload::clean_text(&d.reason, 1024),
+            encoding,
+            text,
+            d.payload.len() as i64
+        ])
+        .map_err(err("insert dead letter"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -356,6 +391,7 @@ mod tests {
             rows,
             dead_letters: vec![],
             checkpoint: SequenceNumber(checkpoint.to_string()),
+            redrive: false,
         }
     }
 

@@ -172,6 +172,32 @@ impl ShardLog {
         seg.index.get(i.saturating_sub(1)).map(|&(_, _, a)| a)
     }
 
+    /// The first retained record that arrived at or after `ms`, or the next
+    /// sequence number if none did (AT_TIMESTAMP). Arrival times rise with
+    /// sequence numbers, so the sparse index narrows the scan to one stride.
+    pub fn seq_at_time(&self, ms: i64) -> io::Result<u64> {
+        let mut from = self.first_seq();
+        for seg in &self.segments {
+            if seg.end_seq == seg.first_seq || seg.last_arrival_ms < ms {
+                from = seg.end_seq.max(from);
+                continue;
+            }
+            let i = seg.index.partition_point(|&(_, _, a)| a < ms);
+            from = if i == 0 { seg.first_seq } else { seg.index[i - 1].0 };
+            break;
+        }
+        loop {
+            let recs = self.read(from, 256, 1 << 20)?;
+            let Some(last) = recs.last() else {
+                return Ok(self.next_seq());
+            };
+            if let Some(r) = recs.iter().find(|r| r.arrival_ms >= ms) {
+                return Ok(r.seq);
+            }
+            from = last.seq + 1;
+        }
+    }
+
     /// Drop whole segments whose newest record arrived before `cutoff_ms`,
     /// never the segment being written. Returns records dropped.
     pub fn trim_before(&mut self, cutoff_ms: i64) -> io::Result<u64> {

@@ -367,6 +367,11 @@ impl EmbeddedStream {
     }
 }
 
+fn seq_number(s: &SequenceNumber) -> Result<u64, StreamError> {
+    s.0.parse()
+        .map_err(|_| StreamError::Other(format!("InvalidArgumentException: bad sequence number {s}")))
+}
+
 fn failed(code: &str, message: &str) -> PutOutcome {
     PutOutcome::Failed {
         error_code: code.to_string(),
@@ -403,12 +408,9 @@ impl Stream for Arc<EmbeddedStream> {
         let seq = match start {
             StartPosition::TrimHorizon => log.first_seq(),
             StartPosition::Latest => log.next_seq(),
-            StartPosition::AfterSequenceNumber(s) => {
-                let n: u64 =
-                    s.0.parse()
-                        .map_err(|_| StreamError::Other(format!("bad sequence number {s}")))?;
-                n + 1
-            }
+            StartPosition::AfterSequenceNumber(s) => seq_number(&s)? + 1,
+            StartPosition::AtSequenceNumber(s) => seq_number(&s)?,
+            StartPosition::AtTimestamp(ms) => log.seq_at_time(ms)?,
         };
         Ok(format!("{idx}:{seq}"))
     }
