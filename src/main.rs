@@ -224,6 +224,12 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
     }
     let settings = setup::engine_settings(config, &paths, cli.rate, cli.paused, cli.read_only);
     let faces_ports = ports.clone();
+    let operator = std::sync::Arc::new(ops::LocalOperator {
+        stream: std::sync::Arc::clone(&ports.stream),
+        warehouse: std::sync::Arc::clone(&ports.warehouse),
+        schema: config.schema(),
+        read_only: cli.read_only || config.read_only,
+    });
     let engine = courier::engine::start(settings, ports);
     let faces = courier::service::Faces::start(
         config,
@@ -264,7 +270,7 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
     let outcome = if cli.no_tui {
         courier::headless::run(engine, cli.json, stop).await.map(|s| (s, None))
     } else {
-        console(engine, config, cli.read_only || config.read_only, stop).await
+        console(engine, config, cli.read_only || config.read_only, stop, operator).await
     };
     control::notify_service_manager("STOPPING=1");
     match outcome {
@@ -303,6 +309,7 @@ async fn console(
     config: &Config,
     read_only: bool,
     stop: CancellationToken,
+    operator: std::sync::Arc<ops::LocalOperator>,
 ) -> Result<(courier::engine::Summary, Option<color_eyre::Report>), String> {
     let ui_result = match app_for(config, read_only) {
         Ok(app) => {
@@ -310,6 +317,7 @@ async fn console(
                 snapshots: engine.snapshots.clone(),
                 commands: engine.commands.clone(),
                 notices: None,
+                ops: Some(operator),
             };
             courier::ui::run(link, app, Duration::from_millis(config.ui.tick_ms), stop).await
         }
@@ -340,6 +348,10 @@ async fn attach(cli: &Cli, config: &Config, path: &Path, stop: CancellationToken
         snapshots: attached.snapshots,
         commands: attached.commands,
         notices: Some(attached.notices),
+        ops: Some(std::sync::Arc::new(control::client::SocketOperator {
+            path: path.to_path_buf(),
+            read_only: attached.welcome.read_only,
+        })),
     };
     let exit = courier::ui::run(link, app, tick, stop).await?;
     let end = ended.lock().unwrap_or_else(|p| p.into_inner()).clone();

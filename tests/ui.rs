@@ -198,3 +198,208 @@ fn stopping_the_service_asks_first_and_an_attached_console_detaches() {
     assert!(!ro.confirm_stop);
     assert_eq!(ro.message(), Some("read-only: stop_service refused"));
 }
+
+// ---- operator overlays ----
+
+use courier::ops::dlq::{DeadLetterView, RedriveReport};
+use courier::ops::records::{RecordView, TailPage, Trace};
+use courier::ops::{OpReply, OpRequest};
+
+fn record(seq: u64, id: i64, status: &str) -> RecordView {
+    let text = format!(
+        r#"{{"OrderID": {id}, "CustomerID": 7, "RestaurantID": 3, "RiderID": 2, "OrderDate": "2026-11-25T11:59:00.000000", "DeliveryTime": 30, "OrderValue": 45.5, "DeliveryFee": 3.25, "TipAmount": 1.0, "OrderStatus": "{status}"}}"#
+    );
+    RecordView {
+        shard_id: "shardId-000000000001".into(),
+        sequence_number: seq.to_string(),
+        partition_key: id.to_string(),
+        arrival_ms: now().timestamp_millis() - 60_000 + seq as i64 * 100,
+        bytes: text.len(),
+        json: serde_json::from_str(&text).ok(),
+        text,
+    }
+}
+
+fn letter(seq: u64, reason: &str, payload: &str, binary: bool) -> DeadLetterView {
+    DeadLetterView {
+        stream: "incoming-food-order-data".into(),
+        shard_id: "shardId-000000000002".into(),
+        sequence_number: seq.to_string(),
+        arrival_time: Some("2026-11-25 11:58:00.123".into()),
+        dead_at: Some("2026-11-25 11:58:00.400".into()),
+        reason: reason.into(),
+        payload: payload.into(),
+        binary,
+        payload_bytes: Some(payload.len() as u64),
+        attempts: Some(1),
+        redriven_at: None,
+    }
+}
+
+/// Open an overlay with its key, then give it the operator's answer.
+fn opened(c: char, snap: &Snapshot, reply: Option<OpReply>) -> App {
+    let mut a = app(false);
+    a.handle_key(&key(c), snap);
+    if let Some(reply) = reply {
+        let req = a.pending_ops.pop().expect("the overlay asked the operator");
+        a.answer(&req, Ok(reply));
+    }
+    a
+}
+
+#[test]
+fn record_browser_shows_the_newest_records_decoded() {
+    let snap = fixture(4, 8);
+    let a = opened(
+        't',
+        &snap,
+        Some(OpReply::Records(TailPage {
+            records: vec![record(41, 12, "Processing"), record(42, 12, "On the way")],
+            scanned: 180,
+            throttled: 2,
+            stopped_short: false,
+        })),
+    );
+    let s = screen(&a, &snap, 140, 36);
+    assert!(s.contains("Records of shardId-000000000000"), "{s}");
+    assert!(
+        s.contains("seq 42") && s.contains("\"OrderStatus\": \"On the way\""),
+        "{s}"
+    );
+    assert!(s.contains("throttled 2 time(s)"), "{s}");
+    insta::assert_snapshot!("record_browser", s);
+}
+
+#[test]
+fn trace_prompt_then_the_orders_journey() {
+    let snap = fixture(4, 8);
+    let mut a = app(false);
+    a.handle_key(&key('/'), &snap);
+    for c in "12x".chars() {
+        a.handle_key(&key(c), &snap);
+    }
+    assert!(screen(&a, &snap, 140, 36).contains("OrderID: 12▏"));
+    a.handle_key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &snap);
+    let req = a.pending_ops.pop().unwrap();
+    assert_eq!(req, OpRequest::Trace { order_id: 12 });
+    a.answer(
+        &req,
+        Ok(OpReply::Trace(Box::new(Trace {
+            order_id: 12,
+            shard_id: "shardId-000000000001".into(),
+            events: vec![
+                record(41, 12, "Processing"),
+                record(42, 12, "On the way"),
+                record(57, 12, "Delivered"),
+            ],
+            scanned: 300,
+            throttled: 0,
+            stopped_short: false,
+            row: Some(vec![
+                ("orderid".into(), Some("12".into())),
+                ("orderstatus".into(), Some("Delivered".into())),
+                ("sequencenumber".into(), Some("57".into())),
+            ]),
+            freshness_ms: Some(412),
+            dead_letters: vec![],
+        }))),
+    );
+    let s = screen(&a, &snap, 140, 36);
+    assert!(
+        s.contains("Processing  seq 41") && s.contains("Delivered   seq 57"),
+        "{s}"
+    );
+    assert!(s.contains("412 ms"), "{s}");
+    insta::assert_snapshot!("trace", s);
+}
+
+#[test]
+fn dead_letters_list_open_and_redrive_asks_first() {
+    let snap = fixture(4, 8);
+    let list = vec![
+        letter(
+            9,
+            "EmittedAt 1764000000123456789 is not a time in milliseconds",
+            "{\"OrderID\": 3, \"EmittedAt\": 1764000000123456789}",
+            false,
+        ),
+        letter(12, "not an order event: invalid unicode", "{\"OrderID\": \\xff}", true),
+    ];
+    let mut a = opened('d', &snap, Some(OpReply::DeadLetters(list)));
+    insta::assert_snapshot!("dead_letters", screen(&a, &snap, 140, 36));
+    a.handle_key(&KeyEvent::new(KeyCode::Down, KeyModifiers::NONE), &snap);
+    a.handle_key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &snap);
+    let s = screen(&a, &snap, 140, 36);
+    assert!(
+        s.contains("not text: bytes escaped") && s.contains("sequence     12"),
+        "{s}"
+    );
+    a.handle_key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &snap);
+    // D asks; only y redrives.
+    a.handle_key(&key('D'), &snap);
+    assert!(screen(&a, &snap, 140, 36).contains("redrive them all?"));
+    a.handle_key(&key('n'), &snap);
+    assert!(a.pending_ops.is_empty(), "no redrive without y");
+    a.handle_key(&key('D'), &snap);
+    a.handle_key(&key('y'), &snap);
+    let req = a.pending_ops.pop().unwrap();
+    assert!(matches!(req, OpRequest::Redrive(_)));
+    a.answer(
+        &req,
+        Ok(OpReply::Redriven(RedriveReport {
+            tried: 2,
+            loaded: 1,
+            failed_again: 1,
+            ..Default::default()
+        })),
+    );
+    // After the report, the list is read again.
+    assert!(matches!(a.pending_ops.pop(), Some(OpRequest::DeadLetters(_))));
+    assert!(screen(&a, &snap, 140, 36).contains("2 tried, 1 loaded"));
+    // Read-only: the redrive is refused before it is asked.
+    let mut ro = app(true);
+    ro.handle_key(&key('d'), &snap);
+    let req = ro.pending_ops.pop().unwrap();
+    ro.answer(&req, Ok(OpReply::DeadLetters(vec![letter(9, "x", "{}", false)])));
+    ro.handle_key(&key('D'), &snap);
+    ro.handle_key(&key('y'), &snap);
+    assert!(ro.pending_ops.is_empty());
+    assert!(screen(&ro, &snap, 140, 36).contains("read-only: redrive refused"));
+}
+
+#[test]
+fn rewind_asks_where_and_only_y_rewinds() {
+    let snap = fixture(4, 8);
+    let mut a = app(false);
+    a.handle_key(&key('w'), &snap);
+    insta::assert_snapshot!("rewind", screen(&a, &snap, 140, 36));
+    // Esc: nothing sent.
+    assert_eq!(
+        a.handle_key(&KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), &snap),
+        None
+    );
+    a.handle_key(&key('w'), &snap);
+    a.handle_key(&KeyEvent::new(KeyCode::Up, KeyModifiers::NONE), &snap);
+    a.handle_key(&KeyEvent::new(KeyCode::Up, KeyModifiers::NONE), &snap);
+    a.handle_key(&KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &snap);
+    let cmd = a.handle_key(&key('y'), &snap);
+    assert_eq!(
+        cmd,
+        Some(Command::Rewind {
+            shard: Some("shardId-000000000000".into()),
+            to: courier::ops::Position::TrimHorizon
+        })
+    );
+    let mut ro = app(true);
+    assert_eq!(ro.handle_key(&key('w'), &snap), None);
+    assert!(ro.overlay.is_none());
+}
+
+#[test]
+fn a_replaying_shard_shows_what_is_left() {
+    let mut snap = fixture(4, 8);
+    snap.shards[3].replay_until = Some("900".into());
+    snap.shards[3].replay_left = Some(1234);
+    let s = screen(&app(false), &snap, 140, 36);
+    assert!(s.contains("⟲ 1234"), "{s}");
+}

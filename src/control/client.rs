@@ -243,3 +243,19 @@ fn unexpected(reply: Reply) -> ClientError {
         other => ClientError::Protocol(format!("unexpected answer {other:?}")),
     }
 }
+
+/// A console's operator requests sent to the service, one connection each.
+pub struct SocketOperator {
+    pub path: std::path::PathBuf,
+    pub read_only: bool,
+}
+
+#[async_trait::async_trait]
+impl crate::ops::Operator for SocketOperator {
+    async fn run(&self, op: crate::ops::OpRequest) -> Result<crate::ops::OpReply, String> {
+        let mut client = Client::connect(&self.path, Role::Console, self.read_only)
+            .await
+            .map_err(|e| e.to_string())?;
+        client.op(op).await.map_err(|e| e.to_string())?
+    }
+}

@@ -40,6 +40,31 @@ impl OpRequest {
     }
 }
 
+/// Who answers a console's operator requests: the engine's own ports in
+/// process, or the service over its socket when attached.
+#[async_trait::async_trait]
+pub trait Operator: Send + Sync {
+    async fn run(&self, op: OpRequest) -> Result<OpReply, String>;
+}
+
+/// Operator requests answered over the engine's ports, in process.
+pub struct LocalOperator {
+    pub stream: std::sync::Arc<dyn Stream>,
+    pub warehouse: std::sync::Arc<dyn Warehouse>,
+    pub schema: Ident,
+    pub read_only: bool,
+}
+
+#[async_trait::async_trait]
+impl Operator for LocalOperator {
+    async fn run(&self, op: OpRequest) -> Result<OpReply, String> {
+        if self.read_only && op.is_mutation() {
+            return Err("read-only: a redrive changes the warehouse".into());
+        }
+        run(&op, self.stream.as_ref(), self.warehouse.as_ref(), &self.schema).await
+    }
+}
+
 /// Answer `op` over these ports.
 pub async fn run(
     op: &OpRequest,

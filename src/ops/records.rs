@@ -139,8 +139,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Records from `start` on, until the tip, `until_ms`, or the call
-    /// bound; each one goes to `each`. Ok(true) when it reached the end.
+    /// Records from `start` on, until `until_ms` (default: the tip as the
+    /// scan starts — a busy shard's new records don't keep it going), or
+    /// the call bound; each one goes to `each`. Ok(true) when it reached the end.
     async fn scan(
         &mut self,
         shard: &ShardId,
@@ -149,6 +150,7 @@ impl<'a> Reader<'a> {
         mut each: impl FnMut(StreamRecord),
     ) -> Result<bool, String> {
         let pace = Duration::from_millis(1000 / READS_PER_SEC);
+        let until_ms = until_ms.or_else(|| Some(chrono::Utc::now().timestamp_millis()));
         let mut it = self
             .stream
             .shard_iterator(shard, start)

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::KeyEvent;
 
 use super::keymap::{Action, Key, Keymap};
+use super::overlay::Overlay;
 use crate::engine::snapshot::{Command, Snapshot};
+use crate::ops::{OpReply, OpRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -49,6 +51,10 @@ pub struct App {
     pub attached: bool,
     /// Waiting for `y` to stop the service.
     pub confirm_stop: bool,
+    /// Rewind, record browser, trace or dead letters, over the panes.
+    pub overlay: Option<Overlay>,
+    /// Operator requests a key asked for, for the run loop to send.
+    pub pending_ops: Vec<OpRequest>,
     message: Option<(String, Instant)>,
 }
 
@@ -71,6 +77,8 @@ impl App {
             quit: false,
             attached: false,
             confirm_stop: false,
+            overlay: None,
+            pending_ops: Vec::new(),
             message: None,
         }
     }
@@ -99,6 +107,32 @@ impl App {
             }
             self.say("stop cancelled: the service keeps running");
             return None;
+        }
+        if let Some(overlay) = self.overlay.take() {
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            let (next, fx) = overlay.key(&key, snap, now_ms);
+            self.overlay = next;
+            if let Some(m) = fx.say {
+                self.say(m);
+            }
+            if let Some(op) = fx.op {
+                if self.read_only && op.is_mutation() {
+                    self.say("read-only: redrive refused");
+                } else {
+                    self.pending_ops.push(op);
+                }
+            }
+            return match fx.command {
+                Some(c) if self.read_only && c.is_mutation() => {
+                    self.say("read-only: rewind refused");
+                    None
+                }
+                Some(c) => {
+                    self.say(describe(&c, snap));
+                    Some(c)
+                }
+                None => None,
+            };
         }
         if self.help {
             match action {
@@ -159,6 +193,40 @@ impl App {
                 None
             }
             Action::ReloadQueries => Some(Command::ReloadQueries),
+            Action::Rewind if self.read_only => {
+                self.say("read-only: rewind refused");
+                None
+            }
+            Action::Rewind => {
+                let selected = snap.shards.get(self.shard_scroll).map(|s| s.shard_id.clone());
+                self.overlay = Some(Overlay::Rewind {
+                    shard: None,
+                    selected,
+                    choice: 2,
+                });
+                None
+            }
+            Action::Tail => {
+                match snap.shards.get(self.shard_scroll).or(snap.shards.first()) {
+                    Some(s) => {
+                        let (o, req) = Overlay::records(s.shard_id.clone());
+                        self.overlay = Some(o);
+                        self.pending_ops.push(req);
+                    }
+                    None => self.say("no shard is being read yet"),
+                }
+                None
+            }
+            Action::Trace => {
+                self.overlay = Some(Overlay::TracePrompt { text: String::new() });
+                None
+            }
+            Action::DeadLetters => {
+                let (o, req) = Overlay::dead_letters();
+                self.overlay = Some(o);
+                self.pending_ops.push(req);
+                None
+            }
         };
         match command {
             Some(c) if self.read_only && c.is_mutation() => {
@@ -170,6 +238,15 @@ impl App {
                 Some(c)
             }
             None => None,
+        }
+    }
+
+    /// The operator's answer to `req`, for the overlay that asked.
+    pub fn answer(&mut self, req: &OpRequest, reply: Result<OpReply, String>) {
+        if let Some(o) = self.overlay.as_mut()
+            && let Some(next) = o.answer(req, reply)
+        {
+            self.pending_ops.push(next);
         }
     }
 

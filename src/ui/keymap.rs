@@ -29,6 +29,10 @@ pub enum Action {
     PrevQuery,
     NextQuery,
     ReloadQueries,
+    Rewind,
+    Tail,
+    Trace,
+    DeadLetters,
 }
 
 /// (action, config name, default keys, help text, footer label or "" if not in the footer)
@@ -115,6 +119,28 @@ pub const ACTIONS: &[(Action, &str, &[&str], &str, &str)] = &[
         "reload_queries",
         &["ctrl-r"],
         "re-read sql/queries from disk",
+        "",
+    ),
+    (
+        Action::Tail,
+        "tail",
+        &["t"],
+        "browse the selected shard's newest records",
+        "",
+    ),
+    (Action::Trace, "trace", &["/"], "trace an order by its OrderID", ""),
+    (
+        Action::DeadLetters,
+        "dead_letters",
+        &["d"],
+        "dead letters: look, redrive (asks first)",
+        "",
+    ),
+    (
+        Action::Rewind,
+        "rewind",
+        &["w"],
+        "rewind shards to replay (asks first)",
         "",
     ),
 ];
@@ -323,6 +349,10 @@ mod tests {
         assert_eq!(act("ctrl-c"), Some(Action::Quit));
         assert_eq!(act("]"), Some(Action::NextQuery));
         assert_eq!(act("j"), Some(Action::ScrollDown));
+        assert_eq!(act("t"), Some(Action::Tail));
+        assert_eq!(act("/"), Some(Action::Trace));
+        assert_eq!(act("d"), Some(Action::DeadLetters));
+        assert_eq!(act("w"), Some(Action::Rewind));
         assert_eq!(act("z"), None);
         assert_eq!(k.keys_label(Action::ScrollUp), "↑/k");
     }

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod demo;
 pub mod keymap;
+pub mod overlay;
 pub mod panes;
 pub mod theme;
 
@@ -23,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::snapshot::{Command, Snapshot};
+use crate::ops::{OpReply, OpRequest};
 use app::{App, Pane};
 use theme::Theme;
 
@@ -83,6 +85,9 @@ pub fn draw(frame: &mut Frame, app: &App, snap: &Snapshot, now: DateTime<Utc>) {
     if app.help {
         panes::chrome::help(frame, area, app, &theme);
     }
+    if let Some(o) = &app.overlay {
+        panes::overlays::render(frame, area, o, snap, &theme);
+    }
     if app.confirm_stop {
         panes::chrome::confirm_stop(frame, area, &theme);
     }
@@ -103,6 +108,8 @@ pub struct Link {
     pub snapshots: watch::Receiver<Snapshot>,
     pub commands: mpsc::Sender<Command>,
     pub notices: Option<mpsc::Receiver<String>>,
+    /// Who answers the overlays' operator requests (tail, trace, dead letters).
+    pub ops: Option<std::sync::Arc<dyn crate::ops::Operator>>,
 }
 
 /// Why the console ended.
@@ -159,7 +166,20 @@ pub async fn run(mut link: Link, mut app: App, tick: Duration, stop: Cancellatio
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let snapshots = &mut link.snapshots;
+    let (answer_tx, mut answers) = mpsc::channel::<(OpRequest, Result<OpReply, String>)>(16);
     loop {
+        for op in std::mem::take(&mut app.pending_ops) {
+            match &link.ops {
+                Some(ops) => {
+                    let (ops, tx) = (std::sync::Arc::clone(ops), answer_tx.clone());
+                    tokio::spawn(async move {
+                        let reply = ops.run(op.clone()).await;
+                        let _ = tx.send((op, reply)).await;
+                    });
+                }
+                None => app.answer(&op, Err("operator actions are not available on this console".into())),
+            }
+        }
         let gone = snapshots.has_changed().is_err();
         let snap = snapshots.borrow_and_update().clone();
         terminal.draw(|f| draw(f, &app, &snap, Utc::now()))?;
@@ -178,6 +198,7 @@ pub async fn run(mut link: Link, mut app: App, tick: Duration, stop: Cancellatio
             Some(notice) = async { match link.notices.as_mut() { Some(n) => n.recv().await, None => std::future::pending().await } } => {
                 app.say(notice);
             }
+            Some((op, reply)) = answers.recv() => app.answer(&op, reply),
             ev = key_rx.recv() => match ev {
                 Some(Event::Key(k)) if k.kind != KeyEventKind::Release => {
                     if let Some(cmd) = app.handle_key(&k, &snap)

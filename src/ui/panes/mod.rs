@@ -3,6 +3,7 @@
 pub mod chrome;
 pub mod dimensions;
 pub mod generator;
+pub mod overlays;
 pub mod queries;
 pub mod shards;
 

@@ -34,8 +34,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         .max()
         .unwrap_or(0)
         .max(app.lag.crit_ms);
-    let rows = snap.shards.iter().skip(start).take(visible).map(|s| {
-        let style = if s.millis_behind_latest >= app.lag.crit_ms {
+    let rows = snap.shards.iter().enumerate().skip(start).take(visible).map(|(i, s)| {
+        let style = if focused && i == app.shard_scroll {
+            // The selected shard: what `t` browses and `w` may rewind.
+            theme.key()
+        } else if s.millis_behind_latest >= app.lag.crit_ms {
             theme.bad()
         } else if s.millis_behind_latest >= app.lag.warn_ms {
             theme.warn()
@@ -43,7 +46,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
             theme.ok()
         };
         let filled = ((s.millis_behind_latest as f64 / worst as f64) * BAR as f64).ceil() as usize;
-        let bar = format!("{}{}", "█".repeat(filled.min(BAR)), "·".repeat(BAR - filled.min(BAR)));
+        let bar = match (&s.replay_until, s.replay_left) {
+            // A replay after a rewind: records still to read again.
+            (Some(_), Some(left)) => format!("⟲ {}", human(left)),
+            (Some(_), None) => "⟲ replay".to_string(),
+            _ => format!("{}{}", "█".repeat(filled.min(BAR)), "·".repeat(BAR - filled.min(BAR))),
+        };
         let id = s.shard_id.trim_start_matches("shardId-").to_string();
         Row::new(vec![
             id,
