@@ -139,6 +139,9 @@ def produce(args):
             if due > now:
                 time.sleep(due - now)
         order = make_order(order_id, rng, args)
+        if args.nanos_every and sent % args.nanos_every == args.nanos_every - 1:
+            # A producer stamping its events with time.time_ns(): poison.
+            order["EmittedAt"] = time.time_ns()
         client.put_record(
             StreamName=args.stream,
             Data=json.dumps(order),
@@ -322,6 +325,8 @@ def build_parser():
     p.add_argument("--riders", type=int, default=30, help="RiderID range 1..N")
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible events")
     p.add_argument("--rate", type=float, default=0.0, help="max events per second (0 = as fast as possible)")
+    p.add_argument("--nanos-every", type=int, default=0, metavar="N",
+                   help="every Nth event gets EmittedAt = time.time_ns() (nanoseconds: poison for the ingester)")
     p.add_argument("--shard-check", metavar="KEYS_FILE", help="put one small record per partition key and print its shard")
 
     sub = p.add_subparsers(dest="cmd")

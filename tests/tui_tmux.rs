@@ -148,3 +148,63 @@ fn a_failed_load_shows_in_the_console_and_logs_go_to_a_file() {
     let log = std::fs::read_to_string(dir.path().join("courier.log")).unwrap();
     assert!(log.contains("WARN") && log.contains("dimDeliveryRiders"), "{log}");
 }
+
+#[test]
+fn operator_overlays_in_tmux() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::shell("overlays", 150, 45);
+    let cmd = format!(
+        "XDG_CONFIG_HOME={d}/cfg {BIN} --data-dir {d} --rate 100; echo EXIT=$?",
+        d = dir.path().display()
+    );
+    t.keys(&[&cmd, "Enter"]);
+    t.wait_for("ingestion under way", |s| {
+        s.contains("RUNNING") && !s.contains("ingested 0 ")
+    });
+    // The record browser: the selected shard's newest records, decoded.
+    t.keys(&["t"]);
+    t.wait_for("records of shard 0", |s| {
+        s.contains("Records of shardId-000000000000") && s.contains("\"OrderStatus\"") && s.contains("  seq ")
+    });
+    t.keys(&["Tab"]);
+    t.wait_for("records of shard 1", |s| {
+        s.contains("Records of shardId-000000000001") && s.contains("\"OrderID\"")
+    });
+    t.keys(&["/"]);
+    t.keys(&["OrderStatus=Processing", "Enter"]);
+    let s = t.wait_for("the filtered page", |s| {
+        s.contains("filter OrderStatus=Processing") && s.contains(" shown, ")
+    });
+    assert!(!s.contains("\"OrderStatus\": \"Delivered\""), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("the browser closed", |s| !s.contains("Records of shardId"));
+    // Trace order 1: its events and its row.
+    t.keys(&["/"]);
+    t.wait_for("the OrderID prompt", |s| s.contains("OrderID:"));
+    t.keys(&["1", "Enter"]);
+    let s = t.wait_for("the trace", |s| {
+        s.contains("order 1 → shardId-") && s.contains("factOrders row:")
+    });
+    assert!(s.contains("Processing") && s.contains("orderid         1"), "{s}");
+    t.keys(&["Escape"]);
+    // Dead letters: none on a clean run.
+    t.keys(&["d"]);
+    t.wait_for("the dead letters", |s| {
+        s.contains("Dead letters (0)") && s.contains("no dead letters")
+    });
+    t.keys(&["Escape"]);
+    // Rewind asks; y rewinds every shard.
+    t.keys(&["w"]);
+    t.wait_for("the rewind question", |s| s.contains("Rewind every shard (4) to:"));
+    t.keys(&["Up"]);
+    t.keys(&["Up"]);
+    t.keys(&["y"]);
+    t.wait_for("the rewind sent", |s| {
+        s.contains("rewinding every shard to trim horizon")
+    });
+    t.keys(&["q"]);
+    let s = t.wait_for("a clean exit", |s| {
+        s.contains("EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    assert!(s.contains("EXIT=0") && s.contains("drained=true"), "{s}");
+}

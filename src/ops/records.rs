@@ -248,24 +248,26 @@ pub async fn tail(stream: &dyn Stream, req: &TailRequest) -> Result<TailPage, St
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() + 1);
         let mut window = FIRST_WINDOW_MS;
         loop {
-            let mut newest: VecDeque<RecordView> = VecDeque::new();
             let start_ms = end - window;
             let mut all_ended = true;
+            let mut got: Vec<RecordView> = Vec::new();
             for shard in &shards {
+                // Each shard's newest `limit`; the page is the newest of those.
+                let mut newest: VecDeque<RecordView> = VecDeque::new();
                 let ended = reader
                     .scan(shard, StartPosition::AtTimestamp(start_ms), Some(end), |r| {
                         let v = RecordView::of(shard, r);
                         if keep(&v) {
                             newest.push_back(v);
-                            if newest.len() > limit * shards.len() {
+                            if newest.len() > limit {
                                 newest.pop_front();
                             }
                         }
                     })
                     .await?;
                 all_ended &= ended;
+                got.extend(newest);
             }
-            let mut got: Vec<RecordView> = newest.into();
             got.sort_by_key(|r| r.arrival_ms);
             let enough = got.len() >= limit;
             let skip = got.len().saturating_sub(limit);
