@@ -225,6 +225,10 @@ pub struct IngesterConfig {
     pub start: String,
     /// With `start = "at_timestamp"`: a UTC time, e.g. `2026-12-03T10:00:00Z`.
     pub start_timestamp: Option<String>,
+    /// GetRecords calls per second per shard the ingester makes (at most
+    /// the stream's `reads_per_sec`): the rest of a Kinesis shard's 5 is
+    /// left to other consumers (`courier tail`, another application).
+    pub reads_per_sec: u64,
 }
 
 impl IngesterConfig {
@@ -351,6 +355,7 @@ impl Default for IngesterConfig {
             drain_timeout: Duration::from_secs(30),
             start: "trim_horizon".into(),
             start_timestamp: None,
+            reads_per_sec: 4,
         }
     }
 }
@@ -535,18 +540,15 @@ impl Config {
         )?;
         range("dimensions.riders", self.dimensions.riders as u64, 1, 10_000_000)?;
         self.ingester.start_position()?;
+        if self.ingester.reads_per_sec == 0 {
+            return Err("key ingester.reads_per_sec: must be at least 1".into());
+        }
         if self.ingester.batch_age.is_zero() {
             return Err("key ingester.batch_age: must be more than 0".into());
         }
-        let name_ok = (1..=128).contains(&self.stream.name.len())
-            && self
-                .stream
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !name_ok {
+        if !crate::backend::valid_stream_name(&self.stream.name) {
             return Err(format!(
-                "key stream.name: {:?} is not a valid stream name (1-128 of letters, digits, _ . -)",
+                "key stream.name: {:?} is not a valid stream name (1-128 of letters, digits, _ . -, not only dots)",
                 self.stream.name
             ));
         }

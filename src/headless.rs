@@ -24,6 +24,9 @@ pub fn status_line(s: &Snapshot) -> String {
         s.ingest.ingested,
         s.ingest.dead_lettered,
     );
+    if s.ingest.expired > 0 {
+        line.push_str(&format!(" expired={}", s.ingest.expired));
+    }
     if s.ingest.retrying {
         line.push_str(" (warehouse retrying)");
     }
@@ -57,12 +60,13 @@ pub fn status_line(s: &Snapshot) -> String {
 
 pub fn summary_line(s: &Summary) -> String {
     format!(
-        "summary: generated={} acknowledged={} acknowledged_orders={} ingested={} dead_lettered={} throttled={} failed={} fact_rows={} drained={} seconds={:.1}",
+        "summary: generated={} acknowledged={} acknowledged_orders={} ingested={} dead_lettered={} expired={} throttled={} failed={} fact_rows={} drained={} seconds={:.1}",
         s.generated,
         s.acknowledged,
         s.acknowledged_orders,
         s.ingested,
         s.dead_lettered,
+        s.expired,
         s.throttled,
         s.failed,
         s.fact_rows.map_or("?".to_string(), |n| n.to_string()),

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod config;
 pub mod control;
 pub mod dialect;
+pub mod durable;
 pub mod emulate;
 pub mod engine;
 pub mod headless;

@@ -124,6 +124,20 @@ fn spawn_stop_on_signals(stop: CancellationToken, run_for: Option<Duration>) {
             _ = deadline => tracing::info!("--for elapsed: stopping"),
         }
         stop.cancel();
+        // A second signal while draining: exit now. Nothing acknowledged is
+        // lost — what was not committed is read again from the checkpoints
+        // by the next run.
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        tracing::warn!("second signal: exiting without finishing the drain");
+        courier::ui::restore_terminal();
+        eprintln!(
+            "courier: second signal: exiting now without finishing the drain; \
+             records not yet committed are read again from the checkpoints on the next start"
+        );
+        std::process::exit(130);
     });
 }
 

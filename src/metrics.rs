@@ -198,6 +198,12 @@ impl Collector for SnapshotCollector {
         )?;
         counter(
             &mut e,
+            "courier_expired_events",
+            "Records the stream's retention dropped before the ingester read them (lost).",
+            s.ingest.expired,
+        )?;
+        counter(
+            &mut e,
             "courier_committed_batches",
             "Micro-batches committed with their checkpoints.",
             s.ingest.batches,

@@ -12,6 +12,7 @@ use crate::engine::snapshot::BackendInfo;
 use crate::engine::{EngineSettings, Ports};
 
 /// Where the embedded default keeps its parts under the data dir.
+#[derive(Debug, Clone)]
 pub struct EmbeddedPaths {
     pub data_dir: PathBuf,
     /// Every embedded stream, one folder each: the engine's and any that
@@ -254,7 +255,7 @@ pub fn engine_settings(
         put_batch_records: config.generator.batch_records,
         ingest_batch_records: config.ingester.batch_records,
         ingest_batch_age: config.ingester.batch_age,
-        reads_per_sec: config.stream.reads_per_sec,
+        reads_per_sec: config.ingester.reads_per_sec.min(config.stream.reads_per_sec),
         queries: QuerySource::resolve(config.queries.dir.as_deref()),
         read_only: read_only || config.read_only,
         state_dir: paths.data_dir.clone(),

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
@@ -941,7 +942,7 @@ fn poison_redrive_and_rewind_on_the_aws_path() {
     let by_order = |id: &str| {
         letters
             .iter()
-            .find(|l| l["payload"].as_str().unwrap().contains(&format!("\"OrderID\": {id}")))
+            .find(|l| l["payload"].as_str().unwrap().contains(&format!(": {id},")))
             .unwrap_or_else(|| panic!("no dead letter for order {id}: {letters:?}"))
     };
     assert!(
@@ -1037,4 +1038,381 @@ fn poison_redrive_and_rewind_on_the_aws_path() {
     );
     let summary_line = service.stop();
     assert!(summary_line.contains("drained=true"), "{summary_line}");
+}
+
+// ---- hardening (issue 18) on the AWS path ----
+
+fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDCOURIERTEST0FAKE", "fake", None, None, "test"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+async fn keys_under(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let out = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("ListObjectsV2");
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
+}
+
+/// Hardening 4 and 13: COPY's FROM is a prefix on Redshift (and on `courier
+/// emulate`, which follows it), so `dims/dimCustomers.csv.bak` beside the
+/// file was loaded too; a manifest now names exactly the file. And the
+/// micro-batches staged for COPY are deleted once committed.
+#[test]
+fn a_backup_beside_a_dimension_file_is_not_loaded_and_staged_batches_are_deleted() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3_url = emu.get("S3_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), &home, Some(&s3_url), None);
+    let config = aws_config(
+        &home,
+        "courier-dims",
+        2,
+        emu.get("KINESIS_ENDPOINT"),
+        &s3_url,
+        &rs.redshift_data,
+    );
+    let s = summary(&courier(
+        &home,
+        &config,
+        &["--no-tui", "--json", "--for", "6s", "--rate", "300"],
+    ));
+    assert_exactly_once(&home, &config, &s);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s3 = s3_client(&s3_url);
+    let staged = rt.block_on(async {
+        s3.copy_object()
+            .bucket("courier-test")
+            .copy_source("courier-test/dims/dimCustomers.csv")
+            .key("dims/dimCustomers.csv.bak")
+            .send()
+            .await
+            .expect("CopyObject");
+        keys_under(&s3, "courier-test", "staging/").await
+    });
+    let batches: Vec<&String> = staged.iter().filter(|k| !k.starts_with("staging/manifests/")).collect();
+    println!("left under staging/ after a run: {staged:?}");
+    assert!(batches.is_empty(), "staged micro-batches left behind: {batches:?}");
+    // The next start loads the dimensions again, with the .bak beside them.
+    let s = summary(&courier(
+        &home,
+        &config,
+        &["--no-tui", "--json", "--for", "3s", "--paused"],
+    ));
+    assert_eq!(s["drained"], true, "{s}");
+    let rows = query_csv(
+        &home,
+        &config,
+        &format!("SELECT COUNT(*), COUNT(DISTINCT CustomerID) FROM {SCHEMA}.dimCustomers"),
+    );
+    assert_eq!(
+        rows,
+        vec!["200,200".to_string()],
+        "only dimCustomers.csv is loaded, not the .bak beside it"
+    );
+}
+
+/// Hardening 3: the checkpoint only moves forward on Redshift — a late
+/// commit of an older batch (a statement resubmitted while the first still
+/// ran) can't move it back — except on the first commit after a rewind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_commit_of_an_older_batch_does_not_move_the_checkpoint_back() {
+    use courier::backend::aws::{Clients, S3ObjectStore};
+    use courier::backend::{FactBatch, SequenceNumber, Warehouse};
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3_url = emu.get("S3_ENDPOINT").to_string();
+    let rs = tokio::task::block_in_place(|| Emulate::start(&home.join("emulate"), &home, Some(&s3_url), None));
+    let config_path = aws_config(
+        &home,
+        "courier-cp",
+        1,
+        emu.get("KINESIS_ENDPOINT"),
+        &s3_url,
+        &rs.redshift_data,
+    );
+    let cfg = courier::config::Config::load(Some(&config_path)).unwrap();
+    let clients = Clients::new(&aws_sdk_config(), &cfg.aws);
+    let objects = S3ObjectStore::new(clients.s3);
+    objects
+        .ensure_bucket("courier-test", Some("us-east-1"), true)
+        .await
+        .unwrap();
+    let objects: Arc<dyn courier::backend::ObjectStore> = Arc::new(objects);
+    let w = courier::setup::aws_warehouse(&cfg, clients.redshift_data, objects);
+    w.ensure_schema().await.unwrap();
+    let commit = |seq: &str, rewound: bool| FactBatch {
+        stream: "courier-cp".into(),
+        shard_id: "shardId-000000000000".into(),
+        rows: Vec::new(),
+        dead_letters: Vec::new(),
+        checkpoint: SequenceNumber(seq.into()),
+        redrive: false,
+        rewound,
+    };
+    w.load_facts(Arc::new(commit(
+        "49590338271490256608559692538361571095921575989136588802",
+        false,
+    )))
+    .await
+    .unwrap();
+    w.load_facts(Arc::new(commit(
+        "49590338271490256608559692538361571095921575989136588898",
+        false,
+    )))
+    .await
+    .unwrap();
+    // Late: an older batch's commit lands after the newer one.
+    w.load_facts(Arc::new(commit(
+        "49590338271490256608559692538361571095921575989136588850",
+        false,
+    )))
+    .await
+    .unwrap();
+    let cp = w.checkpoints("courier-cp").await.unwrap();
+    println!("after a late older commit: {cp:?}");
+    assert_eq!(cp.len(), 1);
+    assert!(cp[0].1.0.ends_with("898"), "{cp:?}");
+    // A shorter number is older (sequence numbers compare as numbers).
+    w.load_facts(Arc::new(commit("999", false))).await.unwrap();
+    assert!(w.checkpoints("courier-cp").await.unwrap()[0].1.0.ends_with("898"));
+    // A rewind moves it back, on purpose.
+    w.load_facts(Arc::new(commit("999", true))).await.unwrap();
+    assert_eq!(w.checkpoints("courier-cp").await.unwrap()[0].1.0, "999");
+}
+
+/// Hardening 9: while a drain waits on a warehouse that is away, a second
+/// SIGTERM exits at once (130), and nothing acknowledged is lost: the next
+/// run reads again from the checkpoints and every order in the stream ends
+/// up in factOrders once.
+#[test]
+fn a_second_signal_exits_at_once_and_the_next_run_loses_nothing() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let kinesis = emu.get("KINESIS_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), &home, Some(&s3), None);
+    let (kp, rp) = rs.ports();
+    let stream = "courier-signal";
+    let config = aws_config(&home, stream, 2, &kinesis, &s3, &rs.redshift_data);
+    let mut cmd = Command::new(BIN);
+    fake_env(&mut cmd, &home);
+    let mut child = cmd
+        .arg("--config")
+        .arg(&config)
+        .args(["--no-tui", "--json", "--rate", "300"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let n = serde_json::from_str::<serde_json::Value>(&l)
+                .ok()
+                .and_then(|v| v["ingest"]["ingested"].as_u64());
+            let _ = tx.send(n.unwrap_or(0));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rx.recv_timeout(Duration::from_secs(1)).unwrap_or(0) < 300 {
+        assert!(Instant::now() < deadline, "ingestion never started");
+    }
+    drop(rs); // the Data API is gone: the drain can't finish
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = child.id().to_string();
+    let kill = |sig: &str| {
+        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+    };
+    kill("-TERM");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first SIGTERM drains (and waits for the warehouse)"
+    );
+    let second = Instant::now();
+    kill("-TERM");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            second.elapsed() < Duration::from_secs(5),
+            "the second SIGTERM did not exit at once"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let exited_in = second.elapsed();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    println!("second SIGTERM: exit {status:?} after {exited_in:?}");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("second signal"), "{stderr}");
+    // The next run, the warehouse back: what was not committed is read again.
+    let _rs = Emulate::start_at(kp, rp, &home.join("emulate"), &home, Some(&s3), None);
+    let s = summary(&courier(
+        &home,
+        &config,
+        &["--no-tui", "--json", "--paused", "--for", "8s"],
+    ));
+    assert_eq!(s["drained"], true, "{s}");
+    let python = emu.get("EMULATORS_PYTHON").to_string();
+    let mut cmd = Command::new(python);
+    fake_env(&mut cmd, &home);
+    let out = cmd
+        .arg(repo().join("scripts/boto3_producer.py"))
+        .args(["--endpoint", &kinesis, "read", stream])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let read: serde_json::Value = serde_json::from_str(text(&out.stdout).lines().last().unwrap()).unwrap();
+    let in_stream = read["distinct_order_ids"].as_u64().unwrap();
+    let rows = query_csv(
+        &home,
+        &config,
+        &format!("SELECT COUNT(*), COUNT(DISTINCT OrderID) FROM {SCHEMA}.factOrders"),
+    );
+    println!("orders in the stream {in_stream}, in factOrders {rows:?}");
+    assert!(in_stream > 300);
+    assert_eq!(rows, vec![format!("{in_stream},{in_stream}")]);
+}
+
+/// Hardening 1: OrderIDs are claimed in the warehouse on the AWS path. A
+/// second instance (here: the same stream and warehouse from a fresh data
+/// dir, as a new host or container would) used to start again at 1 and the
+/// newer-sequence rule then overwrote the first instance's orders.
+#[test]
+fn a_second_instance_with_a_fresh_data_dir_does_not_reuse_order_ids() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let kinesis = emu.get("KINESIS_ENDPOINT").to_string();
+    let rs = Emulate::start(&dir.path().join("emulate"), dir.path(), Some(&s3), None);
+    let mut orders = 0;
+    for host in ["host-a", "host-b"] {
+        let home = dir.path().join(host);
+        std::fs::create_dir_all(&home).unwrap();
+        let config = aws_config(&home, "courier-ids", 2, &kinesis, &s3, &rs.redshift_data);
+        let s = summary(&courier(
+            &home,
+            &config,
+            &["--no-tui", "--json", "--for", "5s", "--rate", "300"],
+        ));
+        assert_eq!(s["drained"], true, "{s}");
+        orders += s["acknowledged_orders"].as_u64().unwrap();
+        let rows = query_csv(
+            &home,
+            &config,
+            &format!("SELECT COUNT(*), COUNT(DISTINCT OrderID) FROM {SCHEMA}.factOrders"),
+        );
+        println!("after {host}: {orders} orders acknowledged in all, factOrders {rows:?}");
+        assert_eq!(
+            rows,
+            vec![format!("{orders},{orders}")],
+            "no order overwritten by another's"
+        );
+    }
+    let home = dir.path().join("host-b");
+    let config = home.join("courier.toml");
+    let claims = query_csv(
+        &home,
+        &config,
+        &format!("SELECT COUNT(*), COUNT(DISTINCT FirstID) FROM {SCHEMA}.courier_order_ids"),
+    );
+    assert_eq!(claims, vec!["2,2".to_string()], "one claim per instance");
+}
+
+/// Hardening 2 on Kinesis (kinesis-local): the stream deleted and made
+/// again under the same name. Its old checkpoint used to get
+/// InvalidArgumentException on every GetShardIterator, retried for ever;
+/// now the shard's origin (its starting sequence number) or that refusal
+/// tells courier, which says so and reads the new shard from its start.
+#[test]
+fn a_kinesis_stream_made_again_is_read_from_its_start() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let kinesis = emu.get("KINESIS_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), &home, Some(&s3), None);
+    let stream = "courier-remade";
+    let config = aws_config(&home, stream, 1, &kinesis, &s3, &rs.redshift_data);
+    let s = summary(&courier(
+        &home,
+        &config,
+        &["--no-tui", "--json", "--for", "5s", "--rate", "200"],
+    ));
+    let first = s["acknowledged_orders"].as_u64().unwrap();
+    assert!(first > 0 && s["drained"] == true, "{s}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = kinesis_client(&kinesis);
+        client
+            .delete_stream()
+            .stream_name(stream)
+            .send()
+            .await
+            .expect("DeleteStream");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .is_ok()
+        {
+            assert!(Instant::now() < deadline, "the stream was never deleted");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        client
+            .create_stream()
+            .stream_name(stream)
+            .shard_count(1)
+            .send()
+            .await
+            .expect("CreateStream");
+        wait_active(&client, stream).await;
+        for id in 800_000_001..=800_000_020i64 {
+            client
+                .put_record()
+                .stream_name(stream)
+                .partition_key(id.to_string())
+                .data(Blob::new(event(id, "Processing").into_bytes()))
+                .send()
+                .await
+                .expect("PutRecord");
+        }
+    });
+    let out = courier(&home, &config, &["--no-tui", "--json", "--paused", "--for", "8s"]);
+    let s = summary(&out);
+    let said = text(&out.stderr) + &text(&out.stdout);
+    println!("after the stream was made again: {s}");
+    assert_eq!(s["ingested"], 20, "{s}");
+    assert!(
+        said.contains("was deleted and made again") || said.contains("is not of this stream"),
+        "{said}"
+    );
+    let rows = query_csv(
+        &home,
+        &config,
+        &format!("SELECT COUNT(*) FROM {SCHEMA}.factOrders WHERE OrderID BETWEEN 800000001 AND 800000020"),
+    );
+    assert_eq!(rows, vec!["20".to_string()]);
 }

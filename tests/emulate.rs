@@ -28,8 +28,13 @@ impl Drop for Emulate {
 }
 
 fn start(dir: &Path) -> Emulate {
+    start_with(dir, &[])
+}
+
+fn start_with(dir: &Path, env: &[(&str, &str)]) -> Emulate {
     let (k, r) = (free_port(), free_port());
     let mut child = Command::new(BIN)
+        .envs(env.iter().copied())
         .args(["emulate", "--data-dir"])
         .arg(dir)
         .args(["--kinesis", &format!("127.0.0.1:{k}")])
@@ -54,11 +59,15 @@ fn start(dir: &Path) -> Emulate {
 }
 
 fn data_api(endpoint: &str) -> aws_sdk_redshiftdata::Client {
+    data_api_as(endpoint, "test")
+}
+
+fn data_api_as(endpoint: &str, key: &str) -> aws_sdk_redshiftdata::Client {
     let conf = aws_sdk_redshiftdata::Config::builder()
         .behavior_version(aws_sdk_redshiftdata::config::BehaviorVersion::latest())
         .region(aws_sdk_redshiftdata::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_redshiftdata::config::Credentials::new(
-            "test", "test", None, None, "test",
+            key, "test", None, None, "test",
         ))
         .endpoint_url(endpoint)
         .build();
@@ -307,6 +316,30 @@ async fn kinesis_streams_are_created_listed_and_described() {
         .await
         .unwrap_err();
     assert!(format!("{e:?}").contains("ResourceNotFoundException"), "{e:?}");
+    // Hardening 16: names that are paths are refused, nothing is written.
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for bad in [".", "..", "...", "a/b"] {
+        let e = k
+            .create_stream()
+            .stream_name(bad)
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap_err();
+        let shown = format!("{e:?}");
+        assert!(
+            shown.contains("ValidationException") && shown.contains("not valid"),
+            "{bad}: {shown}"
+        );
+    }
+    let after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "nothing written for a refused name");
 }
 
 #[test]
@@ -325,4 +358,139 @@ fn it_refuses_a_non_loopback_address_unless_allowed() {
         err.contains("0.0.0.0:0 is not a loopback address") && err.contains("--allow-remote"),
         "{err}"
     );
+}
+
+/// Hardening 16: a NextToken or a sequence number at the edge of u64 gets
+/// an answer, not a crashed handler (the emulator runs as a debug build in
+/// tests, where an overflow panics).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_sequence_numbers_at_the_edge_get_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path());
+    let c = data_api(&emu.redshift_data);
+    let id = execute(&c, "SELECT 1 AS one").await;
+    let page = c
+        .get_statement_result()
+        .id(&id)
+        .next_token(u64::MAX.to_string())
+        .send()
+        .await
+        .expect("an answer");
+    assert!(page.records().is_empty());
+    let e = c
+        .get_statement_result()
+        .id(&id)
+        .next_token("-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("NextToken is not valid"), "{e:?}");
+    let conf = aws_sdk_kinesis::Config::builder()
+        .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+        .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .endpoint_url(&emu.kinesis)
+        .build();
+    let k = aws_sdk_kinesis::Client::from_conf(conf);
+    // As Kinesis: a sequence number the shard never gave out is refused.
+    let e = k
+        .get_shard_iterator()
+        .stream_name("incoming-food-order-data")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::AfterSequenceNumber)
+        .starting_sequence_number(u64::MAX.to_string())
+        .send()
+        .await
+        .unwrap_err();
+    let shown = format!("{e:?}");
+    assert!(
+        shown.contains("InvalidArgumentException") && shown.contains("did not come from this stream"),
+        "{shown}"
+    );
+    let it = k
+        .get_shard_iterator()
+        .stream_name("incoming-food-order-data")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::Latest)
+        .send()
+        .await
+        .expect("an iterator at the end");
+    let out = k
+        .get_records()
+        .shard_iterator(it.shard_iterator().unwrap())
+        .send()
+        .await
+        .expect("an empty page");
+    assert!(out.records().is_empty());
+    // The emulator still answers.
+    execute(&c, "SELECT 2").await;
+}
+
+/// Hardening 15: a Data API client's SQL reads no file and runs none of
+/// DuckDB's own statements; with COURIER_EMULATE_ACCESS_KEY_ID set, only
+/// requests signed with that access key id are served (another local user
+/// of a shared host is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reads_no_file_runs_no_duckdb_statement_and_needs_the_access_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "AKIDCOURIEREMULATE01";
+    let emu = start_with(dir.path(), &[("COURIER_EMULATE_ACCESS_KEY_ID", key)]);
+    let stranger = data_api(&emu.redshift_data);
+    let e = stranger
+        .execute_statement()
+        .sql("SELECT 1")
+        .database("dev")
+        .workgroup_name("courier")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("UnrecognizedClientException"), "{e:?}");
+    let k = aws_sdk_kinesis::Client::from_conf(
+        aws_sdk_kinesis::Config::builder()
+            .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+            .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .endpoint_url(&emu.kinesis)
+            .build(),
+    );
+    let e = k.list_streams().send().await.unwrap_err();
+    assert!(format!("{e:?}").contains("UnrecognizedClientException"), "{e:?}");
+
+    let c = data_api_as(&emu.redshift_data, key);
+    execute(&c, "CREATE TABLE t (a INT)").await;
+    for (sql, want) in [
+        ("SELECT * FROM read_text('/etc/passwd')", "disabled"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "disabled"),
+        ("SELECT * FROM glob('/etc/*')", "disabled"),
+        ("SET enable_external_access = true", "not DuckDB's own statements"),
+        ("ATTACH '/tmp/other.duckdb' AS other", "not DuckDB's own statements"),
+        ("INSTALL httpfs", ""),
+        ("PRAGMA database_list", ""),
+    ] {
+        let out = c
+            .execute_statement()
+            .sql(sql)
+            .database("dev")
+            .workgroup_name("courier")
+            .send()
+            .await;
+        let (status, error) = match out {
+            Ok(o) => wait(&c, o.id().unwrap()).await,
+            Err(e) => (StatusString::Failed, Some(format!("{e:?}"))),
+        };
+        let error = error.unwrap_or_default();
+        println!("{sql}: {status:?} {error}");
+        assert_eq!(status, StatusString::Failed, "{sql} must be refused");
+        assert!(error.contains(want), "{sql}: {error}");
+        assert!(!error.contains("root:"), "{sql} read the file: {error}");
+    }
+    // What a client needs still runs.
+    execute(&c, "INSERT INTO t VALUES (1), (2)").await;
+    let id = execute(&c, "SELECT COUNT(*) FROM t").await;
+    let page = c.get_statement_result().id(&id).send().await.unwrap();
+    assert_eq!(format!("{:?}", page.records()[0][0]), "LongValue(2)");
 }

@@ -712,3 +712,363 @@ async fn rewind_replays_and_leaves_the_table_as_it_was() {
         42
     );
 }
+
+// ---- hardening ----
+
+/// The embedded stream with faults put in: the first `gaps` GetRecords
+/// answer an empty page while records are still ahead (MillisBehindLatest
+/// above 0, as Kinesis does at a gap in a shard); the `panic_at`-th call panics
+/// (a bug; 0 = never); `blind` hides the records-behind count, as Kinesis
+/// can't tell it. Every call is counted.
+struct FaultyStream {
+    inner: Arc<EmbeddedStream>,
+    gaps: std::sync::atomic::AtomicU32,
+    panic_at: u32,
+    blind: bool,
+    calls: std::sync::atomic::AtomicU32,
+}
+
+impl FaultyStream {
+    fn new(inner: &Arc<EmbeddedStream>) -> Self {
+        FaultyStream {
+            inner: Arc::clone(inner),
+            gaps: Default::default(),
+            panic_at: 0,
+            blind: false,
+            calls: Default::default(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Stream for FaultyStream {
+    fn name(&self) -> &str {
+        Stream::name(&self.inner)
+    }
+    async fn list_shards(&self) -> Result<Vec<courier::backend::ShardId>, courier::backend::StreamError> {
+        self.inner.list_shards().await
+    }
+    async fn put_records(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, courier::backend::StreamError> {
+        Stream::put_records(&self.inner, entries).await
+    }
+    async fn shard_iterator(
+        &self,
+        shard: &courier::backend::ShardId,
+        start: courier::backend::StartPosition,
+    ) -> Result<String, courier::backend::StreamError> {
+        self.inner.shard_iterator(shard, start).await
+    }
+    async fn get_records(
+        &self,
+        iterator: &str,
+        limit: usize,
+    ) -> Result<courier::backend::GetRecordsOutput, courier::backend::StreamError> {
+        use std::sync::atomic::Ordering;
+        let n = self.calls.fetch_add(1, Ordering::AcqRel) + 1;
+        if n == self.panic_at {
+            panic!("a bug in the reader (test)");
+        }
+        if self
+            .gaps
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |g| g.checked_sub(1))
+            .is_ok()
+        {
+            return Ok(courier::backend::GetRecordsOutput {
+                records: Vec::new(),
+                next_iterator: Some(iterator.to_string()),
+                millis_behind_latest: 60_000,
+                expired: 0,
+            });
+        }
+        self.inner.get_records(iterator, limit).await
+    }
+    async fn records_after(
+        &self,
+        shard: &courier::backend::ShardId,
+        after: Option<&courier::backend::SequenceNumber>,
+    ) -> Option<u64> {
+        if self.blind {
+            return None;
+        }
+        self.inner.records_after(shard, after).await
+    }
+}
+
+/// Hardening 8: a drain ends when MillisBehindLatest is 0, not on the first
+/// empty page — that reported `drained: true` with every record unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_reads_past_empty_pages_until_millis_behind_is_zero() {
+    let (_dir, cfg, paths) = paused_engine("");
+    let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    put_all(
+        &stream,
+        (1..=50)
+            .map(|i| ("7".to_string(), event(i, "Processing").into_bytes()))
+            .collect(),
+    )
+    .await;
+    let ports = courier::engine::Ports {
+        stream: Arc::new(FaultyStream {
+            gaps: 8.into(),
+            blind: true,
+            ..FaultyStream::new(&stream)
+        }),
+        ..ports
+    };
+    let settings = setup::engine_settings(&cfg, &paths, Some(0), true, false);
+    let handle = engine::start(settings, ports);
+    // Stop at once: the drain alone must read what is there.
+    handle.stop();
+    let summary = handle.wait().await.unwrap();
+    println!("drain past 8 empty pages: {summary:?}");
+    assert!(summary.drained, "{summary:?}");
+    assert_eq!(summary.ingested, 50, "{summary:?}");
+}
+
+/// Hardening 7: dead letters are keyed by stream too. After `stream.name`
+/// changes on a data dir the new stream numbers from 1 again; its dead
+/// letters at the same shard and sequence number are kept beside the old
+/// stream's, not dropped as already there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_of_a_renamed_stream_are_kept_beside_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = EmbeddedPaths::new(dir.path());
+    for name in ["orders-before", "orders-after"] {
+        let cfg = config(&format!(
+            "[ingester]\nbatch_age = \"50ms\"\n[stream]\nname = \"{name}\"\nfsync = false\n\
+             [dimensions]\ncustomers = 20\nrestaurants = 5\nriders = 5\n"
+        ));
+        let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+        put_all(
+            &stream,
+            vec![("7".to_string(), format!("not json, from {name}").into_bytes())],
+        )
+        .await;
+        let handle = engine::start(setup::engine_settings(&cfg, &paths, Some(0), true, false), ports);
+        let mut rx = handle.snapshots.clone();
+        wait_for(&mut rx, "the dead letter", |s| s.ingest.dead_lettered >= 1).await;
+        handle.stop();
+        handle.wait().await.unwrap();
+    }
+    let cfg = config("");
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    let rs = w
+        .query_blocking(
+            "SELECT StreamName, ShardId, SequenceNumber, Payload FROM food_delivery_datamart.courier_dlq ORDER BY StreamName",
+        )
+        .unwrap();
+    println!("dead letters after a rename: {:?}", rs.rows);
+    assert_eq!(rs.rows.len(), 2, "{:?}", rs.rows);
+    assert_eq!(rs.rows[0][1], rs.rows[1][1], "same shard");
+    assert_eq!(rs.rows[0][2], rs.rows[1][2], "same sequence number");
+    assert!(rs.rows[0][3].as_deref().unwrap().contains("orders-after"));
+    assert!(rs.rows[1][3].as_deref().unwrap().contains("orders-before"));
+}
+
+/// Hardening 10: a shard reader that panics is started again from its
+/// checkpoint, the error is shown, and every record still lands once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicked_shard_reader_is_restarted_from_its_checkpoint() {
+    let (_dir, cfg, paths) = paused_engine("");
+    let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    put_all(
+        &stream,
+        (1..=40)
+            .map(|i| (i.to_string(), event(i, "Processing").into_bytes()))
+            .collect(),
+    )
+    .await;
+    let ports = courier::engine::Ports {
+        stream: Arc::new(FaultyStream {
+            panic_at: 2,
+            ..FaultyStream::new(&stream)
+        }),
+        ..ports
+    };
+    let handle = engine::start(setup::engine_settings(&cfg, &paths, Some(0), true, false), ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, "every record, after the restart", |s| s.ingest.ingested >= 40).await;
+    let shown: Vec<String> = rx.borrow().errors.iter().map(|e| e.message.clone()).collect();
+    handle.stop();
+    let summary = handle.wait().await.unwrap();
+    println!("a reader panicked: {summary:?}; shown {shown:?}");
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.contains("reader panicked (a bug in the reader (test)); restarted")),
+        "{shown:?}"
+    );
+    assert_eq!(summary.ingested, 40);
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    assert_eq!(
+        count(
+            &w,
+            "SELECT COUNT(DISTINCT OrderID) FROM food_delivery_datamart.factOrders"
+        ),
+        40
+    );
+}
+
+/// Hardening 12: the ingester leaves a shard's other reads to other
+/// consumers — `ingester.reads_per_sec` (4 of Kinesis's 5 by default) —
+/// and backs off when a read is throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ingester_reads_at_its_share_of_a_shard() {
+    let (_dir, cfg, paths) = paused_engine("");
+    let cfg = Config {
+        stream: courier::config::StreamConfig {
+            shards: 1,
+            ..cfg.stream.clone()
+        },
+        ..cfg
+    };
+    let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    let faulty = Arc::new(FaultyStream::new(&stream));
+    let ports = courier::engine::Ports {
+        stream: faulty.clone(),
+        ..ports
+    };
+    let handle = engine::start(setup::engine_settings(&cfg, &paths, Some(0), true, false), ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, "the reader", |s| !s.shards.is_empty()).await;
+    let before = faulty.calls.load(std::sync::atomic::Ordering::Acquire);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let calls = faulty.calls.load(std::sync::atomic::Ordering::Acquire) - before;
+    let per_sec = calls as f64 / started.elapsed().as_secs_f64();
+    handle.stop();
+    handle.wait().await.unwrap();
+    println!("ingester reads of one idle shard: {per_sec:.2}/s (share 4 of 5)");
+    assert!(per_sec <= 4.2, "{per_sec:.2} reads/s");
+    assert!(per_sec >= 2.5, "{per_sec:.2} reads/s");
+}
+
+/// Run the paused engine on `paths` until `n` records are ingested by this
+/// run; the errors it showed.
+async fn ingest_until(cfg: &Config, paths: &EmbeddedPaths, n: u64) -> Vec<String> {
+    let (ports, _stream) = setup::embedded_ports(cfg, paths).unwrap();
+    let handle = engine::start(setup::engine_settings(cfg, paths, Some(0), true, false), ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, &format!("{n} records ingested"), |s| s.ingest.ingested >= n).await;
+    let shown = rx.borrow().errors.iter().map(|e| e.message.clone()).collect();
+    handle.stop();
+    handle.wait().await.unwrap();
+    shown
+}
+
+/// Hardening 2: a stream deleted and made again under the same name numbers
+/// its records from 1 again. The old checkpoint used to skip every new
+/// record below it without a word; now the shard's origin tells the
+/// incarnations apart, and a checkpoint past the shard's end (a data dir
+/// from before origins were kept) is refused as Kinesis refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_made_again_is_read_from_its_start_not_from_the_old_checkpoint() {
+    let (_dir, cfg, paths) = paused_engine("");
+    let put = |ids: std::ops::RangeInclusive<i64>| {
+        let (cfg, paths) = (cfg.clone(), paths.clone());
+        async move {
+            let (_ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+            put_all(
+                &stream,
+                ids.map(|i| ("7".to_string(), event(i, "Processing").into_bytes()))
+                    .collect(),
+            )
+            .await;
+        }
+    };
+    put(1..=30).await;
+    ingest_until(&cfg, &paths, 30).await;
+    let stream_dir = paths.stream_dir.join(&cfg.stream.name);
+    std::fs::remove_dir_all(&stream_dir).unwrap();
+    put(101..=120).await; // sequence numbers 1..20, below the checkpoint (30)
+    let shown = ingest_until(&cfg, &paths, 20).await;
+    println!("stream made again: {shown:?}");
+    assert!(
+        shown.iter().any(|m| m.contains("was deleted and made again")),
+        "{shown:?}"
+    );
+    // A data dir from before origins were kept, its stream made again with
+    // fewer records than the checkpoint.
+    {
+        let w = DuckDbWarehouse::open(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+        w.query_blocking("DELETE FROM food_delivery_datamart.courier_shard_origins")
+            .unwrap();
+    }
+    std::fs::remove_dir_all(&stream_dir).unwrap();
+    put(201..=205).await;
+    let shown = ingest_until(&cfg, &paths, 5).await;
+    println!("checkpoint past the end: {shown:?}");
+    assert!(shown.iter().any(|m| m.contains("is not of this stream")), "{shown:?}");
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    assert_eq!(
+        count(
+            &w,
+            "SELECT COUNT(DISTINCT OrderID) FROM food_delivery_datamart.factOrders"
+        ),
+        55
+    );
+}
+
+/// Hardening 14: records the stream's retention dropped before the
+/// ingester read them were skipped without a word; now they are counted
+/// (summary, snapshot, metrics) and said in the error pane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_retention_dropped_before_they_were_read_are_counted() {
+    let (_dir, cfg, paths) = paused_engine("");
+    let cfg = Config {
+        stream: courier::config::StreamConfig {
+            shards: 1,
+            ..cfg.stream.clone()
+        },
+        ..cfg
+    };
+    let limits = StreamLimits {
+        segment_bytes: 300,
+        retention: Duration::from_secs(1),
+        fsync: false,
+        ..StreamLimits::default()
+    };
+    // The engine on a stream of small segments that keeps records 1 s.
+    let run = |stream: &Arc<EmbeddedStream>, n: u64| {
+        let (ports, opened) = setup::embedded_ports(&cfg, &paths).unwrap();
+        drop(opened);
+        let ports = courier::engine::Ports {
+            stream: Arc::new(stream.clone()),
+            ..ports
+        };
+        let handle = engine::start(setup::engine_settings(&cfg, &paths, Some(0), true, false), ports);
+        async move {
+            let mut rx = handle.snapshots.clone();
+            wait_for(&mut rx, &format!("{n} records"), |s| s.ingest.ingested >= n).await;
+            let snap = rx.borrow().clone();
+            handle.stop();
+            (snap, handle.wait().await.unwrap())
+        }
+    };
+    std::fs::create_dir_all(&paths.data_dir).unwrap();
+    let stream = Arc::new(EmbeddedStream::open(&paths.stream_dir, &cfg.stream.name, 1, limits).unwrap());
+    let put = |ids: std::ops::RangeInclusive<i64>| {
+        let stream = stream.clone();
+        async move {
+            for i in ids {
+                put_all(&stream, vec![("7".to_string(), event(i, "Processing").into_bytes())]).await;
+            }
+        }
+    };
+    put(1..=2).await;
+    run(&stream, 2).await; // checkpointed at record 2
+    put(3..=12).await; // put while the ingester is away...
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    put(101..=105).await;
+    let dropped = stream.enforce_retention().unwrap();
+    assert_eq!(dropped, 12, "...and aged out before it came back");
+    let (snap, summary) = run(&stream, 5).await;
+    println!("retention: {summary:?}");
+    assert_eq!(snap.ingest.expired, 10);
+    assert_eq!(summary.expired, 10);
+    assert!(
+        snap.errors.iter().any(|e| e.message.contains("10 records aged out")),
+        "{:?}",
+        snap.errors
+    );
+}

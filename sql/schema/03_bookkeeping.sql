@@ -10,6 +10,28 @@ CREATE TABLE IF NOT EXISTS courier_checkpoints (
     PRIMARY KEY (StreamName, ShardId)
 );
 
+-- Which incarnation of each shard (Kinesis: its starting sequence number;
+-- embedded: the stream's creation id) its checkpoint was taken on: a stream
+-- deleted and made again under the same name numbers its records anew, and
+-- an old checkpoint would skip (or never find) them.
+CREATE TABLE IF NOT EXISTS courier_shard_origins (
+    StreamName VARCHAR(128),
+    ShardId VARCHAR(64),
+    Origin VARCHAR(128),
+    SeenAt TIMESTAMP,
+    PRIMARY KEY (StreamName, ShardId)
+);
+
+-- OrderID blocks handed to generators where several share one warehouse
+-- (the AWS backend): each claim takes the range [FirstID, EndID) above every
+-- earlier claim and every OrderID in factOrders, in one transaction.
+CREATE TABLE IF NOT EXISTS courier_order_ids (
+    Claim VARCHAR(64),
+    FirstID BIGINT,
+    EndID BIGINT,
+    ClaimedAt TIMESTAMP
+);
+
 -- Records that could not be loaded, kept with why, whole: Payload is the
 -- record's text when it is UTF-8 without NUL (PayloadEncoding 'utf8'), else
 -- its base64 ('base64'); PayloadBytes is its length. A redrive that loads

@@ -112,6 +112,10 @@ pub struct GetRecordsOutput {
     /// reshard) has been read to its end.
     pub next_iterator: Option<String>,
     pub millis_behind_latest: u64,
+    /// Records this read passed over because they aged out of retention
+    /// before it reached them (as far as the backend can tell; Kinesis
+    /// can't: 0).
+    pub expired: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +124,10 @@ pub enum StreamError {
     Throttled(String),
     #[error("ExpiredIteratorException: {0}")]
     ExpiredIterator(String),
+    /// A sequence number that is not of this shard (a checkpoint from a
+    /// stream that was deleted and made again, or past the shard's end).
+    #[error("InvalidArgumentException: {0}")]
+    InvalidSequence(String),
     #[error("ResourceNotFoundException: {0}")]
     NotFound(String),
     #[error("stream I/O failed: {0}")]
@@ -134,6 +142,11 @@ pub enum StreamError {
 pub struct ShardInfo {
     pub id: ShardId,
     pub parents: Vec<ShardId>,
+    /// Which incarnation of the shard this is: it changes when the stream
+    /// is deleted and made again under the same name (Kinesis: the shard's
+    /// starting sequence number; embedded: the stream's creation id). A
+    /// checkpoint taken on another incarnation means nothing here.
+    pub origin: Option<String>,
 }
 
 /// A Kinesis-semantics stream.
@@ -151,8 +164,14 @@ pub trait Stream: Send + Sync {
             .map(|id| ShardInfo {
                 id,
                 parents: Vec::new(),
+                origin: self.incarnation(),
             })
             .collect())
+    }
+    /// The stream's incarnation, for streams where it is one value for
+    /// every shard (see `ShardInfo::origin`).
+    fn incarnation(&self) -> Option<String> {
+        None
     }
     /// PutRecords: ≤ 500 entries, ≤ 5 MiB. Each entry succeeds or fails alone.
     async fn put_records(&self, entries: Vec<PutEntry>) -> Result<Vec<PutOutcome>, StreamError>;
@@ -176,11 +195,21 @@ pub enum ObjectStoreError {
     Io { uri: String, source: std::io::Error },
 }
 
+/// A Kinesis stream name (1-128 of letters, digits, `_ . -`) that is also
+/// safe as a directory name: not `.`, `..` or any other run of dots.
+pub fn valid_stream_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && !name.chars().all(|c| c == '.')
+}
+
 /// An S3-like object store.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     async fn put(&self, uri: &ObjectUri, body: Vec<u8>) -> Result<(), ObjectStoreError>;
     async fn get(&self, uri: &ObjectUri) -> Result<Vec<u8>, ObjectStoreError>;
+    /// Remove an object; one already gone is no error.
+    async fn delete(&self, uri: &ObjectUri) -> Result<(), ObjectStoreError>;
 }
 
 /// A query result with every value rendered as text (NULL as `None`).
@@ -235,6 +264,9 @@ pub struct FactBatch {
     /// written; the dead letters whose rows load are marked redriven, and
     /// `dead_letters` (those that failed again) get their new reason.
     pub redrive: bool,
+    /// The checkpoint moves back (the first commit after a rewind); any
+    /// other commit only moves it forward.
+    pub rewound: bool,
 }
 
 impl FactBatch {
@@ -307,6 +339,30 @@ pub trait Warehouse: Send + Sync {
     async fn load_facts(&self, batch: Arc<FactBatch>) -> Result<u64, WarehouseError>;
     /// Last committed sequence number per shard of `stream`.
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError>;
+    /// Where several generators share this warehouse (instances, hosts),
+    /// claim `block` OrderIDs no one has used or claimed: the first of
+    /// them. `None`: not shared (the embedded warehouse lives in the data
+    /// dir, beside the generator's own reservation file).
+    async fn reserve_order_ids(&self, _block: i64) -> Result<Option<i64>, WarehouseError> {
+        Ok(None)
+    }
+    /// Per shard of `stream`: the incarnation (`ShardInfo::origin`) its
+    /// checkpoint was taken on.
+    async fn shard_origins(&self, _stream: &str) -> Result<Vec<(String, String)>, WarehouseError> {
+        Ok(Vec::new())
+    }
+    /// Record the incarnation a shard's checkpoints belong to (if given);
+    /// with `forget_checkpoint` its checkpoint goes in the same transaction
+    /// (the stream was made again: the old one points nowhere).
+    async fn set_shard_origin(
+        &self,
+        _stream: &str,
+        _shard: &str,
+        _origin: Option<&str>,
+        _forget_checkpoint: bool,
+    ) -> Result<(), WarehouseError> {
+        Ok(())
+    }
 }
 
 /// Backoff for retries: doubling from `base`, capped, with full jitter.

@@ -82,6 +82,7 @@ pub(super) async fn ingest(dir: &Path, n: usize, updates: bool) -> Result<f64, S
                         dead_letters: vec![],
                         checkpoint: SequenceNumber(seq.to_string()),
                         redrive: false,
+                        rewound: false,
                     };
                     w.load_facts(Arc::new(batch)).await.map_err(|e| e.to_string())?;
                 }

@@ -101,6 +101,55 @@ pub fn translate_statements(sql: &str) -> Result<Vec<String>, TranslateError> {
     statements.iter_mut().map(rewrite::statement).collect()
 }
 
+/// What `courier emulate` runs for a Data API client: queries and the DML
+/// and DDL a Redshift application sends. Anything else — DuckDB's own SET,
+/// PRAGMA, ATTACH, INSTALL/LOAD, EXPORT, CALL, functions and macros — is
+/// refused, naming the statement. (File-reading table functions inside a
+/// query are stopped by the emulator's DuckDB settings.)
+pub fn data_api_statement_allowed(sql: &str) -> Result<(), TranslateError> {
+    use sqlparser::ast::Statement as S;
+    let sql = approximate_count(sql)?;
+    let statements = Parser::parse_sql(&RedshiftSqlDialect {}, &sql)
+        .map_err(TranslateError::parse)
+        .map_err(|e| place(e, &sql))?;
+    for s in &statements {
+        let allowed = matches!(
+            s,
+            S::Query(_)
+                | S::Insert(_)
+                | S::Update(_)
+                | S::Delete(_)
+                | S::Merge(_)
+                | S::Truncate(_)
+                | S::Analyze(_)
+                | S::CreateTable(_)
+                | S::CreateView(_)
+                | S::CreateSchema { .. }
+                | S::AlterTable(_)
+                | S::Drop { .. }
+                | S::StartTransaction { .. }
+                | S::Commit { .. }
+                | S::Rollback { .. }
+                | S::Explain { .. }
+                | S::ExplainTable { .. }
+                | S::ShowTables { .. }
+                | S::ShowColumns { .. }
+                | S::Comment { .. }
+        );
+        if !allowed {
+            let text = s.to_string();
+            let head: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            return Err(TranslateError::Unsupported {
+                construct: head,
+                why: "courier emulate runs queries, DML and table DDL for a Data API client, not DuckDB's own \
+                      statements"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Whether every statement of `sql` only reads: queries, EXPLAIN, SHOW and
 /// the like. `courier query` refuses anything else unless given `--write`.
 pub fn is_read_only(sql: &str) -> Result<bool, TranslateError> {

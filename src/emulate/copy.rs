@@ -1,6 +1,10 @@
 //! Redshift's `COPY table FROM 's3://bucket/key' …` for the emulated Data
-//! API: the object is fetched from an S3 endpoint (or courier's object
-//! directory), un-gzipped if asked, and loaded into the DuckDB table.
+//! API, with Redshift's semantics for the source: `key` is a prefix — every
+//! object whose key begins with it is loaded — unless `MANIFEST` is given,
+//! when the object is a JSON manifest naming exactly the objects to load
+//! (`{"entries": [{"url": "s3://…", "mandatory": true}]}`). Objects are
+//! fetched from an S3 endpoint (or courier's object directory), un-gzipped
+//! if asked, and loaded into the DuckDB table.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -26,7 +30,15 @@ pub struct Copy {
     pub ignore_header: u64,
     pub delimiter: char,
     pub quote: char,
+    /// The source is a manifest, not a prefix.
+    pub manifest: bool,
 }
+
+/// Objects a manifest may name; Redshift's own limit is far higher, but a
+/// dimension or a micro-batch names one.
+const MAX_MANIFEST_ENTRIES: usize = 1000;
+/// Objects a prefix may match.
+const MAX_PREFIX_OBJECTS: usize = 1000;
 
 /// Split SQL into words and quoted strings ('…' with '' escapes).
 fn tokens(sql: &str) -> Result<Vec<(bool, String)>, String> {
@@ -67,7 +79,23 @@ fn tokens(sql: &str) -> Result<Vec<(bool, String)>, String> {
 
 /// `Ok(None)` when `sql` is not a COPY; an error when it is one we can't run.
 pub fn parse_copy(sql: &str) -> Result<Option<Copy>, String> {
-    let t = tokens(sql)?;
+    // Only a statement that starts (after comments) with COPY is one; the
+    // rest — whose comments may hold a lone quote — is not tokenized here.
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            break;
+        }
+    }
+    let first: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    if !first.eq_ignore_ascii_case("COPY") {
+        return Ok(None);
+    }
+    let t = tokens(rest)?;
     let word = |i: usize| t.get(i).filter(|(q, _)| !q).map(|(_, w)| w.to_ascii_uppercase());
     if word(0).as_deref() != Some("COPY") {
         return Ok(None);
@@ -90,6 +118,7 @@ pub fn parse_copy(sql: &str) -> Result<Option<Copy>, String> {
         ignore_header: 0,
         delimiter: ',',
         quote: '"',
+        manifest: false,
     };
     let mut i = 4;
     let quoted = |i: usize| match t.get(i) {
@@ -107,6 +136,7 @@ pub fn parse_copy(sql: &str) -> Result<Option<Copy>, String> {
         };
         match w.as_str() {
             "GZIP" => copy.gzip = true,
+            "MANIFEST" => copy.manifest = true,
             "CSV" => {}
             "FORMAT" => i = skip_as(i), // FORMAT [AS] CSV
             "IGNOREHEADER" => {
@@ -138,70 +168,207 @@ pub fn parse_copy(sql: &str) -> Result<Option<Copy>, String> {
     Ok(Some(copy))
 }
 
-fn fetch(source: &CopySource, uri: &ObjectUri) -> Result<Vec<u8>, String> {
-    let missing = || format!("The specified S3 prefix '{}' does not exist", uri.key);
+fn fetch(source: &CopySource, uri: &ObjectUri) -> Result<Option<Vec<u8>>, String> {
     match source {
-        CopySource::Dir(dir) => std::fs::read(dir.join(&uri.bucket).join(&uri.key)).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => missing(),
-            _ => format!("reading {uri}: {e}"),
-        }),
+        CopySource::Dir(dir) => match std::fs::read(dir.join(&uri.bucket).join(&uri.key)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("reading {uri}: {e}")),
+        },
         CopySource::S3(client) => {
             let handle = tokio::runtime::Handle::current();
             handle.block_on(async {
-                let out = client
-                    .get_object()
-                    .bucket(&uri.bucket)
-                    .key(&uri.key)
-                    .send()
-                    .await
-                    .map_err(|e| {
+                let out = match client.get_object().bucket(&uri.bucket).key(&uri.key).send().await {
+                    Ok(out) => out,
+                    Err(e) => {
                         use aws_sdk_s3::error::ProvideErrorMetadata;
-                        match e.code() {
-                            Some("NoSuchKey" | "NoSuchBucket" | "NotFound") => missing(),
-                            _ => format!(
+                        return match e.code() {
+                            Some("NoSuchKey" | "NoSuchBucket" | "NotFound") => Ok(None),
+                            _ => Err(format!(
                                 "S3 GetObject {uri}: {}",
                                 aws_smithy_types::error::display::DisplayErrorContext(&e)
-                            ),
-                        }
-                    })?;
+                            )),
+                        };
+                    }
+                };
                 let body = out.body.collect().await.map_err(|e| format!("reading {uri}: {e}"))?;
-                Ok(body.into_bytes().to_vec())
+                Ok(Some(body.into_bytes().to_vec()))
             })
         }
     }
 }
 
-/// Fetch the object and load it into the table on `conn` (inside the
+/// Every object whose key begins with `prefix.key`, in key order.
+fn list_prefix(source: &CopySource, prefix: &ObjectUri) -> Result<Vec<ObjectUri>, String> {
+    let too_many =
+        || format!("prefix {prefix} matches more than {MAX_PREFIX_OBJECTS} objects (courier emulate's limit)");
+    let mut keys = Vec::new();
+    match source {
+        CopySource::Dir(dir) => {
+            let bucket = dir.join(&prefix.bucket);
+            // Only the directory the prefix ends in can hold matches.
+            let (sub, _) = prefix.key.rsplit_once('/').unwrap_or(("", ""));
+            let walk = bucket.join(sub);
+            let entries = match std::fs::read_dir(&walk) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(format!("listing {prefix}: {e}")),
+            };
+            let mut stack: Vec<std::fs::DirEntry> = entries.filter_map(Result::ok).collect();
+            while let Some(entry) = stack.pop() {
+                let path = entry.path();
+                let Ok(rel) = path.strip_prefix(&bucket) else { continue };
+                let key = rel.to_string_lossy().replace('\\', "/");
+                if path.is_dir() {
+                    if prefix.key.starts_with(&format!("{key}/")) || key.starts_with(&prefix.key) {
+                        stack.extend(
+                            std::fs::read_dir(&path)
+                                .map_err(|e| format!("listing {prefix}: {e}"))?
+                                .filter_map(Result::ok),
+                        );
+                    }
+                } else if key.starts_with(&prefix.key) {
+                    keys.push(key);
+                    if keys.len() > MAX_PREFIX_OBJECTS {
+                        return Err(too_many());
+                    }
+                }
+            }
+        }
+        CopySource::S3(client) => {
+            let handle = tokio::runtime::Handle::current();
+            handle.block_on(async {
+                let mut token = None;
+                loop {
+                    let out = client
+                        .list_objects_v2()
+                        .bucket(&prefix.bucket)
+                        .prefix(&prefix.key)
+                        .set_continuation_token(token.take())
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            format!(
+                                "S3 ListObjectsV2 {prefix}: {}",
+                                aws_smithy_types::error::display::DisplayErrorContext(&e)
+                            )
+                        })?;
+                    keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+                    if keys.len() > MAX_PREFIX_OBJECTS {
+                        return Err(too_many());
+                    }
+                    match out.next_continuation_token() {
+                        Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
+                        _ => return Ok(()),
+                    }
+                }
+            })?;
+        }
+    }
+    keys.sort();
+    Ok(keys
+        .into_iter()
+        .map(|key| ObjectUri {
+            bucket: prefix.bucket.clone(),
+            key,
+        })
+        .collect())
+}
+
+#[derive(serde::Deserialize)]
+struct Manifest {
+    entries: Vec<ManifestEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestEntry {
+    url: String,
+    #[serde(default)]
+    mandatory: bool,
+}
+
+/// The objects a COPY loads, each with its bytes.
+fn sources(source: &CopySource, copy: &Copy) -> Result<Vec<(ObjectUri, Vec<u8>)>, String> {
+    let uri = &copy.source;
+    if copy.manifest {
+        let raw = fetch(source, uri)?.ok_or_else(|| format!("Manifest file {uri} does not exist"))?;
+        let m: Manifest =
+            serde_json::from_slice(&raw).map_err(|e| format!("Manifest file {uri} is not a valid manifest: {e}"))?;
+        if m.entries.len() > MAX_MANIFEST_ENTRIES {
+            return Err(format!(
+                "Manifest file {uri} names {} objects; courier emulate takes at most {MAX_MANIFEST_ENTRIES}",
+                m.entries.len()
+            ));
+        }
+        let mut out = Vec::new();
+        for e in m.entries {
+            let entry =
+                ObjectUri::parse(&e.url).map_err(|err| format!("Manifest file {uri}: entry {:?}: {err}", e.url))?;
+            match fetch(source, &entry)? {
+                Some(b) => out.push((entry, b)),
+                None if e.mandatory => {
+                    return Err(format!("Manifest file {uri}: mandatory file {entry} does not exist"));
+                }
+                None => {}
+            }
+        }
+        return Ok(out);
+    }
+    let matches = list_prefix(source, uri)?;
+    if matches.is_empty() {
+        return Err(format!("The specified S3 prefix '{}' does not exist", uri.key));
+    }
+    let mut out = Vec::with_capacity(matches.len());
+    for m in matches {
+        // Listed a moment ago; gone now means someone deleted it meanwhile.
+        let b = fetch(source, &m)?.ok_or_else(|| format!("{m} was deleted during the COPY"))?;
+        out.push((m, b));
+    }
+    Ok(out)
+}
+
+/// Most bytes one object may hold once un-gzipped (a gzip bomb is refused,
+/// not unpacked into memory).
+const MAX_OBJECT_BYTES: u64 = 512 << 20;
+
+/// Fetch the objects and load them into the table on `conn` (inside the
 /// caller's transaction). Returns the rows loaded.
 pub fn run_copy(conn: &Connection, source: &CopySource, copy: &Copy) -> Result<usize, String> {
-    let raw = fetch(source, &copy.source)?;
-    let data = if copy.gzip {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                format!(
-                    "Load into table '{}' failed: {} is not valid gzip: {e}",
-                    copy.table, copy.source
-                )
-            })?;
-        out
-    } else {
-        raw
-    };
-    let file = tempfile_in_tmp(&data)?;
-    let lit = |c: char| format!("'{}'", c.to_string().replace('\'', "''"));
-    let sql = format!(
-        "COPY {} FROM '{}' (FORMAT csv, HEADER false, SKIP {}, DELIMITER {}, QUOTE {}, ESCAPE {})",
-        copy.table,
-        file.path.display().to_string().replace('\'', "''"),
-        copy.ignore_header,
-        lit(copy.delimiter),
-        lit(copy.quote),
-        lit(copy.quote),
-    );
-    conn.execute(&sql, [])
-        .map_err(|e| format!("Load into table '{}' from {} failed: {e}", copy.table, copy.source))
+    let mut rows = 0;
+    for (uri, raw) in sources(source, copy)? {
+        let data = if copy.gzip {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(raw.as_slice())
+                .take(MAX_OBJECT_BYTES + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("Load into table '{}' failed: {uri} is not valid gzip: {e}", copy.table))?;
+            out
+        } else {
+            raw
+        };
+        if data.len() as u64 > MAX_OBJECT_BYTES {
+            return Err(format!(
+                "Load into table '{}' failed: {uri} holds more than {} MiB (courier emulate's limit)",
+                copy.table,
+                MAX_OBJECT_BYTES >> 20
+            ));
+        }
+        let file = tempfile_in_tmp(&data)?;
+        let lit = |c: char| format!("'{}'", c.to_string().replace('\'', "''"));
+        let sql = format!(
+            "COPY {} FROM '{}' (FORMAT csv, HEADER false, SKIP {}, DELIMITER {}, QUOTE {}, ESCAPE {})",
+            copy.table,
+            file.path.display().to_string().replace('\'', "''"),
+            copy.ignore_header,
+            lit(copy.delimiter),
+            lit(copy.quote),
+            lit(copy.quote),
+        );
+        rows += conn
+            .execute(&sql, [])
+            .map_err(|e| format!("Load into table '{}' from {uri} failed: {e}", copy.table))?;
+    }
+    Ok(rows)
 }
 
 /// A temp file removed on drop.
@@ -215,9 +382,31 @@ impl Drop for TempFile {
     }
 }
 
+/// This process's private directory (0700) for the files COPY hands
+/// DuckDB: the only place the emulator's DuckDB may read.
+pub fn scratch_dir() -> Result<&'static std::path::Path, String> {
+    static DIR: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!(
+            "courier-emulate-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        Ok(dir)
+    })
+    .as_ref()
+    .map(PathBuf::as_path)
+    .map_err(Clone::clone)
+}
+
 fn tempfile_in_tmp(data: &[u8]) -> Result<TempFile, String> {
     let name: u64 = rand::random();
-    let path = std::env::temp_dir().join(format!("courier-emulate-copy-{}-{name:016x}.csv", std::process::id()));
+    let path = scratch_dir()?.join(format!("copy-{name:016x}.csv"));
     std::fs::write(&path, data).map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(TempFile { path })
 }
@@ -242,11 +431,53 @@ mod tests {
             .unwrap();
         assert!(g.gzip);
         assert_eq!(parse_copy("SELECT 1").unwrap(), None);
+        assert_eq!(parse_copy("-- it's a table\nCREATE TABLE t (a INT)").unwrap(), None);
+        assert!(parse_copy("/* load */ COPY t FROM 's3://bkt/k' CSV").unwrap().is_some());
         assert!(parse_copy("COPY t FROM 'http://x/y'").is_err());
         assert!(
             parse_copy("COPY t FROM 's3://bkt/k' MANIFEST")
-                .unwrap_err()
-                .contains("MANIFEST")
+                .unwrap()
+                .unwrap()
+                .manifest
         );
+        assert!(
+            parse_copy("COPY t FROM 's3://bkt/k' ENCRYPTED")
+                .unwrap_err()
+                .contains("ENCRYPTED")
+        );
+    }
+
+    #[test]
+    fn a_key_is_a_prefix_unless_a_manifest_names_the_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let dims = dir.path().join("bkt/dims");
+        std::fs::create_dir_all(&dims).unwrap();
+        std::fs::write(dims.join("d.csv"), "id\n1\n2\n").unwrap();
+        std::fs::write(dims.join("d.csv.bak"), "id\n3\n").unwrap();
+        std::fs::write(dims.join("other.csv"), "id\n4\n").unwrap();
+        let manifest = |name: &str, url: &str| {
+            let body = format!(r#"{{"entries": [{{"url": "{url}", "mandatory": true}}]}}"#);
+            std::fs::write(dir.path().join("bkt").join(name), body).unwrap();
+        };
+        manifest("m.json", "s3://bkt/dims/d.csv");
+        manifest("gone.json", "s3://bkt/dims/gone.csv");
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (id INT)").unwrap();
+        let src = CopySource::Dir(dir.path().to_path_buf());
+        let copy = |sql: &str| run_copy(&conn, &src, &parse_copy(sql).unwrap().unwrap());
+        // As Redshift: the .bak beside it begins with the same key.
+        assert_eq!(copy("COPY t FROM 's3://bkt/dims/d.csv' CSV IGNOREHEADER 1"), Ok(3));
+        assert_eq!(copy("COPY t FROM 's3://bkt/m.json' CSV IGNOREHEADER 1 MANIFEST"), Ok(2));
+        let err = copy("COPY t FROM 's3://bkt/gone.json' CSV IGNOREHEADER 1 MANIFEST").unwrap_err();
+        assert!(
+            err.contains("mandatory file s3://bkt/dims/gone.csv does not exist"),
+            "{err}"
+        );
+        let err = copy("COPY t FROM 's3://bkt/dims/nothing' CSV").unwrap_err();
+        assert!(err.contains("prefix 'dims/nothing' does not exist"), "{err}");
+        let err = copy("COPY t FROM 's3://bkt/nope.json' CSV MANIFEST").unwrap_err();
+        assert!(err.contains("Manifest file s3://bkt/nope.json does not exist"), "{err}");
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 5);
     }
 }

@@ -37,15 +37,12 @@ fn stream_err(e: StreamError) -> ApiError {
         StreamError::Throttled(m) => ApiError::new("ProvisionedThroughputExceededException", m),
         StreamError::ExpiredIterator(m) => ApiError::new("ExpiredIteratorException", m),
         StreamError::NotFound(m) => ApiError::new("ResourceNotFoundException", m),
+        StreamError::InvalidSequence(m) => ApiError::new("InvalidArgumentException", m),
         StreamError::Other(m) if m.contains("bad") || m.contains("iterator") => {
             ApiError::new("InvalidArgumentException", m)
         }
         e => ApiError::internal(e.to_string()),
     }
-}
-
-fn valid_name(name: &str) -> bool {
-    (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 fn str_field<'a>(req: &'a Value, key: &str) -> ApiResult<&'a str> {
@@ -163,8 +160,10 @@ impl Streams {
         match op {
             "CreateStream" => {
                 let name = str_field(&req, "StreamName")?;
-                if !valid_name(name) {
-                    return Err(ApiError::validation(format!("stream name {name:?} is not valid")));
+                if !crate::backend::valid_stream_name(name) {
+                    return Err(ApiError::validation(format!(
+                        "stream name {name:?} is not valid: 1-128 of letters, digits, _ . - (not only dots)"
+                    )));
                 }
                 if self.get(name).is_ok() {
                     return Err(ApiError::new(

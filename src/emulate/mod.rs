@@ -1,8 +1,11 @@
 //! `courier emulate`: courier's embedded stream served over the Kinesis JSON
 //! 1.1 protocol and its DuckDB warehouse over the Redshift Data API, so the
 //! AWS backend — and unmodified AWS clients (SDKs, boto3, the AWS CLI) — run
-//! against this machine. Signatures are accepted unchecked; it binds
-//! loopback unless told otherwise.
+//! against this machine. It binds loopback unless told otherwise. With
+//! `COURIER_EMULATE_ACCESS_KEY_ID` set, only requests signed (SigV4) with
+//! that access key id are served — another local user of a shared host is
+//! refused; signatures themselves are not verified. SQL is limited to what
+//! a Data API client sends, and its DuckDB reads no file but COPY's own.
 
 mod copy;
 mod kinesis;
@@ -86,8 +89,49 @@ fn respond(result: ApiResult<Value>) -> Response {
     }
 }
 
+/// The environment variable naming the one access key id served.
+pub const ACCESS_KEY_ENV: &str = "COURIER_EMULATE_ACCESS_KEY_ID";
+
+fn required_access_key() -> Option<&'static str> {
+    static KEY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| std::env::var(ACCESS_KEY_ENV).ok().filter(|k| !k.trim().is_empty()))
+        .as_deref()
+}
+
+/// The access key id of a SigV4 `Authorization` header
+/// (`AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, …`).
+fn access_key_of(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let cred = auth.split("Credential=").nth(1)?;
+    cred.split('/').next().filter(|k| !k.is_empty())
+}
+
+fn check_access_key(headers: &HeaderMap) -> ApiResult<()> {
+    let Some(want) = required_access_key() else {
+        return Ok(());
+    };
+    match access_key_of(headers) {
+        Some(got) if got == want => Ok(()),
+        got => {
+            tracing::warn!(
+                access_key = got.unwrap_or("none"),
+                "refused a request: not the access key id served"
+            );
+            Err(ApiError::new(
+                "UnrecognizedClientException",
+                format!(
+                    "The security token included in the request is invalid: this endpoint serves one access key id \
+                     ({ACCESS_KEY_ENV}), and the request was signed with {}",
+                    got.map_or("none".to_string(), |g| format!("another ({g})"))
+                ),
+            ))
+        }
+    }
+}
+
 /// The operation from `X-Amz-Target: <prefix>.<Op>` and the JSON body.
 fn request(headers: &HeaderMap, body: &Bytes, prefix: &str) -> ApiResult<(String, Value)> {
+    check_access_key(headers)?;
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

@@ -176,6 +176,7 @@ fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, S
             ..Outcome::default()
         });
     }
+    crate::dialect::data_api_statement_allowed(sql).map_err(|e| e.to_string())?;
     let statements = crate::dialect::translate_statements(sql).map_err(|e| e.to_string())?;
     let Some((last, before)) = statements.split_last() else {
         return Err("syntax error: no SQL statement given".into());
@@ -215,10 +216,19 @@ fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, S
 
 impl DataApi {
     pub fn new(warehouse: DuckDbWarehouse, copy: CopySource) -> Result<Self, String> {
+        // A client's SQL reads no file: DuckDB's external access is off
+        // (table functions such as read_text, read_csv or glob fail, and it
+        // can't be turned back on) except for COPY's private directory.
+        let scratch = super::copy::scratch_dir()?;
+        let lockdown = format!(
+            "CREATE SCHEMA IF NOT EXISTS public; SET allowed_directories = ['{}/']; \
+             SET enable_external_access = false;",
+            scratch.display().to_string().replace('\'', "''")
+        );
         warehouse
             .connect()
             .and_then(|c| {
-                c.execute_batch("CREATE SCHEMA IF NOT EXISTS public")
+                c.execute_batch(&lockdown)
                     .map_err(|e| crate::backend::WarehouseError::Sql(e.to_string()))
             })
             .map_err(|e| format!("preparing the warehouse: {e}"))?;
@@ -467,7 +477,7 @@ impl DataApi {
                     .transpose()?
                     .unwrap_or(0);
                 let rows = &sub.outcome.rows;
-                let end = (start + PAGE_ROWS).min(rows.len());
+                let end = start.saturating_add(PAGE_ROWS).min(rows.len());
                 let mut out = json!({
                     "Records": rows.get(start..end).unwrap_or_default(),
                     "ColumnMetadata": sub.outcome.columns.iter().map(|c| json!({

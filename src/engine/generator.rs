@@ -20,7 +20,7 @@ use super::dimensions::DimensionIds;
 use super::event::{OrderEvent, STATUSES, format_order_date, parse_order_date};
 use super::snapshot::GeneratorState;
 use super::state::{Counters, Shared};
-use crate::backend::{PutEntry, PutOutcome, Stream, backoff};
+use crate::backend::{PutEntry, PutOutcome, Stream, Warehouse, backoff};
 
 /// Largest PutRecords request body Kinesis accepts.
 const MAX_PUT_BYTES: usize = 5 << 20;
@@ -39,19 +39,68 @@ pub struct GeneratorControl {
 }
 
 /// Hands out OrderIDs unique across restarts: a block is written (fsynced) to
-/// `path` before any ID in it is used.
+/// `path` before any ID in it is used — or, where the warehouse is shared by
+/// several instances (AWS), claimed in the warehouse, where every instance
+/// sees the claims.
 pub struct OrderIds {
     path: PathBuf,
     next: i64,
     end: i64,
+    shared: Option<Arc<dyn Warehouse>>,
 }
 
 impl OrderIds {
     pub fn open(path: PathBuf) -> std::io::Result<Self> {
-        Ok(OrderIds { path, next: 0, end: 0 })
+        Ok(OrderIds {
+            path,
+            next: 0,
+            end: 0,
+            shared: None,
+        })
+    }
+
+    /// Blocks claimed in `warehouse` if it reserves them, else in `path`.
+    pub fn shared(path: PathBuf, warehouse: Arc<dyn Warehouse>) -> Self {
+        OrderIds {
+            path,
+            next: 0,
+            end: 0,
+            shared: Some(warehouse),
+        }
+    }
+
+    /// Before a batch of `n` new orders: with blocks claimed in the
+    /// warehouse, make sure `n` IDs are in hand (the rest of a block too
+    /// small is left unused).
+    pub async fn ensure(&mut self, n: i64) -> Result<(), String> {
+        let Some(w) = &self.shared else { return Ok(()) };
+        if self.end - self.next >= n {
+            return Ok(());
+        }
+        match w.reserve_order_ids(ID_BLOCK).await {
+            Ok(Some(first)) => {
+                tracing::info!(
+                    first,
+                    end = first + ID_BLOCK,
+                    "claimed an order id block in the warehouse"
+                );
+                self.next = first;
+                self.end = first + ID_BLOCK;
+                Ok(())
+            }
+            // The warehouse doesn't share: the local file it is.
+            Ok(None) => {
+                self.shared = None;
+                Ok(())
+            }
+            Err(e) => Err(format!("claiming order ids in the warehouse: {e}")),
+        }
     }
 
     pub fn next_id(&mut self) -> std::io::Result<i64> {
+        if self.shared.is_some() && self.next >= self.end {
+            return Err(std::io::Error::other("no order id block claimed"));
+        }
         if self.next >= self.end {
             let start = match std::fs::read_to_string(&self.path) {
                 Ok(s) => s
@@ -61,10 +110,9 @@ impl OrderIds {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => 1,
                 Err(e) => return Err(e),
             };
-            let tmp = self.path.with_extension("tmp");
-            std::fs::write(&tmp, (start + ID_BLOCK).to_string())?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
+            // Durable before any id of the block is used: the rename and
+            // its directory entry fsynced too.
+            crate::durable::write(&self.path, (start + ID_BLOCK).to_string().as_bytes())?;
             self.next = start;
             self.end = start + ID_BLOCK;
         }
@@ -203,7 +251,16 @@ impl Generator {
                     is_new: false,
                 });
             }
-            while batch.len() < burst as usize {
+            // No new orders without IDs; what is already in the batch goes.
+            let mut have_ids = true;
+            if batch.len() < burst as usize
+                && let Err(e) = self.order_ids.ensure(burst as i64).await
+            {
+                self.shared.error("generator", e);
+                have_ids = false;
+                tokio::select! { _ = cancel.cancelled() => {}, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
+            }
+            while have_ids && batch.len() < burst as usize {
                 match self.new_order(&ids, &mut rng, wall) {
                     Ok(e) => batch.push(Pending { event: e, is_new: true }),
                     Err(e) => {

@@ -48,6 +48,31 @@ enum Loaded {
     Refused(String),
 }
 
+/// What the warehouse knew of the shards when the ingester started.
+struct Known {
+    checkpoints: HashMap<String, SequenceNumber>,
+    /// `ShardInfo::origin` each checkpoint was taken on.
+    origins: HashMap<String, String>,
+}
+
+/// A task aborted when its handle is dropped (the reader goes with its
+/// supervisor).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A panic's message, as far as it is text.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// A piece in two at its middle row, in stream order: the first half with
 /// the dead letters up to its last row, checkpointed there; the rest with
 /// the piece's own checkpoint. Committed in turn, they leave what the
@@ -67,6 +92,7 @@ fn split(piece: &FactBatch) -> (FactBatch, FactBatch) {
         dead_letters,
         checkpoint,
         redrive: piece.redrive,
+        rewound: piece.rewound,
     };
     let first = part(&piece.rows[..mid], early, SequenceNumber(cut));
     let second = part(&piece.rows[mid..], late, piece.checkpoint.clone());
@@ -92,13 +118,22 @@ impl Ingester {
     /// few seconds, so shards made by a reshard are picked up; a child shard
     /// is read once its parents have been read to their end.
     pub async fn run(self, stop: Stop) -> Result<(), String> {
-        let checkpoints: HashMap<String, SequenceNumber> = self
-            .warehouse
-            .checkpoints(self.stream.name())
-            .await
-            .map_err(|e| format!("reading checkpoints: {e}"))?
-            .into_iter()
-            .collect();
+        let checkpoints = Known {
+            checkpoints: self
+                .warehouse
+                .checkpoints(self.stream.name())
+                .await
+                .map_err(|e| format!("reading checkpoints: {e}"))?
+                .into_iter()
+                .collect(),
+            origins: self
+                .warehouse
+                .shard_origins(self.stream.name())
+                .await
+                .map_err(|e| format!("reading the shards' origins: {e}"))?
+                .into_iter()
+                .collect(),
+        };
         let lineage = self
             .stream
             .shard_lineage()
@@ -137,7 +172,7 @@ impl Ingester {
 
     async fn relist(
         &self,
-        checkpoints: &HashMap<String, SequenceNumber>,
+        checkpoints: &Known,
         started: &mut HashMap<ShardId, usize>,
         finished: &HashSet<ShardId>,
         tasks: &mut tokio::task::JoinSet<(ShardId, bool)>,
@@ -157,7 +192,7 @@ impl Ingester {
     fn spawn_ready(
         &self,
         lineage: &[ShardInfo],
-        checkpoints: &HashMap<String, SequenceNumber>,
+        checkpoints: &Known,
         started: &mut HashMap<ShardId, usize>,
         finished: &HashSet<ShardId>,
         tasks: &mut tokio::task::JoinSet<(ShardId, bool)>,
@@ -172,7 +207,27 @@ impl Ingester {
             if !ready {
                 continue;
             }
-            let cp = checkpoints.get(&info.id.0).cloned();
+            let mut cp = checkpoints.checkpoints.get(&info.id.0).cloned();
+            // The checkpoint counts only on the incarnation it was taken on.
+            let origin = match (&info.origin, checkpoints.origins.get(&info.id.0)) {
+                (Some(now), Some(was)) if now != was => {
+                    if let Some(old) = cp.take() {
+                        self.shared.error(
+                            "ingester",
+                            format!(
+                                "{}: stream {} was deleted and made again (shard origin {was} → {now}): its \
+                                 checkpoint {} is of the old stream; reading the shard from its start",
+                                info.id,
+                                self.stream.name(),
+                                old.0
+                            ),
+                        );
+                    }
+                    Some((Some(now.clone()), true))
+                }
+                (Some(now), None) => Some((Some(now.clone()), false)),
+                _ => None,
+            };
             let index = {
                 let mut shards = self.shared.shards.lock().unwrap();
                 let mut st = ShardState::default();
@@ -182,7 +237,10 @@ impl Ingester {
                 shards.len() - 1
             };
             started.insert(info.id.clone(), index);
-            tasks.spawn(self.clone().read_shard(index, info.id.clone(), cp, stop.clone()));
+            tasks.spawn(
+                self.clone()
+                    .read_shard(index, info.id.clone(), cp, origin, stop.clone()),
+            );
         }
     }
 
@@ -193,10 +251,83 @@ impl Ingester {
         index: usize,
         shard: ShardId,
         checkpoint: Option<SequenceNumber>,
+        origin: Option<(Option<String>, bool)>,
         stop: Stop,
     ) -> (ShardId, bool) {
-        let closed = self.read_shard_inner(index, &shard, checkpoint, stop).await;
-        (shard, closed)
+        // The origin is recorded (and a stale checkpoint dropped) before
+        // anything of the shard is committed.
+        if let Some((origin, forget)) = origin
+            && !self.record_origin(&shard, origin.as_deref(), forget, &stop).await
+        {
+            return (shard, false);
+        }
+        // The reader runs as a task of its own so that a panic in it (a
+        // bug) is caught here: it is started again from the shard's
+        // committed checkpoint — what it had not committed is read again —
+        // and the error shown. A bug must not stop a shard for good.
+        let mut checkpoint = checkpoint;
+        let mut restarts = 0u32;
+        loop {
+            let (me, id, st) = (self.clone(), shard.clone(), stop.clone());
+            let mut reader = AbortOnDrop(tokio::spawn(async move {
+                me.read_shard_inner(index, &id, checkpoint, st).await
+            }));
+            let e = match (&mut reader.0).await {
+                Ok(closed) => return (shard, closed),
+                Err(e) => e,
+            };
+            if !e.is_panic() || stop.abort.is_cancelled() {
+                self.shared.error("ingester", format!("{shard}: reader ended: {e}"));
+                return (shard, false);
+            }
+            let what = panic_text(e.into_panic());
+            restarts += 1;
+            self.shared.error(
+                "ingester",
+                format!("{shard}: reader panicked ({what}); restarted from its checkpoint"),
+            );
+            tracing::error!(%shard, panic = %what, restarts, "shard reader panicked: restarting it");
+            tokio::time::sleep(backoff(restarts, Duration::from_millis(200), Duration::from_secs(10))).await;
+            checkpoint = loop {
+                match self.warehouse.checkpoints(self.stream.name()).await {
+                    Ok(cps) => break cps.into_iter().find(|(s, _)| *s == shard.0).map(|(_, c)| c),
+                    Err(err) => {
+                        self.shared
+                            .error("ingester", format!("{shard}: reading its checkpoint: {err}"));
+                        tokio::select! {
+                            _ = stop.abort.cancelled() => return (shard, false),
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                    }
+                }
+            };
+        }
+    }
+
+    /// `Warehouse::set_shard_origin`, tried until it works; false if
+    /// stopped first.
+    async fn record_origin(&self, shard: &ShardId, origin: Option<&str>, forget: bool, stop: &Stop) -> bool {
+        let mut tries = 0u32;
+        loop {
+            match self
+                .warehouse
+                .set_shard_origin(self.stream.name(), &shard.0, origin, forget)
+                .await
+            {
+                Ok(()) => return true,
+                Err(e) => {
+                    if tries == 0 {
+                        self.shared
+                            .error("ingester", format!("{shard}: recording its origin: {e}"));
+                    }
+                    tries += 1;
+                    tokio::select! {
+                        _ = stop.abort.cancelled() => return false,
+                        _ = tokio::time::sleep(backoff(tries, Duration::from_millis(200), Duration::from_secs(5))) => {}
+                    }
+                }
+            }
+        }
     }
 
     async fn read_shard_inner(
@@ -211,6 +342,7 @@ impl Ingester {
         let mut batch = Batch::default();
         let mut last_call: Option<Instant> = None;
         let mut errors = 0u32;
+        let mut throttles = 0u32;
         // After a rewind: where to read from until the next commit, and
         // the checkpoint the replay moved back from.
         let mut restart: Option<StartPosition> = None;
@@ -255,6 +387,24 @@ impl Ingester {
                     };
                     match self.stream.shard_iterator(shard, start).await {
                         Ok(it) => it,
+                        Err(StreamError::InvalidSequence(m)) if batch.last.is_none() && restart.is_none() => {
+                            // The checkpoint is of no sequence this shard
+                            // gave out: the stream was made again.
+                            self.shared.error(
+                                "ingester",
+                                format!(
+                                    "{shard}: its checkpoint {} is not of this stream ({m}): the stream was made \
+                                     again; reading the shard from its start",
+                                    checkpoint.as_ref().map_or("?", |c| c.0.as_str())
+                                ),
+                            );
+                            if !self.record_origin(shard, None, true, &stop).await {
+                                return false;
+                            }
+                            checkpoint = None;
+                            restart = Some(StartPosition::TrimHorizon);
+                            continue;
+                        }
                         Err(e) => {
                             self.shared.error("ingester", format!("{shard}: GetShardIterator: {e}"));
                             tokio::time::sleep(backoff(errors, Duration::from_millis(200), Duration::from_secs(5)))
@@ -272,10 +422,17 @@ impl Ingester {
             let out = match self.stream.get_records(&it, room).await {
                 Ok(out) => {
                     errors = 0;
+                    throttles = 0;
                     out
                 }
                 Err(StreamError::Throttled(_)) => {
+                    // Another consumer shares the shard's reads: back off.
+                    throttles += 1;
                     self.with_shard(index, |s| s.lag.throttled_reads += 1);
+                    tokio::select! {
+                        _ = stop.abort.cancelled() => return false,
+                        _ = tokio::time::sleep(backoff(throttles, Duration::from_millis(100), Duration::from_secs(5))) => {}
+                    }
                     continue;
                 }
                 Err(StreamError::ExpiredIterator(_)) => {
@@ -292,6 +449,16 @@ impl Ingester {
                     continue;
                 }
             };
+            if out.expired > 0 {
+                Counters::add(&self.shared.counters.expired, out.expired);
+                self.shared.error(
+                    "ingester",
+                    format!(
+                        "{shard}: {} records aged out of the stream's retention before they were read: lost",
+                        out.expired
+                    ),
+                );
+            }
             let end_of_shard = out.next_iterator.is_none();
             iterator = out.next_iterator;
             let got = out.records.len();
@@ -318,7 +485,9 @@ impl Ingester {
                 }
                 batch.last = Some(rec.sequence_number);
             }
-            let caught_up = got == 0 || out.millis_behind_latest == 0;
+            // Caught up is MillisBehindLatest = 0: Kinesis may answer an empty
+            // page while records are still ahead (a gap in the shard).
+            let caught_up = out.millis_behind_latest == 0;
             self.with_shard(index, |s| {
                 s.read_total += got as u64;
                 s.lag.millis_behind_latest = out.millis_behind_latest;
@@ -397,6 +566,8 @@ impl Ingester {
             dead_letters: batch.dead,
             checkpoint: checkpoint.clone(),
             redrive: false,
+            // Only a rewind reads again what is already checkpointed.
+            rewound: previous.is_some_and(|p| cmp_sequence_numbers(&checkpoint.0, &p.0).is_le()),
         };
         // Pieces still to commit, in stream order (the last is next).
         let mut todo = vec![(Arc::new(whole), NON_TRANSIENT_TRIES)];
@@ -451,6 +622,7 @@ impl Ingester {
                         dead_letters: dead,
                         checkpoint: piece.checkpoint.clone(),
                         redrive: piece.redrive,
+                        rewound: piece.rewound,
                     }),
                     1,
                 ));

@@ -74,6 +74,9 @@ pub struct Summary {
     pub acknowledged_orders: u64,
     pub ingested: u64,
     pub dead_lettered: u64,
+    /// Records retention dropped before they were read: lost.
+    #[serde(default)]
+    pub expired: u64,
     pub throttled: u64,
     pub failed: u64,
     /// Rows in factOrders at the end (all runs on this warehouse).
@@ -171,6 +174,7 @@ async fn run(
         acknowledged_orders: Counters::get(&c.orders_acknowledged),
         ingested: Counters::get(&c.ingested),
         dead_lettered: Counters::get(&c.dead_lettered),
+        expired: Counters::get(&c.expired),
         throttled: Counters::get(&c.throttled),
         failed: Counters::get(&c.failed),
         fact_rows,
@@ -226,7 +230,7 @@ async fn run_pipeline(
         stream: Arc::clone(&ports.stream),
         ids: ids_rx,
         control: ctl_rx,
-        order_ids: OrderIds::open(settings.state_dir.join("next-order-id")).map_err(|e| e.to_string())?,
+        order_ids: OrderIds::shared(settings.state_dir.join("next-order-id"), Arc::clone(&ports.warehouse)),
         status_updates: settings.status_updates,
         batch_records: settings.put_batch_records,
     };

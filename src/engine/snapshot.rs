@@ -151,6 +151,9 @@ pub struct IngestStats {
     /// Records committed to factOrders by this run (including updates).
     pub ingested: u64,
     pub dead_lettered: u64,
+    /// Records retention dropped before the ingester read them (lost).
+    #[serde(default)]
+    pub expired: u64,
     pub batches: u64,
     /// Events/s committed in the last second.
     pub ingest_rate: u64,

@@ -26,6 +26,8 @@ pub struct Counters {
     pub failed: AtomicU64,
     pub ingested: AtomicU64,
     pub dead_lettered: AtomicU64,
+    /// Records retention dropped before the ingester read them.
+    pub expired: AtomicU64,
     pub batches: AtomicU64,
     /// Dimension loads that replaced a table.
     pub dimension_loads: AtomicU64,
@@ -247,6 +249,7 @@ impl Shared {
             ingest: super::snapshot::IngestStats {
                 ingested: Counters::get(&c.ingested),
                 dead_lettered: Counters::get(&c.dead_lettered),
+                expired: Counters::get(&c.expired),
                 batches: Counters::get(&c.batches),
                 ingest_rate: rates.ingest_rate,
                 retrying: self.retrying.load(Ordering::Relaxed),

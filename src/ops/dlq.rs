@@ -219,6 +219,7 @@ fn batch(stream: &str, shard: &str, rows: Vec<FactRow>, dead_letters: Vec<DeadLe
         dead_letters,
         checkpoint: SequenceNumber(last),
         redrive: true,
+        rewound: false,
     }
 }
 

@@ -94,7 +94,7 @@ impl Filter {
             return Err("an empty filter: give text, or Field=value like OrderID=123".into());
         }
         match s.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() && !k.contains(' ') => {
+            Some((k, v)) if !k.trim().is_empty() && !k.trim().contains(' ') => {
                 Ok(Filter::Field(k.trim().to_string(), v.trim().to_string()))
             }
             _ => Ok(Filter::Text(s.to_string())),

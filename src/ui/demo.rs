@@ -69,7 +69,7 @@ pub fn sample_snapshot(shards: usize, result_rows: usize, now: DateTime<Utc>) ->
                 last_loaded: Some((30, ago(600))),
             },
         ],
-        ingest: IngestStats { ingested: 1_233_000, dead_lettered: 12, batches: 5_000, ingest_rate: 990, retrying: false },
+        ingest: IngestStats { ingested: 1_233_000, dead_lettered: 12, expired: 0, batches: 5_000, ingest_rate: 990, retrying: false },
         freshness: Freshness { p50_ms: Some(310), p99_ms: Some(870), samples: 1_000_000, ..Freshness::default() },
         queries: vec![
             QueryView {

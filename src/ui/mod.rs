@@ -123,6 +123,14 @@ pub enum Exit {
     EngineGone,
 }
 
+/// Leave raw mode and the alternate screen, if the console had them (a
+/// no-op otherwise): for a process about to exit without unwinding.
+pub fn restore_terminal() {
+    if crossterm::terminal::is_raw_mode_enabled().unwrap_or(false) {
+        ratatui::restore();
+    }
+}
+
 /// Restores the terminal when dropped, on every way out of [`run`] (an
 /// error, an early return); a panic is covered by ratatui's hook.
 struct TerminalGuard;

@@ -30,6 +30,7 @@ where
             StreamError::Throttled(message)
         }
         Some("ExpiredIteratorException") => StreamError::ExpiredIterator(message),
+        Some("InvalidArgumentException") if what == "GetShardIterator" => StreamError::InvalidSequence(message),
         Some("ResourceNotFoundException") => StreamError::NotFound(message),
         _ => StreamError::Other(format!("{what}: {message}")),
     }
@@ -146,6 +147,9 @@ impl Stream for KinesisStream {
                     .flatten()
                     .map(|p| ShardId(p.to_string()))
                     .collect(),
+                origin: s
+                    .sequence_number_range()
+                    .map(|r| r.starting_sequence_number().to_string()),
             })
             .collect())
     }
@@ -243,6 +247,7 @@ impl Stream for KinesisStream {
             records,
             next_iterator: out.next_shard_iterator().map(str::to_string),
             millis_behind_latest: out.millis_behind_latest().unwrap_or(0).max(0) as u64,
+            expired: 0,
         })
     }
 

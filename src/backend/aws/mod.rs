@@ -29,6 +29,13 @@ pub async fn sdk_config(aws: &AwsConfig) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// A TCP connect to an AWS endpoint.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// One attempt of a call (the SDK retries within the operation's deadline).
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// A whole call, its retries included.
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Clients for the three services, each with its endpoint override.
 pub struct Clients {
     pub kinesis: aws_sdk_kinesis::Client,
@@ -52,10 +59,17 @@ impl Clients {
         if let Some(url) = endpoint(&aws.redshift_data_endpoint_url) {
             r = r.endpoint_url(url);
         }
+        // No call waits for ever (a drain, a shutdown): every request has
+        // a deadline, and so has each attempt within it.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
         Clients {
-            kinesis: aws_sdk_kinesis::Client::from_conf(k.build()),
-            s3: aws_sdk_s3::Client::from_conf(s.build()),
-            redshift_data: aws_sdk_redshiftdata::Client::from_conf(r.build()),
+            kinesis: aws_sdk_kinesis::Client::from_conf(k.timeout_config(timeouts.clone()).build()),
+            s3: aws_sdk_s3::Client::from_conf(s.timeout_config(timeouts.clone()).build()),
+            redshift_data: aws_sdk_redshiftdata::Client::from_conf(r.timeout_config(timeouts).build()),
         }
     }
 }

@@ -5,8 +5,9 @@
 //! BatchExecuteStatement (one transaction), idempotently, so a retry after a
 //! lost answer changes nothing: exactly once, as on the embedded default.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_redshiftdata::Client;
@@ -23,6 +24,15 @@ use crate::backend::{
 
 /// The Data API refuses statements over 100 KB.
 pub const MAX_STATEMENT_BYTES: usize = 100_000;
+
+/// A statement still running this long after it was submitted is cancelled
+/// (CancelStatement) and the load tried again: a micro-batch takes seconds.
+pub const STATEMENT_DEADLINE: Duration = Duration::from_secs(600);
+
+/// How long one wait polls a statement whose DescribeStatement keeps
+/// failing before it hands back to the caller (who shows that it is
+/// retrying and asks again; the statement is polled, not resubmitted).
+const DESCRIBE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Which Redshift, and how the Data API signs in to it.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +53,22 @@ pub struct RedshiftDataWarehouse {
     objects: Arc<dyn ObjectStore>,
     bucket: String,
     staging_prefix: String,
+    /// Loads submitted whose outcome is not known yet (DescribeStatement
+    /// failed): by load key, the statement id and when it was submitted. A
+    /// retry of the same load polls that statement instead of submitting a
+    /// second one while the first may still run.
+    in_flight: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+/// What waiting for a statement found out.
+enum Waited {
+    /// FINISHED; whether it has a result set.
+    Finished(bool),
+    /// FAILED, ABORTED or cancelled, or the service no longer knows it: the
+    /// statement is over (or never ran); its error.
+    Over(WarehouseError),
+    /// DescribeStatement keeps failing: the statement may still run.
+    Unknown(WarehouseError),
 }
 
 // Every value put into SQL text passes `literal`; none carries a backslash
@@ -163,6 +189,7 @@ impl RedshiftDataWarehouse {
             objects,
             bucket,
             staging_prefix,
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -183,49 +210,105 @@ impl RedshiftDataWarehouse {
         let req = on_target!(self.client.execute_statement().sql(sql), self.target);
         let out = req.send().await.map_err(|e| data_api_err("ExecuteStatement", e))?;
         let id = statement_id("ExecuteStatement", out.id())?;
-        let has_rows = self.wait(&id).await?;
-        Ok((id, has_rows))
+        match self.wait(&id, Instant::now()).await {
+            Waited::Finished(has_rows) => Ok((id, has_rows)),
+            // A query is not retried here: the caller says so.
+            Waited::Over(e) | Waited::Unknown(e) => Err(e),
+        }
     }
 
     /// BatchExecuteStatement (one transaction), then wait for it.
     async fn batch(&self, sqls: Vec<String>) -> Result<(), WarehouseError> {
-        for s in &sqls {
-            Self::check_size(s)?;
+        self.batch_once(None, sqls).await
+    }
+
+    /// A batch that may be asked for again under the same `key` (a load the
+    /// ingester retries): when an earlier submission's outcome is unknown,
+    /// that statement is polled again instead of a second one submitted;
+    /// a new one goes only once the service says the first is over or no
+    /// longer knows it.
+    async fn batch_once(&self, key: Option<&str>, sqls: Vec<String>) -> Result<(), WarehouseError> {
+        let earlier = key.and_then(|k| self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).get(k).cloned());
+        let (id, submitted) = match earlier {
+            Some(known) => known,
+            None => {
+                for s in &sqls {
+                    Self::check_size(s)?;
+                }
+                let req = on_target!(self.client.batch_execute_statement().set_sqls(Some(sqls)), self.target);
+                let out = req.send().await.map_err(|e| data_api_err("BatchExecuteStatement", e))?;
+                (statement_id("BatchExecuteStatement", out.id())?, Instant::now())
+            }
+        };
+        let waited = self.wait(&id, submitted).await;
+        if let Some(k) = key {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            match &waited {
+                Waited::Unknown(_) => {
+                    in_flight.insert(k.to_string(), (id, submitted));
+                }
+                _ => {
+                    in_flight.remove(k);
+                }
+            }
         }
-        let req = on_target!(self.client.batch_execute_statement().set_sqls(Some(sqls)), self.target);
-        let out = req.send().await.map_err(|e| data_api_err("BatchExecuteStatement", e))?;
-        let id = statement_id("BatchExecuteStatement", out.id())?;
-        self.wait(&id).await.map(|_| ())
+        match waited {
+            Waited::Finished(_) => Ok(()),
+            Waited::Over(e) | Waited::Unknown(e) => Err(e),
+        }
     }
 
     /// Poll DescribeStatement with backoff until the statement is done.
-    /// Ok(has_result_set) when FINISHED; FAILED carries Redshift's error text.
-    /// A DescribeStatement that fails even after the SDK's own retries ends
-    /// the wait as `Unavailable` at once: the caller shows that it is
-    /// retrying and replays the statement, which every load is written to
-    /// survive (staged rows go in only if absent, the checkpoint is replaced).
-    async fn wait(&self, id: &str) -> Result<bool, WarehouseError> {
+    /// FAILED carries Redshift's error text. A statement the service no
+    /// longer knows (it restarted, or the id expired) is over with its
+    /// outcome unknown: the caller submits it again, which every load is
+    /// written to survive (staged rows go in only if newer, the checkpoint
+    /// only moves forward). DescribeStatement failing (the endpoint away,
+    /// throttling) says nothing about the statement: after a while the wait
+    /// hands back `Unknown` and the same statement is polled next time. One
+    /// past `STATEMENT_DEADLINE` is cancelled.
+    async fn wait(&self, id: &str, submitted: Instant) -> Waited {
         let mut delay = Duration::from_millis(10);
+        let mut failing_since: Option<Instant> = None;
         loop {
+            if submitted.elapsed() > STATEMENT_DEADLINE {
+                let cancelled = self.client.cancel_statement().id(id).send().await;
+                tracing::warn!(
+                    statement = id,
+                    ok = cancelled.is_ok(),
+                    "statement past its deadline: cancelled"
+                );
+                return Waited::Over(WarehouseError::Unavailable(format!(
+                    "statement {id} still ran after {} s: cancelled",
+                    STATEMENT_DEADLINE.as_secs()
+                )));
+            }
             match self.client.describe_statement().id(id).send().await {
-                Ok(d) => match d.status() {
-                    Some(StatusString::Finished) => return Ok(d.has_result_set().unwrap_or(false)),
-                    Some(StatusString::Failed) => {
-                        return Err(WarehouseError::Sql(d.error().unwrap_or("statement failed").to_string()));
+                Ok(d) => {
+                    failing_since = None;
+                    match d.status() {
+                        Some(StatusString::Finished) => return Waited::Finished(d.has_result_set().unwrap_or(false)),
+                        Some(StatusString::Failed) => {
+                            return Waited::Over(WarehouseError::Sql(
+                                d.error().unwrap_or("statement failed").to_string(),
+                            ));
+                        }
+                        Some(StatusString::Aborted) => {
+                            return Waited::Over(WarehouseError::Unavailable(format!("statement {id} was aborted")));
+                        }
+                        _ => {}
                     }
-                    Some(StatusString::Aborted) => {
-                        return Err(WarehouseError::Unavailable(format!("statement {id} was aborted")));
-                    }
-                    _ => {}
-                },
-                Err(e) => {
-                    return Err(match data_api_err("DescribeStatement", e) {
-                        // The service forgot the statement (restarted, or it
-                        // expired): its outcome is unknown, so try again.
-                        WarehouseError::Sql(m) => WarehouseError::Unavailable(m),
-                        other => other,
-                    });
                 }
+                Err(e) => match data_api_err("DescribeStatement", e) {
+                    // ResourceNotFound / Validation: the service forgot it.
+                    WarehouseError::Sql(m) => return Waited::Over(WarehouseError::Unavailable(m)),
+                    other => {
+                        let since = *failing_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= DESCRIBE_PATIENCE {
+                            return Waited::Unknown(other);
+                        }
+                    }
+                },
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_millis(500));
@@ -325,6 +408,17 @@ impl RedshiftDataWarehouse {
         ObjectUri::new(&self.bucket, &key).map_err(WarehouseError::Load)
     }
 
+    /// The staged objects of a committed load are no longer needed. A
+    /// failure to delete costs only storage (a lifecycle rule on the
+    /// staging prefix cleans up after a crash): logged, not raised.
+    async fn unstage(&self, staged: &[ObjectUri]) {
+        for uri in staged {
+            if let Err(e) = self.objects.delete(uri).await {
+                tracing::debug!(%uri, error = %e, "staged object not deleted");
+            }
+        }
+    }
+
     async fn stage(&self, uri: &ObjectUri, body: Vec<u8>) -> Result<(), WarehouseError> {
         self.objects.put(uri, body).await.map_err(|e| match e {
             ObjectStoreError::NotFound(m) => WarehouseError::Load(format!("staging {uri}: {m}")),
@@ -356,10 +450,18 @@ impl Warehouse for RedshiftDataWarehouse {
         })?;
         let columns = self.columns(table).await?;
         let rows = csv_check::validate(body.as_slice(), &source.to_string(), &columns).map_err(WarehouseError::Load)?;
+        // COPY's FROM is a prefix: `dimCustomers.csv.bak` beside the file
+        // would be loaded too. A manifest names exactly the one file.
+        let manifest = ObjectUri {
+            bucket: self.bucket.clone(),
+            key: format!("{}/manifests/{}.manifest", self.staging_prefix, table.table.as_str()),
+        };
+        let body = serde_json::json!({"entries": [{"url": source.to_string(), "mandatory": true}]});
+        self.stage(&manifest, body.to_string().into_bytes()).await?;
         // DELETE + COPY in one transaction: readers see the old rows or the new ones.
         self.batch(vec![
             format!("DELETE FROM {table}"),
-            self.copy_sql(&table.to_string(), source, false),
+            format!("{} MANIFEST", self.copy_sql(&table.to_string(), &manifest, false)),
         ])
         .await
         .map_err(|e| match e {
@@ -374,6 +476,17 @@ impl Warehouse for RedshiftDataWarehouse {
         let latest = batch.latest_rows();
         let ingest = ts_ms(chrono::Utc::now().timestamp_millis());
         let mut sqls = Vec::new();
+        let mut staged = Vec::new();
+        // The same load asked again (a retry) has the same key.
+        let key = format!(
+            "{}/{}/{}/{}/{}/{}",
+            batch.stream,
+            batch.shard_id,
+            batch.checkpoint.0,
+            batch.rows.len(),
+            batch.dead_letters.len(),
+            batch.redrive
+        );
         if !latest.is_empty() {
             let rows = latest.iter().map(|r| {
                 vec![
@@ -416,6 +529,7 @@ impl Warehouse for RedshiftDataWarehouse {
             )?;
             let uri = self.staging_uri(&batch, "facts")?;
             self.stage(&uri, body).await?;
+            staged.push(uri.clone());
             let newer = |a: &str, b: &str| {
                 format!(
                     "(LENGTH({a}.SequenceNumber) > LENGTH({b}.SequenceNumber) OR (LENGTH({a}.SequenceNumber) = \
@@ -472,6 +586,7 @@ impl Warehouse for RedshiftDataWarehouse {
             )?;
             let uri = self.staging_uri(&batch, "dead")?;
             self.stage(&uri, body).await?;
+            staged.push(uri.clone());
             let stream = literal(&batch.stream);
             let same = format!(
                 "x.StreamName = {stream} AND x.ShardId = {DEAD_STAGE}.ShardId AND x.SequenceNumber = {DEAD_STAGE}.SequenceNumber"
@@ -515,20 +630,111 @@ impl Warehouse for RedshiftDataWarehouse {
                     seqs.join(", ")
                 ));
             }
-            self.batch(sqls).await?;
+            self.batch_once(Some(&key), sqls).await?;
+            self.unstage(&staged).await;
             return Ok(latest.len() as u64);
         }
         let (stream, shard) = (literal(&batch.stream), literal(&batch.shard_id));
-        sqls.extend([
-            format!("DELETE FROM {s}.courier_checkpoints WHERE StreamName = {stream} AND ShardId = {shard}"),
+        let cp = literal(&batch.checkpoint.0);
+        // The checkpoint only moves forward — a late commit of an older
+        // batch can't move it back — except on the first commit after a
+        // rewind, which moves it where the operator asked.
+        let only_older = if batch.rewound {
+            String::new()
+        } else {
             format!(
-                "INSERT INTO {s}.courier_checkpoints VALUES ({stream}, {shard}, {}, CAST({} AS TIMESTAMP))",
-                literal(&batch.checkpoint.0),
+                " AND (LENGTH({cp}) > LENGTH(SequenceNumber) OR (LENGTH({cp}) = LENGTH(SequenceNumber) AND {cp} > SequenceNumber))"
+            )
+        };
+        sqls.extend([
+            format!("DELETE FROM {s}.courier_checkpoints WHERE StreamName = {stream} AND ShardId = {shard}{only_older}"),
+            format!(
+                "INSERT INTO {s}.courier_checkpoints SELECT {stream}, {shard}, {cp}, CAST({} AS TIMESTAMP) \
+                 WHERE NOT EXISTS (SELECT 1 FROM {s}.courier_checkpoints WHERE StreamName = {stream} AND ShardId = {shard})",
                 literal(&ingest)
             ),
         ]);
-        self.batch(sqls).await?;
+        self.batch_once(Some(&key), sqls).await?;
+        self.unstage(&staged).await;
         Ok(latest.len() as u64)
+    }
+
+    async fn reserve_order_ids(&self, block: i64) -> Result<Option<i64>, WarehouseError> {
+        let s = &self.schema;
+        let claim = format!("{:032x}", rand::random::<u128>());
+        let now = ts_ms(chrono::Utc::now().timestamp_millis());
+        // One statement, so one transaction: above every claim and every
+        // OrderID already loaded. Two instances claiming at once collide
+        // under Redshift's serializable isolation; the loser retries.
+        self.batch(vec![format!(
+            "INSERT INTO {s}.courier_order_ids SELECT {}, n, n + {block}, CAST({} AS TIMESTAMP) FROM \
+             (SELECT GREATEST(COALESCE((SELECT MAX(EndID) FROM {s}.courier_order_ids), 1), \
+             COALESCE((SELECT MAX(OrderID) + 1 FROM {s}.factOrders), 1)) AS n) AS next_block",
+            literal(&claim),
+            literal(&now)
+        )])
+        .await?;
+        let rs = self
+            .query(&format!(
+                "SELECT FirstID FROM {s}.courier_order_ids WHERE Claim = {}",
+                literal(&claim)
+            ))
+            .await?;
+        rs.rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|v| v.parse().ok())
+            .map(Some)
+            .ok_or_else(|| WarehouseError::Sql(format!("order id claim {claim} was not recorded")))
+    }
+
+    async fn shard_origins(&self, stream: &str) -> Result<Vec<(String, String)>, WarehouseError> {
+        let rs = self
+            .query(&format!(
+                "SELECT ShardId, Origin FROM {}.courier_shard_origins WHERE StreamName = {} ORDER BY ShardId",
+                self.schema,
+                literal(stream)
+            ))
+            .await?;
+        Ok(rs
+            .rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut it = r.into_iter();
+                Some((it.next()??, it.next()??))
+            })
+            .collect())
+    }
+
+    async fn set_shard_origin(
+        &self,
+        stream: &str,
+        shard: &str,
+        origin: Option<&str>,
+        forget_checkpoint: bool,
+    ) -> Result<(), WarehouseError> {
+        let s = &self.schema;
+        let (stream, shard) = (literal(stream), literal(shard));
+        let now = literal(&ts_ms(chrono::Utc::now().timestamp_millis()));
+        let mut sqls = Vec::new();
+        if forget_checkpoint {
+            sqls.push(format!(
+                "DELETE FROM {s}.courier_checkpoints WHERE StreamName = {stream} AND ShardId = {shard}"
+            ));
+        }
+        if let Some(origin) = origin {
+            sqls.extend([
+                format!("DELETE FROM {s}.courier_shard_origins WHERE StreamName = {stream} AND ShardId = {shard}"),
+                format!(
+                    "INSERT INTO {s}.courier_shard_origins VALUES ({stream}, {shard}, {}, CAST({now} AS TIMESTAMP))",
+                    literal(origin)
+                ),
+            ]);
+        }
+        if sqls.is_empty() {
+            return Ok(());
+        }
+        self.batch(sqls).await
     }
 
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
@@ -575,6 +781,6 @@ mod tests {
                 .any(|x| x.starts_with("CREATE TABLE IF NOT EXISTS dm.factOrders"))
         );
         assert!(s.iter().all(|x| !x.contains(';') && !x.contains("--")));
-        assert_eq!(s.len(), 1 + 3 + 1 + 2);
+        assert_eq!(s.len(), 1 + 3 + 1 + 4);
     }
 }

@@ -90,4 +90,15 @@ impl ObjectStore for S3ObjectStore {
             .map_err(|e| io(uri, format!("reading the body: {e}")))?;
         Ok(body.into_bytes().to_vec())
     }
+
+    async fn delete(&self, uri: &ObjectUri) -> Result<(), ObjectStoreError> {
+        self.client
+            .delete_object()
+            .bucket(&uri.bucket)
+            .key(&uri.key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| io(uri, format!("DeleteObject: {}", describe(&e).1)))
+    }
 }

@@ -392,6 +392,7 @@ mod tests {
             dead_letters: vec![],
             checkpoint: SequenceNumber(checkpoint.to_string()),
             redrive: false,
+            rewound: false,
         }
     }
 

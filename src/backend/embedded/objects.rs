@@ -50,4 +50,14 @@ impl ObjectStore for DirObjectStore {
             }),
         }
     }
+
+    async fn delete(&self, uri: &ObjectUri) -> Result<(), ObjectStoreError> {
+        match tokio::fs::remove_file(self.path_of(uri)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ObjectStoreError::Io {
+                uri: uri.to_string(),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
 }

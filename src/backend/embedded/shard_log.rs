@@ -1,7 +1,13 @@
 //! One shard of the embedded stream: a durable append-only log in segment
 //! files, with a sparse in-memory index. It owns the on-disk format and the
-//! crash recovery (a torn tail is cut off at open); it knows nothing of rate
-//! limits or iterators.
+//! crash recovery; it knows nothing of rate limits or iterators.
+//!
+//! Recovery: only the tail of the last segment can be torn by a crash (an
+//! append is acknowledged once written), and that tail is cut off at open.
+//! Corruption anywhere else (a flipped bit, a bad sector) is skipped record
+//! by record: the scan finds the next whole record (length in range,
+//! checksum matching, sequence number going up) and goes on from there, so
+//! one bad record never takes the acknowledged records after it along.
 //!
 //! Record layout, little endian:
 //! `len u32 | crc32(body) u32 | body = seq u64, arrival_ms i64, pk_len u16, pk, data`
@@ -38,6 +44,18 @@ struct Segment {
     last_arrival_ms: i64,
     /// (seq, offset, arrival_ms) of every INDEX_EVERY-th record.
     index: Vec<(u64, u64, i64)>,
+    /// Corrupt byte ranges found at open, skipped by reads: (start, end).
+    holes: Vec<(u64, u64)>,
+}
+
+/// What opening a segment found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Corrupt records skipped (their sequence numbers are missing).
+    pub corrupt_records: u64,
+    pub corrupt_bytes: u64,
+    /// Bytes of a torn tail cut off the last segment.
+    pub torn_bytes: u64,
 }
 
 /// The records of one shard, on disk.
@@ -47,25 +65,32 @@ pub struct ShardLog {
     segment_bytes: u64,
     fsync: bool,
     buf: Vec<u8>,
+    recovered: Recovered,
 }
 
 impl ShardLog {
     /// Open (or create) the log in `dir`, cutting off any torn tail.
     pub fn open(dir: &Path, segment_bytes: u64, fsync: bool) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
+        crate::durable::create_dir_all(dir)?;
         let mut names: Vec<PathBuf> = fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "log"))
             .collect();
         names.sort();
         let mut segments = Vec::new();
-        for path in names {
+        let mut recovered = Recovered::default();
+        let count = names.len();
+        for (i, path) in names.into_iter().enumerate() {
             let first_seq: u64 = path
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| io::Error::other(format!("unexpected file {}", path.display())))?;
-            segments.push(Segment::recover(path, first_seq)?);
+            let (seg, r) = Segment::recover(path, first_seq, i + 1 == count)?;
+            recovered.corrupt_records += r.corrupt_records;
+            recovered.corrupt_bytes += r.corrupt_bytes;
+            recovered.torn_bytes += r.torn_bytes;
+            segments.push(seg);
         }
         let mut log = ShardLog {
             dir: dir.to_path_buf(),
@@ -73,11 +98,17 @@ impl ShardLog {
             segment_bytes,
             fsync,
             buf: Vec::new(),
+            recovered,
         };
         if log.segments.is_empty() {
             log.roll(1)?;
         }
         Ok(log)
+    }
+
+    /// What opening the log found (corrupt records skipped, a torn tail cut).
+    pub fn recovered(&self) -> Recovered {
+        self.recovered
     }
 
     /// The sequence number the next appended record gets.
@@ -143,7 +174,18 @@ impl ShardLog {
                 chunk.resize(want, 0);
                 seg.file.read_exact_at(&mut chunk, offset)?;
                 let mut at = 0usize;
-                while let Some((rec, used)) = decode(&chunk[at..])? {
+                loop {
+                    if let Some(end) = seg.hole_at(offset + at as u64) {
+                        // Found corrupt at open: step over it.
+                        at = (end - offset) as usize;
+                        if at >= chunk.len() {
+                            break;
+                        }
+                        continue;
+                    }
+                    let Some((rec, used)) = decode(&chunk[at..])? else {
+                        break;
+                    };
                     at += used;
                     if rec.seq >= from {
                         bytes += rec.data.len();
@@ -236,37 +278,85 @@ impl Segment {
             len: 0,
             last_arrival_ms: 0,
             index: Vec::new(),
+            holes: Vec::new(),
         }
     }
 
-    /// Scan a segment, rebuilding its index and cutting a torn or corrupt tail.
-    fn recover(path: PathBuf, first_seq: u64) -> io::Result<Self> {
+    /// The end of the corrupt range starting at `offset`, if one does.
+    fn hole_at(&self, offset: u64) -> Option<u64> {
+        self.holes.iter().find(|(s, _)| *s == offset).map(|&(_, e)| e)
+    }
+
+    /// Scan a segment, rebuilding its index: corrupt records are stepped
+    /// over (to the next whole record), and — in the last segment only,
+    /// the one a crash can tear — what follows the last whole record is cut.
+    fn recover(path: PathBuf, first_seq: u64, last: bool) -> io::Result<(Self, Recovered)> {
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
         let bytes = fs::read(&path)?;
         let mut seg = Segment::empty(path, file, first_seq);
+        let mut found = Recovered::default();
         let mut at = 0usize;
-        while let Ok(Some((rec, used))) = decode(&bytes[at..]) {
-            if rec.seq != seg.end_seq {
-                break;
+        let mut good_end = 0usize;
+        loop {
+            match decode(&bytes[at..]) {
+                Ok(Some((rec, used))) if rec.seq >= seg.end_seq => {
+                    if rec.seq > seg.end_seq {
+                        // The corrupt records between held these numbers.
+                        found.corrupt_records += rec.seq - seg.end_seq;
+                    }
+                    if rec.seq.is_multiple_of(INDEX_EVERY) || seg.index.is_empty() {
+                        seg.index.push((rec.seq, at as u64, rec.arrival_ms));
+                    }
+                    seg.end_seq = rec.seq + 1;
+                    seg.last_arrival_ms = rec.arrival_ms;
+                    at += used;
+                    good_end = at;
+                }
+                // The end, or a record cut short: nothing whole follows.
+                Ok(None) => break,
+                // Corrupt (or out of order): on to the next whole record.
+                Ok(Some(_)) | Err(_) => match next_whole(&bytes, at + 1, seg.end_seq) {
+                    Some(next) => {
+                        seg.holes.push((at as u64, next as u64));
+                        found.corrupt_bytes += (next - at) as u64;
+                        at = next;
+                    }
+                    None => break,
+                },
             }
-            if rec.seq.is_multiple_of(INDEX_EVERY) || rec.seq == first_seq {
-                seg.index.push((rec.seq, at as u64, rec.arrival_ms));
-            }
-            seg.end_seq += 1;
-            seg.last_arrival_ms = rec.arrival_ms;
-            at += used;
         }
-        seg.len = at as u64;
-        if (at as u64) < bytes.len() as u64 {
-            tracing::warn!(
+        seg.len = good_end as u64;
+        let rest = bytes.len() - good_end;
+        if found.corrupt_bytes > 0 {
+            tracing::error!(
                 segment = %seg.path.display(),
-                kept = at,
-                cut = bytes.len() - at,
-                "cut a torn tail off a stream segment (records never acknowledged)"
+                corrupt_records = found.corrupt_records,
+                corrupt_bytes = found.corrupt_bytes,
+                "corrupt records in a stream segment: skipped, the records after them kept"
             );
-            seg.file.set_len(seg.len)?;
         }
-        Ok(seg)
+        if rest > 0 {
+            if last {
+                found.torn_bytes = rest as u64;
+                tracing::warn!(
+                    segment = %seg.path.display(),
+                    kept = good_end,
+                    cut = rest,
+                    "cut a torn tail off a stream segment (records never acknowledged)"
+                );
+                seg.file.set_len(seg.len)?;
+            } else {
+                // A sealed segment is never torn: keep its bytes for a
+                // post-mortem, read only what is whole.
+                found.corrupt_bytes += rest as u64;
+                tracing::error!(
+                    segment = %seg.path.display(),
+                    unreadable = rest,
+                    "the end of a sealed stream segment is unreadable: left on disk, skipped"
+                );
+            }
+        }
+        Ok((seg, found))
     }
 
     /// Byte offset of the record at `seq` or of an indexed one before it.
@@ -274,6 +364,17 @@ impl Segment {
         let i = self.index.partition_point(|&(s, _, _)| s <= seq);
         if i == 0 { 0 } else { self.index[i - 1].1 }
     }
+}
+
+/// Where the next whole record starts at or after `from`: a length in
+/// range, a matching checksum and a sequence number at least `min_seq`.
+/// Only called at open, after corruption.
+fn next_whole(bytes: &[u8], from: usize, min_seq: u64) -> Option<usize> {
+    (from..bytes.len().saturating_sub(HEADER)).find(|&i| {
+        let body_len = u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+        (BODY_FIXED..=MAX_BODY).contains(&body_len)
+            && matches!(decode(&bytes[i..]), Ok(Some((r, _))) if r.seq >= min_seq)
+    })
 }
 
 fn encode(buf: &mut Vec<u8>, seq: u64, arrival_ms: i64, pk: &str, data: &[u8]) {
@@ -378,5 +479,54 @@ mod tests {
         assert_eq!(dropped, 4);
         assert_eq!(log.first_seq(), 5);
         assert_eq!(log.read(1, 10, 1 << 20).unwrap()[0].seq, 5);
+    }
+
+    #[test]
+    fn corruption_before_the_tail_skips_one_record_not_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = ShardLog::open(dir.path(), 4096, false).unwrap();
+        for i in 0..300u32 {
+            log.append(&[("k", format!("value-{i:05}").as_bytes())], 1000 + i as i64)
+                .unwrap();
+        }
+        drop(log);
+        let mut segs: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        segs.sort();
+        assert!(segs.len() > 2);
+        // A flipped byte in the data of record 10 (first segment), and a
+        // length field smashed in the middle of the last segment.
+        let mut first = fs::read(&segs[0]).unwrap();
+        let at = first.windows(11).position(|w| w == b"value-00009").unwrap();
+        first[at + 6] ^= 0xff;
+        fs::write(&segs[0], &first).unwrap();
+        let mut tail = fs::read(segs.last().unwrap()).unwrap();
+        let record = tail.len() / 2;
+        let start = (0..record)
+            .rev()
+            .find(|&i| decode(&tail[i..]).is_ok_and(|r| r.is_some()))
+            .unwrap();
+        tail[start..start + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        fs::write(segs.last().unwrap(), &tail).unwrap();
+
+        let log = ShardLog::open(dir.path(), 4096, false).unwrap();
+        let r = log.recovered();
+        assert_eq!(r.corrupt_records, 2, "{r:?}");
+        assert_eq!(r.torn_bytes, 0, "{r:?}");
+        assert_eq!(log.next_seq(), 301, "the records after the corruption are kept");
+        let all = log.read(1, 1000, 1 << 20).unwrap();
+        assert_eq!(all.len(), 298);
+        assert!(!all.iter().any(|r| r.seq == 10));
+        assert_eq!(all.last().unwrap().data, b"value-00299");
+        // Reads that start on either side of a hole step over it.
+        assert_eq!(
+            log.read(9, 2, 1 << 20)
+                .unwrap()
+                .iter()
+                .map(|r| r.seq)
+                .collect::<Vec<_>>(),
+            vec![9, 11]
+        );
+        // The sealed segment was not truncated.
+        assert_eq!(fs::read(&segs[0]).unwrap().len(), first.len());
     }
 }

@@ -149,6 +149,9 @@ pub struct EmbeddedStream {
     name: String,
     shards: Vec<Arc<Shard>>,
     limits: StreamLimits,
+    /// Made when the stream is created (its `incarnation` file): a stream
+    /// deleted and made again under the same name gets a new one.
+    incarnation: String,
 }
 
 fn now_ms() -> i64 {
@@ -161,7 +164,7 @@ impl EmbeddedStream {
     /// different one is an error (the embedded stream does not reshard).
     pub fn open(dir: &Path, name: &str, shard_count: usize, limits: StreamLimits) -> Result<Self, StreamError> {
         let root: PathBuf = dir.join(name);
-        std::fs::create_dir_all(&root)?;
+        crate::durable::create_dir_all(&root)?;
         let meta = root.join("shards");
         let count = match std::fs::read_to_string(&meta) {
             Ok(s) => {
@@ -184,7 +187,7 @@ impl EmbeddedStream {
                         "shard count {shard_count} is outside 1..=1024"
                     )));
                 }
-                std::fs::write(&meta, shard_count.to_string())?;
+                crate::durable::write(&meta, shard_count.to_string().as_bytes())?;
                 shard_count
             }
             Err(e) => return Err(e.into()),
@@ -202,10 +205,22 @@ impl EmbeddedStream {
                 }))
             })
             .collect::<Result<Vec<_>, std::io::Error>>()?;
+        let id_file = root.join("incarnation");
+        let incarnation = match std::fs::read_to_string(&id_file) {
+            Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+            Ok(_) => return Err(StreamError::Other(format!("{} is empty", id_file.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let id = format!("{}-{:016x}", now_ms(), rand::random::<u64>());
+                crate::durable::write(&id_file, id.as_bytes())?;
+                id
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(EmbeddedStream {
             name: name.to_string(),
             shards,
             limits,
+            incarnation,
         })
     }
 
@@ -335,6 +350,9 @@ impl EmbeddedStream {
         let log = shard.log.lock().unwrap();
         let records = log.read(from, limit.clamp(1, MAX_GET_RECORDS), budget)?;
         let tip = log.next_seq();
+        // Sequence numbers are dense here: a gap before the oldest kept
+        // record is records retention dropped before this read got there.
+        let expired = log.first_seq().saturating_sub(from);
         let next = records.last().map_or(from.max(log.first_seq()), |r| r.seq + 1);
         let behind = if next < tip {
             log.arrival_near(next).map_or(0, |a| (now - a).max(0) as u64)
@@ -356,6 +374,7 @@ impl EmbeddedStream {
                 .collect(),
             next_iterator: Some(format!("{idx}:{next}")),
             millis_behind_latest: behind,
+            expired,
         })
     }
 
@@ -405,11 +424,32 @@ impl Stream for Arc<EmbeddedStream> {
     async fn shard_iterator(&self, shard: &ShardId, start: StartPosition) -> Result<String, StreamError> {
         let idx = self.shard_index(shard)?;
         let log = self.shards[idx].log.lock().unwrap();
+        // As Kinesis: a sequence number this shard never gave out is refused.
+        let beyond = |s: &SequenceNumber, n: u64| {
+            if n < log.next_seq() {
+                return Ok(());
+            }
+            Err(StreamError::InvalidSequence(format!(
+                "sequence number {} is past the end of {shard} in stream {} (its next is {}): \
+                 it did not come from this stream",
+                s.0,
+                self.name,
+                log.next_seq()
+            )))
+        };
         let seq = match start {
             StartPosition::TrimHorizon => log.first_seq(),
             StartPosition::Latest => log.next_seq(),
-            StartPosition::AfterSequenceNumber(s) => seq_number(&s)? + 1,
-            StartPosition::AtSequenceNumber(s) => seq_number(&s)?,
+            StartPosition::AfterSequenceNumber(s) => {
+                let n = seq_number(&s)?;
+                beyond(&s, n)?;
+                n.saturating_add(1)
+            }
+            StartPosition::AtSequenceNumber(s) => {
+                let n = seq_number(&s)?;
+                beyond(&s, n)?;
+                n
+            }
             StartPosition::AtTimestamp(ms) => log.seq_at_time(ms)?,
         };
         Ok(format!("{idx}:{seq}"))
@@ -423,11 +463,15 @@ impl Stream for Arc<EmbeddedStream> {
             .map_err(|e| StreamError::Other(format!("read task failed: {e}")))?
     }
 
+    fn incarnation(&self) -> Option<String> {
+        Some(self.incarnation.clone())
+    }
+
     async fn records_after(&self, shard: &ShardId, after: Option<&SequenceNumber>) -> Option<u64> {
         let idx = self.shard_index(shard).ok()?;
         let log = self.shards[idx].log.lock().unwrap();
         let from = match after {
-            Some(s) => s.0.parse::<u64>().ok()? + 1,
+            Some(s) => s.0.parse::<u64>().ok()?.saturating_add(1),
             None => log.first_seq(),
         };
         Some(log.next_seq().saturating_sub(from.max(log.first_seq())))

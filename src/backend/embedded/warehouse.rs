@@ -368,6 +368,58 @@ impl Warehouse for DuckDbWarehouse {
             .map_err(|_| WarehouseError::Unavailable("the warehouse writer stopped before committing".into()))?
     }
 
+    async fn shard_origins(&self, stream: &str) -> Result<Vec<(String, String)>, WarehouseError> {
+        let schema = self.schema.clone();
+        let stream = stream.to_string();
+        self.with_writer(move |conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT ShardId, Origin FROM {schema}.courier_shard_origins WHERE StreamName = ? ORDER BY ShardId"
+                ))
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![stream], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(sql_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)
+        })
+        .await
+    }
+
+    async fn set_shard_origin(
+        &self,
+        stream: &str,
+        shard: &str,
+        origin: Option<&str>,
+        forget_checkpoint: bool,
+    ) -> Result<(), WarehouseError> {
+        let schema = self.schema.clone();
+        let (stream, shard, origin) = (stream.to_string(), shard.to_string(), origin.map(str::to_string));
+        self.with_writer(move |conn| {
+            let tx = conn.transaction().map_err(sql_err)?;
+            if forget_checkpoint {
+                tx.execute(
+                    &format!("DELETE FROM {schema}.courier_checkpoints WHERE StreamName = ? AND ShardId = ?"),
+                    params![stream, shard],
+                )
+                .map_err(sql_err)?;
+            }
+            if let Some(origin) = origin {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {schema}.courier_shard_origins VALUES (?, ?, ?, now()) \
+                         ON CONFLICT (StreamName, ShardId) DO UPDATE SET Origin = EXCLUDED.Origin, SeenAt = EXCLUDED.SeenAt"
+                    ),
+                    params![stream, shard, origin],
+                )
+                .map_err(sql_err)?;
+            }
+            tx.commit().map_err(sql_err)
+        })
+        .await
+    }
+
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
         let schema = self.schema.clone();
         let stream = stream.to_string();

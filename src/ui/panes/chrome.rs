@@ -37,6 +37,12 @@ pub fn header(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         human(snap.ingest.ingested),
         human(snap.ingest.dead_lettered)
     )));
+    if snap.ingest.expired > 0 {
+        spans.push(Span::styled(
+            format!(" expired {}", human(snap.ingest.expired)),
+            theme.bad(),
+        ));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
