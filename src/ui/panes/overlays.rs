@@ -127,6 +127,10 @@ fn records(frame: &mut Frame, area: Rect, r: &Records, theme: &Theme) {
     } else {
         "· newest "
     });
+    // The counts in the title, where they stay in sight however long the page.
+    if let Some(Ok(page)) = &r.answer {
+        title.push_str(&format!("· {} shown, {} read ", page.records.len(), page.scanned));
+    }
     let mut lines: Vec<Line> = Vec::new();
     if let Some(text) = &r.editing {
         lines.push(Line::from(vec![
