@@ -208,3 +208,26 @@ fn operator_overlays_in_tmux() {
     });
     assert!(s.contains("EXIT=0") && s.contains("drained=true"), "{s}");
 }
+
+/// Hardening 11: `--for` ends the console too — at the deadline the engine
+/// drains, the terminal is restored and the summary prints.
+#[test]
+fn the_console_stops_at_its_for_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::shell("for", 150, 40);
+    let cmd = format!(
+        "XDG_CONFIG_HOME={d}/cfg {BIN} --data-dir {d} --rate 100 --for 6s; echo EXIT=$?",
+        d = dir.path().display()
+    );
+    let started = std::time::Instant::now();
+    t.keys(&[&cmd, "Enter"]);
+    t.wait_for("the console", |s| s.contains("Shard lag (4)"));
+    let s = t.wait_for("the exit at the deadline, the prompt back", |s| {
+        s.contains("EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    let took = started.elapsed();
+    println!("console with --for 6s exited after {took:?}");
+    assert!(s.contains("EXIT=0") && s.contains("drained=true"), "{s}");
+    assert!(!s.contains("Shard lag"), "the console's screen is gone: {s}");
+    assert!(took < std::time::Duration::from_secs(40), "{took:?}");
+}
