@@ -494,3 +494,25 @@ async fn a_client_reads_no_file_runs_no_duckdb_statement_and_needs_the_access_ke
     let page = c.get_statement_result().id(&id).send().await.unwrap();
     assert_eq!(format!("{:?}", page.records()[0][0]), "LongValue(2)");
 }
+
+/// Hardening 16: a result past the Data API's 100 MB is refused with why,
+/// not kept in memory (results kept for GetStatementResult are bounded too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_past_100_mb_is_refused_with_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path());
+    let c = data_api(&emu.redshift_data);
+    let out = c
+        .execute_statement()
+        .sql("SELECT repeat('x', 1000000) AS big FROM range(110)")
+        .database("dev")
+        .workgroup_name("courier")
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = wait(&c, out.id().unwrap()).await;
+    assert_eq!(status, StatusString::Failed);
+    let error = error.unwrap_or_default();
+    assert!(error.contains("the Data API returns at most 100 MB"), "{error}");
+    execute(&c, "SELECT 1").await;
+}

@@ -23,6 +23,11 @@ const MAX_SQL_BYTES: usize = 100_000;
 const PAGE_ROWS: usize = 1000;
 /// Statements remembered (oldest forgotten first).
 const KEEP_STATEMENTS: usize = 1000;
+/// The largest result one statement may have, as the Data API's 100 MB.
+const MAX_RESULT_BYTES: usize = 100 << 20;
+/// Results kept for GetStatementResult, all statements together: past it
+/// the oldest statements are forgotten first.
+const MAX_KEPT_RESULT_BYTES: usize = 512 << 20;
 
 #[derive(Clone, Default)]
 struct Column {
@@ -36,6 +41,13 @@ struct Outcome {
     rows: Vec<Vec<Value>>,
     has_result_set: bool,
     result_rows: i64,
+    /// About what `rows` holds in memory.
+    bytes: usize,
+}
+
+/// About the memory one result field takes.
+fn field_bytes(v: &Value) -> usize {
+    48 + v.get("stringValue").and_then(Value::as_str).map_or(0, str::len)
 }
 
 #[derive(Clone)]
@@ -199,7 +211,16 @@ fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, S
         None => vec!["varchar"; names.len()],
     };
     let rows = typed_rows(&batches).map_err(|e| e.message)?;
+    let bytes: usize = rows.iter().flatten().map(field_bytes).sum();
+    if bytes > MAX_RESULT_BYTES {
+        return Err(format!(
+            "the query's result is about {} MB; the Data API returns at most {} MB: add a LIMIT or select fewer columns",
+            bytes >> 20,
+            MAX_RESULT_BYTES >> 20
+        ));
+    }
     Ok(Outcome {
+        bytes,
         columns: names
             .into_iter()
             .zip(types)
@@ -320,6 +341,32 @@ impl DataApi {
                 st.error = Some(format!("ERROR: {e}"));
             }
         }
+        drop(map);
+        self.forget_past_budget(id);
+    }
+
+    /// Forget the oldest statements (never `keep`) while the results kept
+    /// take more than `MAX_KEPT_RESULT_BYTES`.
+    fn forget_past_budget(&self, keep: &str) {
+        // The order `remember` takes the locks in: order, then statements.
+        let mut order = self.order.lock().unwrap();
+        let mut map = self.statements.lock().unwrap();
+        let size = |st: &Statement| st.subs.iter().map(|s| s.outcome.bytes).sum::<usize>();
+        let mut total: usize = map.values().map(size).sum();
+        if total <= MAX_KEPT_RESULT_BYTES {
+            return;
+        }
+        let mut kept = std::collections::VecDeque::with_capacity(order.len());
+        while let Some(old) = order.pop_front() {
+            if total > MAX_KEPT_RESULT_BYTES && old != keep {
+                if let Some(st) = map.remove(&old) {
+                    total -= size(&st);
+                }
+            } else {
+                kept.push_back(old);
+            }
+        }
+        *order = kept;
     }
 
     fn target(req: &Value) -> ApiResult<(&'static str, String)> {
