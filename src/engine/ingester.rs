@@ -118,21 +118,38 @@ impl Ingester {
     /// few seconds, so shards made by a reshard are picked up; a child shard
     /// is read once its parents have been read to their end.
     pub async fn run(self, stop: Stop) -> Result<(), String> {
-        let checkpoints = Known {
-            checkpoints: self
-                .warehouse
-                .checkpoints(self.stream.name())
-                .await
-                .map_err(|e| format!("reading checkpoints: {e}"))?
-                .into_iter()
-                .collect(),
-            origins: self
-                .warehouse
-                .shard_origins(self.stream.name())
-                .await
-                .map_err(|e| format!("reading the shards' origins: {e}"))?
-                .into_iter()
-                .collect(),
+        // Where to start: tried until the warehouse answers (it may be
+        // starting too), the error shown; stopped, nothing to drain.
+        let mut tries = 0u32;
+        let checkpoints = loop {
+            let read = async {
+                let checkpoints = self
+                    .warehouse
+                    .checkpoints(self.stream.name())
+                    .await
+                    .map_err(|e| format!("reading checkpoints: {e}"))?;
+                let origins = self
+                    .warehouse
+                    .shard_origins(self.stream.name())
+                    .await
+                    .map_err(|e| format!("reading the shards' origins: {e}"))?;
+                Ok::<_, String>(Known {
+                    checkpoints: checkpoints.into_iter().collect(),
+                    origins: origins.into_iter().collect(),
+                })
+            };
+            match read.await {
+                Ok(k) => break k,
+                Err(e) => {
+                    self.shared.error("ingester", e.clone());
+                    tries += 1;
+                    tokio::select! {
+                        _ = stop.drain.cancelled() => return Err(e),
+                        _ = stop.abort.cancelled() => return Err(e),
+                        _ = tokio::time::sleep(backoff(tries, Duration::from_millis(200), Duration::from_secs(5))) => {}
+                    }
+                }
+            }
         };
         let lineage = self
             .stream

@@ -149,7 +149,17 @@ impl DuckDbWarehouse {
             .unwrap_or_else(|p| p.into_inner())
             .try_clone()
             .map_err(sql_err)?;
-        Self::prepare_connection(&conn, &self.schema)?;
+        // The schema exists since `open`: no catalog write here, which
+        // could collide with another connection's transaction.
+        if conn
+            .execute_batch(&format!("SET search_path = '{},main';", self.schema))
+            .is_err()
+        {
+            // The schema was dropped since: made again.
+            Self::prepare_connection(&conn, &self.schema)?;
+            return Ok(conn);
+        }
+        crate::dialect::install(&conn).map_err(sql_err)?;
         Ok(conn)
     }
 
