@@ -187,12 +187,15 @@ fn operator_overlays_in_tmux() {
     });
     assert!(s.contains("Processing") && s.contains("orderid         1"), "{s}");
     t.keys(&["Escape"]);
+    // Escape and a key at once read as Alt-key: wait for the close first.
+    t.wait_for("the trace closed", |s| !s.contains("factOrders row:"));
     // Dead letters: none on a clean run.
     t.keys(&["d"]);
     t.wait_for("the dead letters", |s| {
         s.contains("Dead letters (0)") && s.contains("no dead letters")
     });
     t.keys(&["Escape"]);
+    t.wait_for("the dead letters closed", |s| !s.contains("Dead letters (0)"));
     // Rewind asks; y rewinds every shard.
     t.keys(&["w"]);
     t.wait_for("the rewind question", |s| s.contains("Rewind every shard (4) to:"));
