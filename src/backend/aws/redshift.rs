@@ -408,6 +408,30 @@ impl RedshiftDataWarehouse {
         ObjectUri::new(&self.bucket, &key).map_err(WarehouseError::Load)
     }
 
+    /// `(ShardId, column)` of a per-shard bookkeeping table, for `stream`.
+    async fn per_shard(
+        &self,
+        table: &str,
+        column: &str,
+        stream: &str,
+    ) -> Result<Vec<(String, String)>, WarehouseError> {
+        let rs = self
+            .query(&format!(
+                "SELECT ShardId, {column} FROM {}.{table} WHERE StreamName = {} ORDER BY ShardId",
+                self.schema,
+                literal(stream)
+            ))
+            .await?;
+        Ok(rs
+            .rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut it = r.into_iter();
+                Some((it.next()??, it.next()??))
+            })
+            .collect())
+    }
+
     /// The staged objects of a committed load are no longer needed. A
     /// failure to delete costs only storage (a lifecycle rule on the
     /// staging prefix cleans up after a crash): logged, not raised.
@@ -689,21 +713,7 @@ impl Warehouse for RedshiftDataWarehouse {
     }
 
     async fn shard_origins(&self, stream: &str) -> Result<Vec<(String, String)>, WarehouseError> {
-        let rs = self
-            .query(&format!(
-                "SELECT ShardId, Origin FROM {}.courier_shard_origins WHERE StreamName = {} ORDER BY ShardId",
-                self.schema,
-                literal(stream)
-            ))
-            .await?;
-        Ok(rs
-            .rows
-            .into_iter()
-            .filter_map(|r| {
-                let mut it = r.into_iter();
-                Some((it.next()??, it.next()??))
-            })
-            .collect())
+        self.per_shard("courier_shard_origins", "Origin", stream).await
     }
 
     async fn set_shard_origin(
@@ -738,20 +748,10 @@ impl Warehouse for RedshiftDataWarehouse {
     }
 
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
-        let rs = self
-            .query(&format!(
-                "SELECT ShardId, SequenceNumber FROM {}.courier_checkpoints WHERE StreamName = {} ORDER BY ShardId",
-                self.schema,
-                literal(stream)
-            ))
-            .await?;
-        Ok(rs
-            .rows
+        let rows = self.per_shard("courier_checkpoints", "SequenceNumber", stream).await?;
+        Ok(rows
             .into_iter()
-            .filter_map(|r| {
-                let mut it = r.into_iter();
-                Some((it.next()??, SequenceNumber(it.next()??)))
-            })
+            .map(|(shard, seq)| (shard, SequenceNumber(seq)))
             .collect())
     }
 }
