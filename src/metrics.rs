@@ -204,6 +204,18 @@ impl Collector for SnapshotCollector {
         )?;
         counter(
             &mut e,
+            "courier_status_updates_resumed",
+            "Status updates of orders a previous run left open, scheduled again from the warehouse.",
+            g.updates_resumed,
+        )?;
+        counter(
+            &mut e,
+            "courier_status_updates_given_up",
+            "Status updates given up past the bound on pending ones (the order keeps its last status).",
+            g.updates_given_up,
+        )?;
+        counter(
+            &mut e,
             "courier_committed_batches",
             "Micro-batches committed with their checkpoints.",
             s.ingest.batches,

@@ -1072,3 +1072,76 @@ async fn records_retention_dropped_before_they_were_read_are_counted() {
         snap.errors
     );
 }
+
+/// Hardening 6: the status updates an order still waits for (Processing →
+/// On the way → Delivered) lived only in memory; a restart dropped them and
+/// the orders stayed open for good. Now a start derives them again from the
+/// warehouse, once the ingester has loaded what the stream held, and any
+/// given up past the pending bound are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_orders_of_a_stopped_run_get_their_status_updates_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config("[ingester]\nbatch_age = \"100ms\"\n[stream]\nfsync = false\n");
+    let paths = EmbeddedPaths::new(dir.path());
+    let s = "food_delivery_datamart";
+    let open = |w: &DuckDbWarehouse, below: u64| {
+        count(
+            w,
+            &format!(
+                "SELECT COUNT(*) FROM {s}.factOrders WHERE OrderStatus IN ('Processing', 'On the way') \
+                 AND OrderID <= {below}"
+            ),
+        )
+    };
+    // Run 1: stopped while most orders still wait for their next status.
+    let (ports, _stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    let handle = engine::start(setup::engine_settings(&cfg, &paths, Some(2000), false, false), ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, "1000 orders acknowledged", |s| {
+        s.generator.orders_acknowledged >= 1000
+    })
+    .await;
+    handle.stop();
+    let first = handle.wait().await.unwrap();
+    assert!(first.drained, "{first:?}");
+    let (last_id, open_before) = {
+        let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+        let last = count(&w, &format!("SELECT MAX(OrderID) FROM {s}.factOrders"));
+        (last, open(&w, last))
+    };
+    assert!(open_before > 100, "the first run left {open_before} orders open");
+
+    // Run 2: the first run's open orders move on (their updates share
+    // the generator's rate with new orders).
+    let (ports, _stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    let handle = engine::start(setup::engine_settings(&cfg, &paths, Some(1000), false, false), ports);
+    let rx = handle.snapshots.clone();
+    // Resumed once the ingester is caught up; then two steps at most
+    // (Processing → On the way → Delivered / Cancelled), 1–4 s each, at the
+    // generator's rate shared with new orders.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let resumed = rx.borrow().generator.updates_resumed;
+    handle.stop();
+    let second = handle.wait().await.unwrap();
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    let left = open(&w, last_id);
+    println!(
+        "open after run 1: {open_before}; resumed: {resumed}; still open after run 2: {left}; given up: {}",
+        second.updates_given_up
+    );
+    assert_eq!(left, 0, "orders of the first run still open");
+    assert_eq!(resumed, open_before);
+    assert_eq!(second.updates_given_up, 0);
+    // Every order once; none of the first run's went back to an earlier status.
+    assert_eq!(
+        count(&w, &format!("SELECT COUNT(*) FROM {s}.factOrders")),
+        count(&w, &format!("SELECT COUNT(DISTINCT OrderID) FROM {s}.factOrders"))
+    );
+    assert_eq!(
+        count(
+            &w,
+            &format!("SELECT COUNT(*) FROM {s}.factOrders WHERE OrderID <= {last_id}")
+        ),
+        first.acknowledged_orders
+    );
+}

@@ -184,8 +184,26 @@ pub struct Generator {
     pub control: watch::Receiver<GeneratorControl>,
     pub order_ids: OrderIds,
     pub status_updates: bool,
+    /// Where open orders of earlier runs are found, to resume their status
+    /// updates (None: not resumed).
+    pub resume: Option<Resume>,
     pub batch_records: usize,
 }
+
+/// The warehouse the pending status updates are derived from again on
+/// start: an order still `Processing` or `On the way` there, from an
+/// earlier run, gets its next status as if it had never been interrupted.
+pub struct Resume {
+    pub warehouse: Arc<dyn Warehouse>,
+    pub schema: String,
+    /// How long after reaching the stream's tip what was read is committed
+    /// (a few batch ages).
+    pub settle: Duration,
+}
+
+/// After this long waiting for the ingester to catch up, the resume says
+/// what it waits for.
+const RESUME_WAIT: Duration = Duration::from_secs(30);
 
 impl Generator {
     fn set_state(&self, s: GeneratorState) {
@@ -200,7 +218,35 @@ impl Generator {
         let mut limiter: Option<(u32, RateLimiter<_, _, _>)> = None;
         let mut last_error = (String::new(), Instant::now());
         let mut carry: Vec<Pending> = Vec::new();
+        // The first OrderID this run hands out: orders below it are earlier
+        // runs', whose pending updates the resume finds in the warehouse.
+        let mut first_id: Option<i64> = None;
+        let mut resumed: Option<tokio::sync::oneshot::Receiver<Result<Vec<Update>, String>>> = None;
         while !cancel.is_cancelled() {
+            if let Some(rx) = &mut resumed {
+                match rx.try_recv() {
+                    Ok(Ok(list)) => {
+                        resumed = None;
+                        let n = list.len() as u64;
+                        let room = MAX_PENDING_UPDATES.saturating_sub(updates.len());
+                        let taken = list.len().min(room);
+                        updates.extend(list.into_iter().take(taken));
+                        Counters::add(&self.shared.counters.updates_resumed, taken as u64);
+                        Counters::add(&self.shared.counters.updates_given_up, n - taken as u64);
+                        tracing::info!(
+                            resumed = taken,
+                            "status updates of open orders from earlier runs resumed"
+                        );
+                    }
+                    Ok(Err(e)) => {
+                        resumed = None;
+                        self.shared
+                            .error("generator", format!("resuming status updates of open orders: {e}"));
+                    }
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => resumed = None,
+                }
+            }
             let ids = self.ids.borrow().clone();
             if !ids.is_usable() {
                 self.set_state(GeneratorState::WaitingForDimensions);
@@ -262,7 +308,21 @@ impl Generator {
             }
             while have_ids && batch.len() < burst as usize {
                 match self.new_order(&ids, &mut rng, wall) {
-                    Ok(e) => batch.push(Pending { event: e, is_new: true }),
+                    Ok(e) => {
+                        if first_id.is_none() {
+                            first_id = Some(e.order_id);
+                            if let Some(r) = self.resume.take() {
+                                let (tx, rx) = tokio::sync::oneshot::channel();
+                                resumed = Some(rx);
+                                let shared = Arc::clone(&self.shared);
+                                let (cancel, below) = (cancel.clone(), e.order_id);
+                                tokio::spawn(async move {
+                                    let _ = tx.send(open_orders(r, shared, below, epoch, cancel).await);
+                                });
+                            }
+                        }
+                        batch.push(Pending { event: e, is_new: true })
+                    }
                     Err(e) => {
                         self.shared.error("generator", format!("cannot reserve order ids: {e}"));
                         tokio::select! { _ = cancel.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
@@ -277,7 +337,11 @@ impl Generator {
                 let now_ms = epoch.elapsed().as_millis() as u64;
                 for p in acked {
                     if updates.len() >= MAX_PENDING_UPDATES {
-                        break;
+                        // Counted, not silent: the order keeps its status.
+                        if matches!(p.event.order_status.as_str(), "Processing" | "On the way") {
+                            Counters::add(&self.shared.counters.updates_given_up, 1);
+                        }
+                        continue;
                     }
                     if let Some(u) = next_status(&p.event, now_ms, &mut rng) {
                         let (len, cap) = (updates.len(), updates.capacity());
@@ -450,6 +514,99 @@ impl Generator {
             *last = (message, Instant::now());
         }
     }
+}
+
+/// The pending status updates of orders earlier runs left open: every
+/// order below `below` that the warehouse holds as `Processing` or `On the
+/// way`, once the ingester has loaded what the stream held at start (an
+/// update still in the stream would otherwise be emitted again after a
+/// later one, and the order's status go back). The newest `MAX_PENDING_UPDATES` are scheduled; the
+/// rest stay open until a later start finds room for them.
+async fn open_orders(
+    r: Resume,
+    shared: Arc<Shared>,
+    below: i64,
+    epoch: Instant,
+    cancel: CancellationToken,
+) -> Result<Vec<Update>, String> {
+    let waited = Instant::now();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut said = false;
+    loop {
+        let (all, total) = {
+            let shards = shared.shards.lock().unwrap_or_else(|p| p.into_inner());
+            for s in shards.iter() {
+                // Reached the tip after a read (MillisBehindLatest is 0 before
+                // the first one too): what the stream held at start is read.
+                let read = s.read_total > 0 || waited.elapsed() > Duration::from_secs(5);
+                if read && s.lag.millis_behind_latest == 0 {
+                    seen.insert(s.lag.shard_id.clone());
+                }
+            }
+            (shards.iter().all(|s| seen.contains(&s.lag.shard_id)), shards.len())
+        };
+        if all && total > 0 {
+            break;
+        }
+        if !said && waited.elapsed() >= RESUME_WAIT {
+            said = true;
+            tracing::warn!("status updates of open orders resume once the ingester has caught up with the stream");
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(Vec::new()),
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+    // Read is not yet committed: a batch's age later, it is.
+    tokio::select! {
+        _ = cancel.cancelled() => return Ok(Vec::new()),
+        _ = tokio::time::sleep(r.settle) => {}
+    }
+    let rs = r
+        .warehouse
+        .query(&format!(
+            "SELECT OrderID, CustomerID, RestaurantID, RiderID, OrderDate, DeliveryTime, OrderValue, DeliveryFee, \
+             TipAmount, OrderStatus FROM {}.factOrders WHERE OrderStatus IN ('Processing', 'On the way') \
+             AND OrderID < {below} ORDER BY OrderID DESC LIMIT {MAX_PENDING_UPDATES}",
+            r.schema
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut rng = SmallRng::from_os_rng();
+    let now_ms = epoch.elapsed().as_millis() as u64;
+    let mut out = Vec::with_capacity(rs.rows.len());
+    for row in &rs.rows {
+        if let Some(event) = open_order(row)
+            && let Some(u) = next_status(&event, now_ms, &mut rng)
+        {
+            out.push(u);
+        }
+    }
+    // Oldest first, as the queue is.
+    out.reverse();
+    Ok(out)
+}
+
+/// An open order read back from factOrders (None: not one the generator
+/// made, so not its to update).
+fn open_order(row: &[Option<String>]) -> Option<OrderEvent> {
+    let cell = |i: usize| row.get(i)?.as_deref();
+    let int = |i: usize| cell(i)?.trim().parse::<i64>().ok();
+    let money = |i: usize| cell(i)?.trim().parse::<f64>().ok();
+    let date = chrono::NaiveDateTime::parse_from_str(cell(4)?.trim(), "%Y-%m-%d %H:%M:%S%.f").ok()?;
+    Some(OrderEvent {
+        order_id: int(0)?,
+        customer_id: i32::try_from(int(1)?).ok()?,
+        restaurant_id: i32::try_from(int(2)?).ok()?,
+        rider_id: i32::try_from(int(3)?).ok()?,
+        order_date: format_order_date(date),
+        delivery_time: i32::try_from(int(5)?).ok()?,
+        order_value: money(6)?,
+        delivery_fee: money(7)?,
+        tip_amount: money(8)?,
+        order_status: cell(9)?.to_string(),
+        emitted_at: None,
+    })
 }
 
 /// The next status of an acknowledged order, due a few seconds later.

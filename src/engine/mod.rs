@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::{ObjectStore, ObjectUri, Stream, TableName, Warehouse, ident::Ident};
 use dimensions::{DimensionIds, DimensionLoader};
-use generator::{Generator, GeneratorControl, OrderIds};
+use generator::{Generator, GeneratorControl, OrderIds, Resume};
 use ingester::{Ingester, Stop};
 use queries::{QueryRunner, QuerySource};
 use snapshot::{BackendInfo, DimensionLoad, LoadState};
@@ -77,6 +77,9 @@ pub struct Summary {
     /// Records retention dropped before they were read: lost.
     #[serde(default)]
     pub expired: u64,
+    /// Status updates given up past the pending bound.
+    #[serde(default)]
+    pub updates_given_up: u64,
     pub throttled: u64,
     pub failed: u64,
     /// Rows in factOrders at the end (all runs on this warehouse).
@@ -175,6 +178,7 @@ async fn run(
         ingested: Counters::get(&c.ingested),
         dead_lettered: Counters::get(&c.dead_lettered),
         expired: Counters::get(&c.expired),
+        updates_given_up: Counters::get(&c.updates_given_up),
         throttled: Counters::get(&c.throttled),
         failed: Counters::get(&c.failed),
         fact_rows,
@@ -232,6 +236,11 @@ async fn run_pipeline(
         control: ctl_rx,
         order_ids: OrderIds::shared(settings.state_dir.join("next-order-id"), Arc::clone(&ports.warehouse)),
         status_updates: settings.status_updates,
+        resume: (settings.status_updates && !settings.read_only).then(|| Resume {
+            warehouse: Arc::clone(&ports.warehouse),
+            schema: settings.schema.to_string(),
+            settle: settings.ingest_batch_age * 2 + Duration::from_secs(1),
+        }),
         batch_records: settings.put_batch_records,
     };
     let ingest_stop = Stop {

@@ -79,6 +79,13 @@ pub struct GeneratorStats {
     pub throttled: u64,
     /// Records given up on or failed with a non-throttle error.
     pub failed: u64,
+    /// Status updates of orders a previous run left open, scheduled again
+    /// from the warehouse.
+    #[serde(default)]
+    pub updates_resumed: u64,
+    /// Status updates given up (past the bound on pending ones).
+    #[serde(default)]
+    pub updates_given_up: u64,
     /// Acknowledged events/s, one sample per second, oldest first (last 5 minutes).
     pub rate_history: Vec<u64>,
 }

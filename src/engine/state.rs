@@ -28,6 +28,11 @@ pub struct Counters {
     pub dead_lettered: AtomicU64,
     /// Records retention dropped before the ingester read them.
     pub expired: AtomicU64,
+    /// Status updates resumed from the warehouse at start (orders the last
+    /// run left open).
+    pub updates_resumed: AtomicU64,
+    /// Status updates given up: past the pending bound, never emitted.
+    pub updates_given_up: AtomicU64,
     pub batches: AtomicU64,
     /// Dimension loads that replaced a table.
     pub dimension_loads: AtomicU64,
@@ -230,6 +235,8 @@ impl Shared {
                 acknowledged: Counters::get(&c.acknowledged),
                 throttled: Counters::get(&c.throttled),
                 failed: Counters::get(&c.failed),
+                updates_resumed: Counters::get(&c.updates_resumed),
+                updates_given_up: Counters::get(&c.updates_given_up),
                 rate_history: rates.history.iter().copied().collect(),
             },
             shards: self.shards.lock().unwrap().iter().map(|s| s.lag.clone()).collect(),

@@ -43,6 +43,8 @@ pub fn sample_snapshot(shards: usize, result_rows: usize, now: DateTime<Utc>) ->
             acknowledged: 1_234_000,
             throttled: 4_212,
             failed: 0,
+            updates_resumed: 0,
+            updates_given_up: 0,
             rate_history: (0..300).map(|i| 900 + (i * 37 % 100)).collect(),
         },
         shards: shard_list,

@@ -46,6 +46,24 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
                 format!("failed {}", human(g.failed)),
                 if g.failed > 0 { theme.bad() } else { theme.dim() },
             ),
+            // Shown only when it happened: updates resumed from an earlier
+            // run, and any given up past the pending bound.
+            Span::styled(
+                if g.updates_resumed > 0 {
+                    format!("  resumed {}", human(g.updates_resumed))
+                } else {
+                    String::new()
+                },
+                theme.dim(),
+            ),
+            Span::styled(
+                if g.updates_given_up > 0 {
+                    format!("  updates given up {}", human(g.updates_given_up))
+                } else {
+                    String::new()
+                },
+                theme.bad(),
+            ),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines), text_area);
