@@ -100,10 +100,7 @@ fn tokens(fmt: &str) -> Result<Vec<(String, &'static str, bool)>, TranslateError
 /// `TO_CHAR(ts, fmt)` as a DuckDB expression over `ts_sql`.
 pub fn to_char(ts_sql: &str, fmt: &str) -> Result<String, TranslateError> {
     if looks_numeric(fmt) {
-        return Err(TranslateError::unsupported(
-            format!("TO_CHAR with the numeric format '{fmt}'"),
-            "only datetime formats are translated; use ROUND / CAST / printf for numbers",
-        ));
+        return super::scalars::to_char_sql(ts_sql, fmt);
     }
     let ts = format!("CAST({ts_sql} AS TIMESTAMP)");
     let mut pieces: Vec<Piece> = Vec::new();
@@ -183,6 +180,28 @@ pub fn strptime_format(fmt: &str) -> Result<String, TranslateError> {
     Ok(out)
 }
 
+/// TO_NUMBER(string, format): the digits of `string` read as the format's
+/// number (its scale is the digits after `D` / `.`); a `-` anywhere, or the
+/// angle brackets of `PR`, make it negative. A string without digits is an
+/// error, as in Redshift.
+pub fn to_number(s_sql: &str, fmt: &str) -> Result<String, TranslateError> {
+    let upper = fmt.to_ascii_uppercase();
+    if !upper.chars().any(|c| c == '9' || c == '0') {
+        return Err(TranslateError::unsupported(
+            format!("TO_NUMBER format '{fmt}'"),
+            "a numeric format has 9 or 0 digit positions",
+        ));
+    }
+    let scale = upper
+        .find(['D', '.'])
+        .map_or(0, |at| upper[at..].chars().filter(|c| *c == '9' || *c == '0').count());
+    Ok(format!(
+        "(CASE WHEN ({s}) IS NULL THEN NULL ELSE (CASE WHEN regexp_matches(CAST({s} AS VARCHAR), '[-<]') THEN -1 ELSE 1 END) \
+         * CAST(regexp_replace(CAST({s} AS VARCHAR), '[^0-9.]', '', 'g') AS DECIMAL(38, {scale})) END)",
+        s = s_sql
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +217,6 @@ mod tests {
         assert!(mon.contains("upper(strftime(CAST(x AS TIMESTAMP), '%b'))"), "{mon}");
         let day = to_char("x", "FMDay").unwrap();
         assert_eq!(day, "strftime(CAST(x AS TIMESTAMP), '%A')");
-        assert!(to_char("x", "999D99").is_err());
+        assert!(to_char("x", "99V9").is_err());
     }
 }

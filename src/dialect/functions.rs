@@ -9,6 +9,10 @@ use super::TranslateError;
 use super::formats;
 use super::rewrite::{name_of, parse_expr};
 
+/// The macro a cast to CHAR(n) becomes: at most n characters, trailing
+/// blanks dropped (they are not significant in a CHAR).
+pub(super) const CHAR: &str = "courier_char";
+
 struct Call<'a> {
     name: String,
     distinct: bool,
@@ -122,7 +126,15 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
                 Some("epoch") => "epoch",
                 _ => date_part(&c, c.args[0])?,
             };
-            format!("date_part('{part}', CAST({} AS TIMESTAMP))", a(1))
+            if part == "second" {
+                // The seconds with their fraction.
+                format!("(date_part('microsecond', CAST({} AS TIMESTAMP)) / 1000000.0)", a(1))
+            } else if part == "microsecond" {
+                // The fraction of the second only.
+                format!("(date_part('microsecond', CAST({} AS TIMESTAMP)) % 1000000)", a(1))
+            } else {
+                format!("date_part('{part}', CAST({} AS TIMESTAMP))", a(1))
+            }
         }
         "dateadd" => {
             arity(&c, |n| n == 3, "DATEADD(datepart, interval, timestamp)")?;
@@ -135,7 +147,31 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
                 "millennium" => (format!("1000 * ({})", a(1)), "year"),
                 p => (format!("({})", a(1)), p),
             };
-            format!("(CAST({} AS TIMESTAMP) + {n} * INTERVAL '1 {unit}')", a(2))
+            let time = |e: &Expr| {
+                matches!(e, Expr::TypedString(t) if matches!(t.data_type, sqlparser::ast::DataType::Time(..)))
+                    || matches!(
+                        e,
+                        Expr::Cast {
+                            data_type: sqlparser::ast::DataType::Time(..),
+                            ..
+                        }
+                    )
+            };
+            if time(c.args[2]) {
+                // A TIME stays a TIME, wrapping at midnight.
+                format!("(CAST({} AS TIME) + {n} * INTERVAL '1 {unit}')", a(2))
+            } else if unit == "year" {
+                // Redshift takes 29 February a year on to 1 March.
+                format!(
+                    "(CASE WHEN strftime(CAST({x} AS TIMESTAMP), '%m-%d') = '02-29' \
+                     AND day(CAST({x} AS TIMESTAMP) + {n} * INTERVAL '1 year') = 28 \
+                     THEN CAST({x} AS TIMESTAMP) + {n} * INTERVAL '1 year' + INTERVAL '1 day' \
+                     ELSE CAST({x} AS TIMESTAMP) + {n} * INTERVAL '1 year' END)",
+                    x = a(2)
+                )
+            } else {
+                format!("(CAST({} AS TIMESTAMP) + {n} * INTERVAL '1 {unit}')", a(2))
+            }
         }
         "datediff" => {
             arity(&c, |n| n == 3, "DATEDIFF(datepart, start, end)")?;
@@ -294,6 +330,7 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
             )
         }
         "json_extract_path_text" => {
+            let invalid_ok = matches!(c.args.last(), Some(Expr::Value(v)) if matches!(v.value, Value::Boolean(true)));
             arity(
                 &c,
                 |n| n >= 2,
@@ -309,11 +346,20 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
             }
             // A path that is not there gives '' in Redshift; a NULL
             // document gives NULL.
-            format!(
+            let value = format!(
                 "(CASE WHEN ({0}) IS NULL THEN NULL ELSE COALESCE(json_extract_string(CAST({0} AS JSON), '{1}'), '') END)",
                 a(0),
                 path.replace('\'', "''")
-            )
+            );
+            if invalid_ok {
+                format!(
+                    "(CASE WHEN {}({}) THEN {value} ELSE NULL END)",
+                    super::scalars::JSON_VALID,
+                    a(0)
+                )
+            } else {
+                value
+            }
         }
         "json_parse" => {
             arity(&c, |n| n == 1, "JSON_PARSE(json_string)")?;
@@ -323,8 +369,195 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
             arity(&c, |n| n == 1, "JSON_SERIALIZE(super_expression)")?;
             format!("CAST(to_json({}) AS VARCHAR)", a(0))
         }
-        "ratio_to_report"
-        | "pg_last_copy_id"
+        "trunc" if c.args.len() == 1 && temporal(c.args[0]) => {
+            // TRUNC of a timestamp is its date.
+            format!("CAST(date_trunc('day', CAST({} AS TIMESTAMP)) AS DATE)", a(0))
+        }
+        "date_trunc" if c.args.len() == 2 => {
+            // Redshift's centuries and millennia start in years ending in 1.
+            let Ok(part) = literal(&c, c.args[0], "date part") else {
+                return Ok(None);
+            };
+            let span = match part.to_ascii_lowercase().as_str() {
+                "century" | "centuries" | "c" | "cent" | "cents" => 100,
+                "millennium" | "millennia" | "mil" | "mils" => 1000,
+                _ => return Ok(None),
+            };
+            format!(
+                "make_timestamp(((year(CAST({x} AS TIMESTAMP)) - 1) // {span}) * {span} + 1, 1, 1, 0, 0, 0)",
+                x = a(1)
+            )
+        }
+        "current_date" if c.args.is_empty() => {
+            // DuckDB's CURRENT_DATE needs its time zone extension; the
+            // session is UTC, as Redshift's is by default.
+            "CAST(CAST(current_timestamp AS TIMESTAMP) AS DATE)".to_string()
+        }
+        "concat" => {
+            // Redshift's CONCAT takes two arguments; either NULL gives NULL.
+            arity(&c, |n| n == 2, "CONCAT(expression1, expression2)")?;
+            format!("(CAST({} AS VARCHAR) || CAST({} AS VARCHAR))", a(0), a(1))
+        }
+        "chr" => {
+            arity(&c, |n| n == 1, "CHR(number)")?;
+            format!("(CASE WHEN ({0}) = 0 THEN NULL ELSE chr({0}) END)", a(0))
+        }
+        "octet_length" => {
+            arity(&c, |n| n == 1, "OCTET_LENGTH(expression)")?;
+            match c.args[0] {
+                // A CHAR(n) is n bytes, blank-padded.
+                Expr::Function(g) if name_of(&g.name) == CHAR => {
+                    let width = call(g)?.args.get(1).map_or("1".to_string(), |e| e.to_string());
+                    format!("(CASE WHEN ({}) IS NULL THEN NULL ELSE {width} END)", a(0))
+                }
+                _ => format!("octet_length(encode(CAST({} AS VARCHAR)))", a(0)),
+            }
+        }
+        "repeat" => {
+            arity(&c, |n| n == 2, "REPEAT(string, integer)")?;
+            format!("repeat(CAST({} AS VARCHAR), CAST({} AS BIGINT))", a(0), a(1))
+        }
+        "lpad" | "rpad" => {
+            arity(&c, |n| n == 2 || n == 3, "LPAD(string, length [, fill])")?;
+            let fill = if c.args.len() == 3 { a(2) } else { "' '".into() };
+            format!(
+                "{}(CAST({} AS VARCHAR), CAST({} AS INTEGER), {fill})",
+                c.name,
+                a(0),
+                a(1)
+            )
+        }
+        "btrim" => {
+            arity(&c, |n| n == 1 || n == 2, "BTRIM(string [, trim_chars])")?;
+            let chars = if c.args.len() == 2 {
+                format!(", {}", a(1))
+            } else {
+                String::new()
+            };
+            format!("trim(CAST({} AS VARCHAR){chars})", a(0))
+        }
+        "substring" | "substr" => {
+            arity(&c, |n| n == 2 || n == 3, "SUBSTRING(string, start [, length])")?;
+            let len = (c.args.len() == 3).then(|| a(2));
+            substring(&a(0), &a(1), len.as_deref())
+        }
+        "regexp_count" => {
+            arity(
+                &c,
+                |n| (2..=4).contains(&n),
+                "REGEXP_COUNT(source, pattern [, position [, parameters]])",
+            )?;
+            let re = Regex::new(&c, c.args.get(3).copied(), c.args[1])?;
+            let pos = c.args.get(2).map_or("1".to_string(), |e| e.to_string());
+            format!(
+                "(CASE WHEN ({s}) IS NULL THEN NULL ELSE array_length(regexp_extract_all(substr(CAST({s} AS VARCHAR), {pos}), {p})) END)",
+                s = a(0),
+                p = re.pattern
+            )
+        }
+        "regexp_substr" => {
+            arity(
+                &c,
+                |n| (2..=5).contains(&n),
+                "REGEXP_SUBSTR(source, pattern [, position [, occurrence [, parameters]]])",
+            )?;
+            let re = Regex::new(&c, c.args.get(4).copied(), c.args[1])?;
+            let pos = c.args.get(2).map_or("1".to_string(), |e| e.to_string());
+            let occ = c.args.get(3).map_or("1".to_string(), |e| e.to_string());
+            // No match is an empty string.
+            format!(
+                "(CASE WHEN ({s}) IS NULL THEN NULL ELSE coalesce(regexp_extract_all(substr(CAST({s} AS VARCHAR), {pos}), {p}, {g})[{occ}], '') END)",
+                s = a(0),
+                p = re.pattern,
+                g = re.group
+            )
+        }
+        "regexp_instr" => {
+            arity(
+                &c,
+                |n| (2..=6).contains(&n),
+                "REGEXP_INSTR(source, pattern [, position [, occurrence [, option [, parameters]]]])",
+            )?;
+            let re = Regex::new(&c, c.args.get(5).copied(), c.args[1])?;
+            let pos = c.args.get(2).map_or("1".to_string(), |e| e.to_string());
+            let occ = c.args.get(3).map_or("1".to_string(), |e| e.to_string());
+            let option = c.args.get(4).map_or("0".to_string(), |e| e.to_string());
+            format!(
+                "courier_regexp_instr(CAST({} AS VARCHAR), {}, {pos}, {occ}, {option})",
+                a(0),
+                re.pattern
+            )
+        }
+        "regexp_replace" => {
+            arity(
+                &c,
+                |n| (2..=5).contains(&n),
+                "REGEXP_REPLACE(source, pattern [, replacement [, position [, parameters]]])",
+            )?;
+            let re = Regex::new(&c, c.args.get(4).copied(), c.args[1])?;
+            let with = c.args.get(2).map_or("''".to_string(), |e| e.to_string());
+            // Every occurrence, from `position` on.
+            match c.args.get(3) {
+                Some(pos) => format!(
+                    "(substr(CAST({s} AS VARCHAR), 1, ({pos}) - 1) || regexp_replace(substr(CAST({s} AS VARCHAR), {pos}), {p}, {with}, 'g'))",
+                    s = a(0),
+                    p = re.pattern
+                ),
+                None => format!("regexp_replace(CAST({} AS VARCHAR), {}, {with}, 'g')", a(0), re.pattern),
+            }
+        }
+        "json_extract_array_element_text" => {
+            arity(
+                &c,
+                |n| n == 2 || n == 3,
+                "JSON_EXTRACT_ARRAY_ELEMENT_TEXT(json_array, position [, null_if_invalid])",
+            )?;
+            // Out of range (or negative) is NULL; a string element comes
+            // back without its quotes, anything else as JSON text.
+            let value = format!(
+                "(CASE WHEN ({i}) < 0 THEN NULL ELSE json_extract_string(CAST({j} AS JSON), '$[' || CAST({i} AS VARCHAR) || ']') END)",
+                j = a(0),
+                i = a(1)
+            );
+            null_if_invalid(&c, 2, &a(0), value)
+        }
+        "json_array_length" => {
+            arity(
+                &c,
+                |n| n == 1 || n == 2,
+                "JSON_ARRAY_LENGTH(json_array [, null_if_invalid])",
+            )?;
+            let value = format!("CAST(json_array_length(CAST({} AS JSON)) AS INTEGER)", a(0));
+            null_if_invalid(&c, 1, &a(0), value)
+        }
+        "ratio_to_report" => {
+            arity(&c, |n| n == 1, "RATIO_TO_REPORT(expression) OVER ([PARTITION BY …])")?;
+            let Some(o) = &f.over else {
+                return Err(TranslateError::unsupported(
+                    "RATIO_TO_REPORT without OVER",
+                    "it is a window function: RATIO_TO_REPORT(x) OVER ([PARTITION BY …])",
+                ));
+            };
+            format!("(CAST({x} AS DOUBLE) / sum({x}) OVER {o})", x = a(0))
+        }
+        "to_number" => {
+            arity(&c, |n| n == 2, "TO_NUMBER(string, 'format')")?;
+            let fmt = literal(&c, c.args[1], "format")?;
+            formats::to_number(&a(0), fmt)?
+        }
+        "convert" if c.args.len() == 2 && matches!(c.args[0], Expr::Identifier(_)) => {
+            let Expr::Identifier(t) = c.args[0] else {
+                unreachable!("matched")
+            };
+            let ty = match t.value.to_ascii_lowercase().as_str() {
+                "datetime" | "timestamp" => "TIMESTAMP".to_string(),
+                "float" | "float8" | "double" => "DOUBLE".to_string(),
+                "decimal" | "numeric" => "DECIMAL(18, 0)".to_string(),
+                other => other.to_string(),
+            };
+            format!("CAST({} AS {ty})", a(1))
+        }
+        "pg_last_copy_id"
         | "pg_last_query_id"
         | "pg_last_copy_count"
         | "hll"
@@ -333,11 +566,6 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
         | "hll_combine"
         | "st_geomfromtext"
         | "st_distance"
-        | "json_typeof"
-        | "is_valid_json"
-        | "is_valid_json_array"
-        | "json_array_length"
-        | "json_extract_array_element_text"
         | "fnv_hash"
         | "func_sha1"
         | "from_varbyte"
@@ -346,16 +574,13 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
         | "current_user_id"
         | "pg_backend_pid"
         | "slice_num"
-        | "months_between"
-        | "add_months"
-        | "date_cmp"
-        | "timestamp_cmp"
-        | "interval_cmp"
         | "crc32"
         | "split_to_array"
         | "subarray"
         | "array_flatten"
-        | "get_array_length" => {
+        | "get_array_length"
+        | "soundex"
+        | "difference" => {
             return Err(TranslateError::unsupported(
                 c.name.to_uppercase(),
                 "it has no DuckDB equivalent in courier yet",
@@ -369,4 +594,123 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
 /// The `OVER (…)` of a window call, if any, to carry over.
 fn over(f: &Function) -> String {
     f.over.as_ref().map_or(String::new(), |o| format!(" OVER {o}"))
+}
+
+/// `value`, or NULL for invalid JSON where the call's `null_if_invalid`
+/// argument (at `at`) is true; invalid JSON is an error otherwise.
+fn null_if_invalid(c: &Call, at: usize, json: &str, value: String) -> String {
+    let on = matches!(c.args.get(at), Some(Expr::Value(v)) if matches!(v.value, Value::Boolean(true)));
+    if on {
+        format!(
+            "(CASE WHEN {}({json}) THEN {value} ELSE NULL END)",
+            super::scalars::JSON_VALID
+        )
+    } else {
+        value
+    }
+}
+
+/// Redshift's SUBSTRING: characters `start` to `start + length - 1`, where
+/// positions before the first simply count as nothing (DuckDB would count a
+/// negative start from the end).
+pub(super) fn substring(s: &str, start: &str, len: Option<&str>) -> String {
+    match len {
+        Some(len) => format!(
+            "substring(CAST({s} AS VARCHAR), greatest({start}, 1), greatest(({start}) + ({len}) - greatest({start}, 1), 0))"
+        ),
+        None => format!("substring(CAST({s} AS VARCHAR), greatest({start}, 1))"),
+    }
+}
+
+/// A Redshift regex pattern and parameters as DuckDB (RE2) takes them.
+struct Regex {
+    /// The pattern expression (with `(?i)` in front for 'i').
+    pattern: String,
+    /// The capture group to return: 1 for 'e', else the whole match.
+    group: u8,
+}
+
+impl Regex {
+    fn new(c: &Call, params: Option<&Expr>, pattern: &Expr) -> Result<Self, TranslateError> {
+        let params = match params {
+            Some(p) => literal(c, p, "parameters")?.to_string(),
+            None => String::new(),
+        };
+        let mut insensitive = false;
+        let mut group = 0;
+        for ch in params.chars() {
+            match ch {
+                'c' => insensitive = false,
+                'i' => insensitive = true,
+                'e' => group = 1,
+                'p' => {}
+                other => {
+                    return Err(TranslateError::unsupported(
+                        format!("{} parameter '{other}'", c.name.to_uppercase()),
+                        "Redshift's parameters are c, i, p and e",
+                    ));
+                }
+            }
+        }
+        if let Expr::Value(v) = pattern
+            && let Value::SingleQuotedString(p) = &v.value
+            && ["(?=", "(?!", "(?<=", "(?<!"].iter().any(|l| p.contains(l))
+        {
+            return Err(TranslateError::unsupported(
+                format!("{} with a look-around (?= (?! in the pattern", c.name.to_uppercase()),
+                "the embedded warehouse's regular expressions (RE2) have no look-around",
+            ));
+        }
+        let pattern = if insensitive {
+            format!("('(?i)' || {pattern})")
+        } else {
+            pattern.to_string()
+        };
+        Ok(Regex { pattern, group })
+    }
+}
+
+/// Does `e` look like a date or timestamp (a typed literal, a cast, a
+/// date function, a column named like one)? Used where Redshift's meaning
+/// depends on the type (TRUNC); a wrong guess is an error, not an answer.
+pub(super) fn temporal(e: &Expr) -> bool {
+    use sqlparser::ast::DataType as D;
+    let temporal_type = |t: &D| {
+        matches!(t, D::Date | D::Timestamp(..) | D::Datetime(_))
+            || matches!(t, D::Custom(n, _) if ["timestamptz", "datetime"].contains(&name_of(n).as_str()))
+    };
+    match e {
+        Expr::TypedString(t) => temporal_type(&t.data_type),
+        Expr::Cast { data_type, .. } => temporal_type(data_type),
+        Expr::Nested(inner) => temporal(inner),
+        Expr::BinaryOp { left, right, .. } => temporal(left) || temporal(right),
+        Expr::Function(f) => match name_of(&f.name).as_str() {
+            "getdate"
+            | "sysdate"
+            | "current_date"
+            | "current_timestamp"
+            | "dateadd"
+            | "add_months"
+            | "date_trunc"
+            | "convert_timezone"
+            | "courier_convert_timezone"
+            | "to_timestamp"
+            | "to_date"
+            | "last_day"
+            | "next_day"
+            | "strptime"
+            | "make_timestamp" => true,
+            // MIN / MAX of a date is a date.
+            "min" | "max" => call(f).is_ok_and(|c| c.args.first().is_some_and(|e| temporal(e))),
+            _ => false,
+        },
+        Expr::Identifier(i) => temporal_name(&i.value),
+        Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|i| temporal_name(&i.value)),
+        _ => false,
+    }
+}
+
+fn temporal_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["date", "time", "timestamp"].iter().any(|s| n.ends_with(s)) || n.ends_with("_at")
 }

@@ -198,6 +198,17 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {
                     "CAST(CAST({inner} AS TIMESTAMPTZ) AS TIMESTAMP)"
                 ))?));
             }
+            if let DataType::Char(len) | DataType::Character(len) = data_type {
+                // CHAR(n): at most n characters, trailing blanks not
+                // significant (LEN and comparisons ignore them); its
+                // OCTET_LENGTH is n (see `functions`).
+                let n = match len {
+                    None => 1,
+                    Some(CharacterLength::IntegerLength { length, .. }) => *length,
+                    Some(CharacterLength::Max) => 4096,
+                };
+                return Ok(Some(parse_expr(&format!("{}({inner}, {n})", functions::CHAR))?));
+            }
             let Some(new_type) = redshift_type(data_type) else {
                 return Ok(None);
             };
@@ -208,6 +219,108 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {
                 format: format.clone(),
             }))
         }
+        // 'YYYYMMDD …' is a date Redshift reads; DuckDB wants dashes.
+        Expr::TypedString(t) if matches!(t.data_type, DataType::Date | DataType::Timestamp(..)) => {
+            let Value::SingleQuotedString(v) = &t.value.value else {
+                return Ok(None);
+            };
+            let digits = v.len() >= 8 && v.as_bytes()[..8].iter().all(u8::is_ascii_digit);
+            if !digits || v.as_bytes().get(8).is_some_and(|b| b.is_ascii_digit()) {
+                return Ok(None);
+            }
+            let fixed = format!("{}-{}-{}{}", &v[..4], &v[4..6], &v[6..8], &v[8..]);
+            let mut t = t.clone();
+            t.value.value = Value::SingleQuotedString(fixed);
+            Ok(Some(Expr::TypedString(t)))
+        }
+        Expr::Interval(i) => interval(i),
+        Expr::Convert {
+            expr: inner,
+            data_type: Some(t),
+            charset: None,
+            ..
+        } => {
+            let cast = Expr::Cast {
+                kind: sqlparser::ast::CastKind::Cast,
+                expr: inner.clone(),
+                data_type: t.clone(),
+                format: None,
+            };
+            Ok(Some(rewrite_expr(&cast)?.unwrap_or(cast)))
+        }
+        Expr::SimilarTo {
+            negated,
+            expr: inner,
+            pattern,
+            escape_char,
+        } => {
+            let Expr::Value(v) = pattern.as_ref() else {
+                return Err(TranslateError::unsupported(
+                    "SIMILAR TO with a computed pattern",
+                    "give the pattern as a string literal",
+                ));
+            };
+            let Value::SingleQuotedString(p) = &v.value else {
+                return Err(TranslateError::unsupported(
+                    "SIMILAR TO pattern",
+                    "give it as a string literal",
+                ));
+            };
+            let escape = match escape_char.as_deref() {
+                None => Some('\\'),
+                Some(Expr::Value(v)) => match &v.value {
+                    Value::SingleQuotedString(e) if e.chars().count() == 1 => e.chars().next(),
+                    Value::SingleQuotedString(e) if e.is_empty() => None,
+                    _ => return Err(TranslateError::unsupported("SIMILAR TO … ESCAPE", "give one character")),
+                },
+                Some(_) => return Err(TranslateError::unsupported("SIMILAR TO … ESCAPE", "give one character")),
+            };
+            let re = similar_to_regex(p, escape).replace('\'', "''");
+            let not = if *negated { "NOT " } else { "" };
+            Ok(Some(parse_expr(&format!(
+                "({not}regexp_full_match(CAST({inner} AS VARCHAR), '{re}'))"
+            ))?))
+        }
+        Expr::Substring {
+            expr: inner,
+            substring_from: Some(from),
+            substring_for,
+            ..
+        } => Ok(Some(parse_expr(&functions::substring(
+            &inner.to_string(),
+            &from.to_string(),
+            substring_for.as_ref().map(|e| e.to_string()).as_deref(),
+        ))?)),
+        Expr::AtTimeZone { timestamp, time_zone } => {
+            // The session is UTC. A TIMESTAMP at a zone is that zone's wall
+            // time as a UTC instant; a TIMESTAMPTZ (held as its UTC
+            // instant) at a zone is the wall time there.
+            if let Expr::Value(v) = time_zone.as_ref()
+                && let Value::SingleQuotedString(z) = &v.value
+            {
+                super::timezone::Zone::parse(z)
+                    .map_err(|why| TranslateError::unsupported(format!("AT TIME ZONE '{z}'"), why))?;
+            }
+            let tz_input = matches!(timestamp.as_ref(), Expr::TypedString(t) if is_timestamptz(&t.data_type))
+                || matches!(timestamp.as_ref(), Expr::Cast { expr, .. } if matches!(expr.as_ref(), Expr::Cast { data_type, .. } if is_timestamptz(data_type)));
+            let f = super::timezone::FUNCTION;
+            let sql = if tz_input {
+                format!("{f}('UTC', {time_zone}, CAST({timestamp} AS TIMESTAMP))")
+            } else {
+                format!("{f}({time_zone}, 'UTC', CAST({timestamp} AS TIMESTAMP))")
+            };
+            Ok(Some(parse_expr(&sql)?))
+        }
+        Expr::Function(f) if f.null_treatment.is_some() => {
+            // IGNORE NULLS goes inside the parentheses in DuckDB.
+            let mut f = f.clone();
+            let treatment = f.null_treatment.take().expect("matched");
+            if let sqlparser::ast::FunctionArguments::List(l) = &mut f.args {
+                l.clauses
+                    .push(sqlparser::ast::FunctionArgumentClause::IgnoreOrRespectNulls(treatment));
+            }
+            Ok(Some(functions::function(&f)?.unwrap_or(Expr::Function(f))))
+        }
         Expr::Function(f) => functions::function(f),
         _ => Ok(None),
     }
@@ -215,6 +328,16 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {
 
 /// Redshift types DuckDB spells differently.
 fn redshift_type(t: &DataType) -> Option<DataType> {
+    use sqlparser::ast::ExactNumberInfo as N;
+    match t {
+        // FLOAT is double precision in Redshift (DuckDB's is 4 bytes).
+        DataType::Float(N::None) => return Some(DataType::Double(N::None)),
+        DataType::Float(N::Precision(p)) if *p > 24 => return Some(DataType::Double(N::None)),
+        // DECIMAL without (p, s) is DECIMAL(18, 0) in Redshift.
+        DataType::Decimal(N::None) => return Some(DataType::Decimal(N::PrecisionAndScale(18, 0))),
+        DataType::Numeric(N::None) => return Some(DataType::Numeric(N::PrecisionAndScale(18, 0))),
+        _ => {}
+    }
     let DataType::Custom(name, _) = t else { return None };
     match name_of(name).as_str() {
         "varbyte" | "varbinary" => Some(DataType::Blob(None)),
@@ -239,5 +362,119 @@ fn is_timestamptz(t: &DataType) -> bool {
         DataType::Timestamp(_, tz) => matches!(tz, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz),
         DataType::Custom(name, _) => name_of(name) == "timestamptz",
         _ => false,
+    }
+}
+
+/// A Redshift interval literal as DuckDB reads it: Redshift's unit
+/// abbreviations (`1w, 1h, 1m, 1s`, `52 weeks`, `2 qtrs`) spelled out.
+fn interval(i: &sqlparser::ast::Interval) -> Result<Option<Expr>, TranslateError> {
+    let Expr::Value(v) = i.value.as_ref() else {
+        return Ok(None);
+    };
+    let Value::SingleQuotedString(text) = &v.value else {
+        return Ok(None);
+    };
+    if i.leading_field.is_some() {
+        if text.trim().parse::<f64>().is_ok() {
+            return Ok(None);
+        }
+        return Err(TranslateError::unsupported(
+            format!("INTERVAL '{text}' with a field qualifier"),
+            "the qualifier's truncation is not kept; write the interval without it",
+        ));
+    }
+    // Split "1w, 1h" / "1 day 2 hours" / "-3 months" into (number, unit).
+    let spaced: String = text
+        .chars()
+        .fold((String::new(), None::<bool>), |(mut out, prev_digit), ch| {
+            let digit = ch.is_ascii_digit() || ch == '.';
+            if ch.is_alphabetic() && prev_digit == Some(true) {
+                out.push(' ');
+            }
+            out.push(if ch == ',' { ' ' } else { ch });
+            (
+                out,
+                if ch.is_whitespace() || ch == ',' {
+                    prev_digit
+                } else {
+                    Some(digit)
+                },
+            )
+        })
+        .0;
+    let words: Vec<&str> = spaced.split_whitespace().collect();
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < words.len() {
+        let n = words[k];
+        if n.parse::<f64>().is_err() {
+            return Ok(None); // a form DuckDB reads itself ('1 day 02:00:00')
+        }
+        let Some(unit) = words.get(k + 1) else {
+            out.push(format!("{n} second"));
+            break;
+        };
+        let lower = unit.to_ascii_lowercase();
+        let lower = match lower.as_str() {
+            "ms" | "msec" | "msecs" | "milliseconds" => "millisecond",
+            "us" | "usec" | "usecs" | "microseconds" => "microsecond",
+            other => other.trim_end_matches('s'),
+        };
+        let (factor, unit) = match lower {
+            "millennium" | "millennia" | "mil" => (1000.0, "year"),
+            "century" | "centurie" | "c" | "cent" => (100.0, "year"),
+            "decade" | "dec" => (10.0, "year"),
+            "year" | "y" | "yr" => (1.0, "year"),
+            "quarter" | "qtr" | "q" => (3.0, "month"),
+            "month" | "mon" => (1.0, "month"),
+            "week" | "w" | "wk" => (1.0, "week"),
+            "day" | "d" => (1.0, "day"),
+            "hour" | "h" | "hr" => (1.0, "hour"),
+            "minute" | "m" | "min" => (1.0, "minute"),
+            "second" | "" | "sec" => (1.0, "second"),
+            "millisecond" => (1.0, "millisecond"),
+            "microsecond" => (1.0, "microsecond"),
+            other => {
+                return Err(TranslateError::unsupported(
+                    format!("INTERVAL unit {other:?}"),
+                    "use year, month, week, day, hour, minute, second (or their abbreviations)",
+                ));
+            }
+        };
+        let value: f64 = n.parse().expect("checked");
+        out.push(format!("{} {unit}", value * factor));
+        k += 2;
+    }
+    Ok(Some(parse_expr(&format!("INTERVAL '{}'", out.join(" ")))?))
+}
+
+/// A SIMILAR TO pattern as a regular expression for a full match: `%` and
+/// `_` are SQL's wildcards, `| * + ? {m,n} ( ) [ ]` mean what they mean in
+/// a regex, every other character (`.` too) is itself.
+fn similar_to_regex(p: &str, escape: Option<char>) -> String {
+    let mut out = String::new();
+    let mut chars = p.chars();
+    while let Some(ch) = chars.next() {
+        if Some(ch) == escape {
+            if let Some(next) = chars.next() {
+                out.push_str(&regex_literal(next));
+            }
+            continue;
+        }
+        match ch {
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '|' | '*' | '+' | '?' | '{' | '}' | '(' | ')' | '[' | ']' => out.push(ch),
+            other => out.push_str(&regex_literal(other)),
+        }
+    }
+    out
+}
+
+fn regex_literal(ch: char) -> String {
+    if ch.is_alphanumeric() || ch == ' ' || ch == '_' {
+        ch.to_string()
+    } else {
+        format!("\\{ch}")
     }
 }
