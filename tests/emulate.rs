@@ -516,3 +516,103 @@ async fn a_result_past_100_mb_is_refused_with_why() {
     assert!(error.contains("the Data API returns at most 100 MB"), "{error}");
     execute(&c, "SELECT 1").await;
 }
+
+#[path = "cases/fixture.rs"]
+mod fixture;
+#[path = "cases/redshift_functions.rs"]
+mod functions;
+
+/// A Data API field as the function cases write answers.
+fn field_text(f: &Field) -> Option<String> {
+    match f {
+        Field::IsNull(true) => None,
+        Field::LongValue(v) => Some(v.to_string()),
+        Field::DoubleValue(v) => Some(v.to_string()),
+        Field::StringValue(s) => Some(s.clone()),
+        Field::BooleanValue(b) => Some(b.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+/// The documented Redshift function cases, through the Data API as a
+/// client sends them: the same answers as on the embedded warehouse, and
+/// the refused ones fail naming what is not supported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redshift_functions_give_their_documented_answers_through_the_data_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path());
+    let c = data_api(&emu.redshift_data);
+    let mut setup: Vec<String> = Vec::new();
+    for (_, text) in courier::backend::embedded::warehouse::SCHEMA_SQL {
+        let code: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        setup.extend(
+            code.split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
+    }
+    setup.extend(
+        fixture::DATA
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from),
+    );
+    let refs: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let (status, error) = batch(&c, &refs).await;
+    assert_eq!(status, StatusString::Finished, "{error:?}");
+
+    let mut failures = Vec::new();
+    for (function, sql, want) in functions::CASES {
+        let out = c
+            .execute_statement()
+            .sql(*sql)
+            .database("dev")
+            .workgroup_name("courier")
+            .send()
+            .await
+            .unwrap();
+        let id = out.id().unwrap().to_string();
+        let (status, error) = wait(&c, &id).await;
+        if status != StatusString::Finished {
+            failures.push(format!("{function}: {sql}\n  error: {error:?}"));
+            continue;
+        }
+        let result = c.get_statement_result().id(&id).send().await.unwrap();
+        let rows: Vec<Vec<Option<String>>> = result
+            .records()
+            .iter()
+            .map(|r| r.iter().map(field_text).collect())
+            .collect();
+        if !fixture::rows_match(&rows, want) {
+            failures.push(format!("{function}: {sql}\n  want {want:?}\n  got  {rows:?}"));
+        }
+    }
+    for (sql, names) in functions::REFUSED {
+        let out = c
+            .execute_statement()
+            .sql(*sql)
+            .database("dev")
+            .workgroup_name("courier")
+            .send()
+            .await
+            .unwrap();
+        let (status, error) = wait(&c, out.id().unwrap()).await;
+        let error = error.unwrap_or_default();
+        if status != StatusString::Failed || !error.contains(names) {
+            failures.push(format!("refused {sql}: {status:?} {error}"));
+        }
+    }
+    println!(
+        "{} documented answers and {} refusals through the Data API, {} differ",
+        functions::CASES.len(),
+        functions::REFUSED.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -610,3 +610,83 @@ fn documented_queries_the_embedded_warehouse_cannot_answer_alike_are_refused_by_
         assert!(e.contains(names) && e.contains("not supported"), "{sql}\n  -> {e}");
     }
 }
+
+/// Wrong argument counts and values: an error that names the function (and
+/// Redshift's form of the call), never a raw DuckDB binder message alone.
+#[test]
+fn bad_calls_get_errors_that_name_the_function() {
+    let conn = setup();
+    courier::dialect::install(&conn).unwrap();
+    for (sql, names) in [
+        ("SELECT ADD_MONTHS('2008-01-01')", "ADD_MONTHS with 1 arguments"),
+        (
+            "SELECT MONTHS_BETWEEN('2008-01-01', '2008-02-01', 3)",
+            "MONTHS_BETWEEN with 3 arguments",
+        ),
+        ("SELECT NEXT_DAY('2014-08-20')", "NEXT_DAY(date, 'day')"),
+        (
+            "SELECT NEXT_DAY('2014-08-20', 'Funday')",
+            "NEXT_DAY: invalid day name Funday",
+        ),
+        ("SELECT DATE_CMP('2008-01-01')", "DATE_CMP with 1 arguments"),
+        ("SELECT INITCAP('a', 'b')", "INITCAP(string)"),
+        ("SELECT CONCAT('a', 'b', 'c')", "CONCAT(expression1, expression2)"),
+        ("SELECT BTRIM()", "BTRIM with 0 arguments"),
+        (
+            "SELECT SPLIT_PART('a,b', ',')",
+            "SPLIT_PART(string, delimiter, position)",
+        ),
+        ("SELECT REGEXP_COUNT('abc')", "REGEXP_COUNT with 1 arguments"),
+        (
+            "SELECT REGEXP_SUBSTR('abc', 'b', 1, 1, 'x')",
+            "REGEXP_SUBSTR parameter 'x'",
+        ),
+        (
+            "SELECT REGEXP_INSTR('abc', 'b', 1, 1, 0, 'i', 7)",
+            "REGEXP_INSTR with 7 arguments",
+        ),
+        ("SELECT STRTOL('zz', 10)", "STRTOL: invalid digit z for base 10"),
+        ("SELECT STRTOL('10', 99)", "STRTOL: base must be 2 to 36"),
+        ("SELECT STRTOL('10')", "STRTOL(num_string, base)"),
+        (
+            "SELECT TO_NUMBER('abc', '999')",
+            "TO_NUMBER: abc does not match the format 999",
+        ),
+        ("SELECT TO_NUMBER('12', 'abc')", "TO_NUMBER format 'abc'"),
+        ("SELECT TO_CHAR(12.5, '99V9')", "TO_CHAR with the numeric format '99V9'"),
+        (
+            "SELECT JSON_EXTRACT_PATH_TEXT('{\"a\":', 'a')",
+            "JSON_EXTRACT_PATH_TEXT: JSON parsing error",
+        ),
+        (
+            "SELECT JSON_ARRAY_LENGTH('[1,2')",
+            "JSON_ARRAY_LENGTH: JSON parsing error",
+        ),
+        (
+            "SELECT JSON_EXTRACT_ARRAY_ELEMENT_TEXT('[1,', 0)",
+            "JSON_EXTRACT_ARRAY_ELEMENT_TEXT: JSON parsing error",
+        ),
+        ("SELECT JSON_ARRAY_LENGTH()", "JSON_ARRAY_LENGTH with 0 arguments"),
+        (
+            "SELECT RATIO_TO_REPORT(OrderValue) FROM factOrders",
+            "RATIO_TO_REPORT without OVER",
+        ),
+        ("SELECT ROUND(1, 2, 3)", "ROUND with 3 arguments"),
+        ("SELECT POWER(2)", "POWER(base, exponent)"),
+        ("SELECT SELECT DEXP()", "SQL syntax error"),
+        ("SELECT DEXP()", "DEXP with 0 arguments"),
+        ("SELECT INTERVAL '3 fortnights'", "INTERVAL unit \"fortnight\""),
+        (
+            "SELECT 'abc' SIMILAR TO CustomerName FROM dimCustomers",
+            "SIMILAR TO with a computed pattern",
+        ),
+        (
+            "SELECT TIMESTAMP '2001-02-16 20:38:40' AT TIME ZONE 'Mars/Olympus'",
+            "AT TIME ZONE 'Mars/Olympus'",
+        ),
+        ("SELECT SOUNDEX('Amazon')", "SOUNDEX is not supported"),
+    ] {
+        let e = run_query(&conn, sql).unwrap_err().to_string();
+        assert!(e.contains(names), "{sql}\n  -> {e}");
+    }
+}

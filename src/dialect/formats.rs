@@ -196,9 +196,13 @@ pub fn to_number(s_sql: &str, fmt: &str) -> Result<String, TranslateError> {
         .find(['D', '.'])
         .map_or(0, |at| upper[at..].chars().filter(|c| *c == '9' || *c == '0').count());
     Ok(format!(
-        "(CASE WHEN ({s}) IS NULL THEN NULL ELSE (CASE WHEN regexp_matches(CAST({s} AS VARCHAR), '[-<]') THEN -1 ELSE 1 END) \
+        "(CASE WHEN ({s}) IS NULL THEN NULL \
+         WHEN NOT regexp_matches(CAST({s} AS VARCHAR), '[0-9]') \
+         THEN error('TO_NUMBER: ' || CAST({s} AS VARCHAR) || ' does not match the format {f}') \
+         ELSE (CASE WHEN regexp_matches(CAST({s} AS VARCHAR), '[-<]') THEN -1 ELSE 1 END) \
          * CAST(regexp_replace(CAST({s} AS VARCHAR), '[^0-9.]', '', 'g') AS DECIMAL(38, {scale})) END)",
-        s = s_sql
+        s = s_sql,
+        f = fmt.replace('\'', "''")
     ))
 }
 

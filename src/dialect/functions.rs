@@ -105,8 +105,73 @@ fn order_by_sql(items: &[OrderByExpr]) -> String {
     items.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
 }
 
+/// The argument counts of functions that DuckDB (or a macro of courier's)
+/// runs as written, with Redshift's form for the error when a call has
+/// another count.
+const FORMS: &[(&str, &[usize], &str)] = &[
+    ("add_months", &[2], "ADD_MONTHS({date | timestamp}, integer)"),
+    ("months_between", &[2], "MONTHS_BETWEEN(date1, date2)"),
+    ("next_day", &[2], "NEXT_DAY(date, 'day')"),
+    ("date_cmp", &[2], "DATE_CMP(date1, date2)"),
+    ("timestamp_cmp", &[2], "TIMESTAMP_CMP(timestamp1, timestamp2)"),
+    ("date_cmp_timestamp", &[2], "DATE_CMP_TIMESTAMP(date, timestamp)"),
+    ("timestamp_cmp_date", &[2], "TIMESTAMP_CMP_DATE(timestamp, date)"),
+    ("interval_cmp", &[2], "INTERVAL_CMP(interval1, interval2)"),
+    ("timeofday", &[0], "TIMEOFDAY()"),
+    ("initcap", &[1], "INITCAP(string)"),
+    ("replicate", &[2], "REPLICATE(string, integer)"),
+    ("quote_ident", &[1], "QUOTE_IDENT(string)"),
+    ("quote_literal", &[1], "QUOTE_LITERAL(string)"),
+    ("dexp", &[1], "DEXP(number)"),
+    ("dlog1", &[1], "DLOG1(number)"),
+    ("dlog10", &[1], "DLOG10(number)"),
+    ("strtol", &[2], "STRTOL(num_string, base)"),
+    ("is_valid_json", &[1], "IS_VALID_JSON(json_string)"),
+    ("is_valid_json_array", &[1], "IS_VALID_JSON_ARRAY(json_array)"),
+    ("json_typeof", &[1], "JSON_TYPEOF(super_expression)"),
+    ("len", &[1], "LEN(expression)"),
+    ("charindex", &[2], "CHARINDEX(substring, string)"),
+    ("getdate", &[0], "GETDATE()"),
+    ("last_day", &[1], "LAST_DAY({date | timestamp})"),
+    ("strpos", &[2], "STRPOS(string, substring)"),
+    ("split_part", &[3], "SPLIT_PART(string, delimiter, position)"),
+    (
+        "translate",
+        &[3],
+        "TRANSLATE(expression, characters_to_replace, characters_to_substitute)",
+    ),
+    ("reverse", &[1], "REVERSE(expression)"),
+    ("upper", &[1], "UPPER(string)"),
+    ("lower", &[1], "LOWER(string)"),
+    ("ascii", &[1], "ASCII(string)"),
+    ("left", &[2], "LEFT(string, integer)"),
+    ("right", &[2], "RIGHT(string, integer)"),
+    ("replace", &[3], "REPLACE(string, old_chars, new_chars)"),
+    ("ltrim", &[1, 2], "LTRIM(string [, trim_chars])"),
+    ("rtrim", &[1, 2], "RTRIM(string [, trim_chars])"),
+    ("median", &[1], "MEDIAN(median_expression)"),
+    ("abs", &[1], "ABS(number)"),
+    ("sqrt", &[1], "SQRT(expression)"),
+    ("cbrt", &[1], "CBRT(number)"),
+    ("ln", &[1], "LN(expression)"),
+    ("exp", &[1], "EXP(expression)"),
+    ("power", &[2], "POWER(base, exponent)"),
+    ("pow", &[2], "POW(base, exponent)"),
+    ("mod", &[2], "MOD(number1, number2)"),
+    ("sign", &[1], "SIGN(number)"),
+    ("pi", &[0], "PI()"),
+    ("round", &[1, 2], "ROUND(number [, integer])"),
+    ("trunc", &[1, 2], "TRUNC(number [, integer]) or TRUNC(timestamp)"),
+    ("ceil", &[1], "CEIL(number)"),
+    ("ceiling", &[1], "CEILING(number)"),
+    ("floor", &[1], "FLOOR(number)"),
+];
+
 pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
     let c = call(f)?;
+    if let Some((_, counts, form)) = FORMS.iter().find(|(n, _, _)| *n == c.name) {
+        arity(&c, |n| counts.contains(&n), form)?;
+    }
     let a = |i: usize| c.args[i].to_string();
     let sql = match c.name.as_str() {
         "date_part" | "pgdate_part" => {
@@ -351,15 +416,7 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
                 a(0),
                 path.replace('\'', "''")
             );
-            if invalid_ok {
-                format!(
-                    "(CASE WHEN {}({}) THEN {value} ELSE NULL END)",
-                    super::scalars::JSON_VALID,
-                    a(0)
-                )
-            } else {
-                value
-            }
+            null_if_invalid(&c, if invalid_ok { c.args.len() - 1 } else { usize::MAX }, &a(0), value)
         }
         "json_parse" => {
             arity(&c, |n| n == 1, "JSON_PARSE(json_string)")?;
@@ -600,14 +657,19 @@ fn over(f: &Function) -> String {
 /// argument (at `at`) is true; invalid JSON is an error otherwise.
 fn null_if_invalid(c: &Call, at: usize, json: &str, value: String) -> String {
     let on = matches!(c.args.get(at), Some(Expr::Value(v)) if matches!(v.value, Value::Boolean(true)));
-    if on {
-        format!(
-            "(CASE WHEN {}({json}) THEN {value} ELSE NULL END)",
-            super::scalars::JSON_VALID
-        )
+    let otherwise = if on {
+        "NULL".to_string()
     } else {
-        value
-    }
+        // Redshift's error, naming the function.
+        format!(
+            "error('{}: JSON parsing error: ' || CAST({json} AS VARCHAR))",
+            c.name.to_uppercase()
+        )
+    };
+    format!(
+        "(CASE WHEN ({json}) IS NULL THEN NULL WHEN {}({json}) THEN {value} ELSE {otherwise} END)",
+        super::scalars::JSON_VALID
+    )
 }
 
 /// Redshift's SUBSTRING: characters `start` to `start + length - 1`, where

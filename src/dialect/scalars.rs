@@ -154,8 +154,8 @@ pub fn to_char(v: f64, fmt: &str) -> Result<String, String> {
         .iter()
         .filter(|t| is_digit(t))
         .count();
-    // A point before the first digit position is outside the body.
-    let point = point.filter(|p| *p >= first_digit);
+    // A point before the first digit position starts the body.
+    let lead_point = point.is_some_and(|p| p < first_digit);
     let frac_slots = point.map_or(0, |p| toks[p..].iter().filter(|t| is_digit(t)).count());
     let negative = v < 0.0;
     let text = format!("{:.*}", frac_slots, v.abs());
@@ -169,7 +169,10 @@ pub fn to_char(v: f64, fmt: &str) -> Result<String, String> {
     let mut frac_digits = frac_part.chars();
     let mut slot = 0; // integer slot, from the left
     let mut started = false;
-    let mut seen_point = false;
+    let mut seen_point = lead_point;
+    if lead_point {
+        body.push('.');
+    }
     for t in &toks[first_digit..=last_digit] {
         match t {
             Tok::Nine | Tok::Zero if !seen_point => {
@@ -177,7 +180,7 @@ pub fn to_char(v: f64, fmt: &str) -> Result<String, String> {
                 slot += 1;
                 if overflow {
                     body.push('#');
-                } else if from_right <= int_digits.len() {
+                } else if from_right >= 1 && from_right <= int_digits.len() {
                     body.push(int_digits[int_digits.len() - from_right]);
                     started = true;
                 } else if *t == Tok::Zero || started {
@@ -319,5 +322,27 @@ mod tests {
             assert_eq!(to_char(v, f).unwrap(), want, "{v} {f}");
         }
         assert!(to_char(1.0, "XYZ").is_err());
+        // Odd values and formats never panic.
+        for v in [f64::NAN, f64::INFINITY, -f64::INFINITY, 1e300, -0.0, 0.0, 0.004] {
+            for f in [
+                "9",
+                "D9",
+                ".9",
+                "9D",
+                "9PR",
+                "S9",
+                "9S",
+                "MI9",
+                "9MI",
+                "FM9D99",
+                "0G0",
+                "L9",
+                "9,9,9",
+                "$9",
+                "99\u{3000}9",
+            ] {
+                let _ = to_char(v, f);
+            }
+        }
     }
 }
