@@ -403,3 +403,29 @@ fn a_replaying_shard_shows_what_is_left() {
     let s = screen(&app(false), &snap, 140, 36);
     assert!(s.contains("⟲ 1234"), "{s}");
 }
+
+/// Scroll knows the viewport: after scrolling a result to its end, the
+/// first Up moves the view (it used to take up to a screen of presses).
+#[test]
+fn scrolling_up_from_the_end_of_a_result_moves_at_once() {
+    let mut a = app(false);
+    let snap = fixture(4, 200);
+    a.focus = Pane::Queries;
+    let first = screen(&a, &snap, 140, 36);
+    let rows = |s: &str| {
+        s.lines()
+            .find_map(|l| l.split("rows ").nth(1).map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
+            .unwrap_or_default()
+    };
+    assert!(rows(&first).starts_with("1-"), "{first}");
+    for _ in 0..40 {
+        a.handle_key(&KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE), &snap);
+    }
+    let end = rows(&screen(&a, &snap, 140, 36));
+    assert!(end.ends_with("-200"), "at the end: {end}");
+    a.handle_key(&key('k'), &snap);
+    let up = rows(&screen(&a, &snap, 140, 36));
+    let top = |r: &str| r.split('-').next().unwrap().parse::<usize>().unwrap();
+    println!("end {end}, one up {up}");
+    assert_eq!(top(&up), top(&end) - 1, "one Up from the end moves one row");
+}

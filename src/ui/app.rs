@@ -42,6 +42,10 @@ pub struct App {
     pub dimension_selected: usize,
     pub query_index: usize,
     pub query_scroll: usize,
+    /// Result rows the queries pane showed at its last frame: scrolling
+    /// stops where the last row is at the bottom, so the first Up after
+    /// the end moves the view.
+    pub query_viewport: std::cell::Cell<usize>,
     pub help: bool,
     pub read_only: bool,
     pub lag: LagThresholds,
@@ -70,6 +74,7 @@ impl App {
             dimension_selected: 0,
             query_index: 0,
             query_scroll: 0,
+            query_viewport: std::cell::Cell::new(1),
             help: false,
             read_only,
             lag,
@@ -262,7 +267,8 @@ impl App {
                     .get(self.query_index)
                     .and_then(|q| q.last.as_ref())
                     .map_or(0, |r| r.rows.len());
-                self.query_scroll = clamp(self.query_scroll, rows);
+                let last_top = rows.saturating_sub(self.query_viewport.get().max(1)) + 1;
+                self.query_scroll = clamp(self.query_scroll.min(last_top.saturating_sub(1)), last_top);
             }
             Pane::Generator => {}
         }

@@ -55,6 +55,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         return;
     }
     let visible = body.height.saturating_sub(1) as usize;
+    app.query_viewport.set(visible.max(1));
     let start = app.query_scroll.min(r.rows.len().saturating_sub(visible.max(1)));
     status.push(Span::styled(
         format!(
