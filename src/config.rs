@@ -523,7 +523,12 @@ impl Config {
             1024,
             1 << 34,
         )?;
-        range("generator.rate", self.generator.rate as u64, 0, 10_000_000)?;
+        range(
+            "generator.rate",
+            self.generator.rate as u64,
+            0,
+            crate::engine::snapshot::MAX_RATE as u64,
+        )?;
         range("generator.batch_records", self.generator.batch_records as u64, 1, 500)?;
         range(
             "ingester.batch_records",

@@ -1145,3 +1145,26 @@ async fn open_orders_of_a_stopped_run_get_their_status_updates_after_a_restart()
         first.acknowledged_orders
     );
 }
+
+/// `+` / `-` are steps from the rate the engine has, not from the one a
+/// (possibly stale) snapshot showed: two quick presses make two steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_steps_apply_to_the_engines_own_rate() {
+    use courier::engine::snapshot::RateStep;
+    let (_dir, cfg, paths) = paused_engine("");
+    let (ports, _stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    let handle = engine::start(setup::engine_settings(&cfg, &paths, Some(1000), true, false), ports);
+    let mut rx = handle.snapshots.clone();
+    for step in [RateStep::Up, RateStep::Up, RateStep::Down] {
+        handle.commands.send(engine::Command::ScaleRate(step)).await.unwrap();
+    }
+    // 1000 → 1250 → 1562 → 1250 (−20%) → 1562: each step from the last.
+    handle
+        .commands
+        .send(engine::Command::ScaleRate(RateStep::Up))
+        .await
+        .unwrap();
+    wait_for(&mut rx, "four steps", |s| s.generator.target_rate == 1562).await;
+    handle.stop();
+    handle.wait().await.unwrap();
+}

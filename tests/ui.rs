@@ -115,8 +115,13 @@ fn keys_send_commands_and_read_only_refuses_mutations() {
     let mut a = app(false);
     assert_eq!(a.handle_key(&key('p'), &snap), Some(Command::ToggleGenerator));
     assert_eq!(a.handle_key(&key('R'), &snap), Some(Command::ReloadAllDimensions));
-    assert_eq!(a.handle_key(&key('+'), &snap), Some(Command::SetRate(1250)));
-    assert_eq!(a.handle_key(&key('-'), &snap), Some(Command::SetRate(800)));
+    assert_eq!(a.handle_key(&key('+'), &snap), Some(Command::ScaleRate(RateStep::Up)));
+    assert_eq!(a.handle_key(&key('-'), &snap), Some(Command::ScaleRate(RateStep::Down)));
+    assert_eq!(RateStep::Up.apply(1000), 1250);
+    assert_eq!(RateStep::Down.apply(1000), 800);
+    assert_eq!(RateStep::Up.apply(MAX_RATE), MAX_RATE);
+    assert_eq!(RateStep::Down.apply(1), 1);
+    assert_eq!(RateStep::Up.apply(0), 1);
     assert_eq!(a.handle_key(&key('x'), &snap), Some(Command::RunQuery(0)));
     assert_eq!(
         a.handle_key(&KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL), &snap),
@@ -414,7 +419,11 @@ fn scrolling_up_from_the_end_of_a_result_moves_at_once() {
     let first = screen(&a, &snap, 140, 36);
     let rows = |s: &str| {
         s.lines()
-            .find_map(|l| l.split("rows ").nth(1).map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
+            .find_map(|l| {
+                l.split("rows ")
+                    .nth(1)
+                    .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+            })
             .unwrap_or_default()
     };
     assert!(rows(&first).starts_with("1-"), "{first}");

@@ -358,10 +358,14 @@ async fn handle_command(
         Command::ResumeGenerator => ctl_tx.send_modify(|c| c.paused = false),
         Command::ToggleGenerator => ctl_tx.send_modify(|c| c.paused = !c.paused),
         Command::SetRate(rate) => {
-            let rate = rate.min(10_000_000);
+            let rate = rate.min(snapshot::MAX_RATE);
             shared.target_rate.store(rate as u64, Ordering::Relaxed);
             ctl_tx.send_modify(|c| c.rate = rate);
         }
+        Command::ScaleRate(step) => ctl_tx.send_modify(|c| {
+            c.rate = step.apply(c.rate);
+            shared.target_rate.store(c.rate as u64, Ordering::Relaxed);
+        }),
         Command::RunQuery(i) => runner.run_now(i),
         Command::Rewind { shard, to } => {
             let known = shared.shard_ids();

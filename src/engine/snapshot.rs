@@ -236,6 +236,9 @@ pub enum Command {
     ResumeGenerator,
     ToggleGenerator,
     SetRate(u32),
+    /// Raise (+25%) or lower (−20%) the generator's rate from what the
+    /// engine has now (not from a snapshot that may be stale).
+    ScaleRate(RateStep),
     /// Re-run query `index` (into `Snapshot::queries`) now.
     RunQuery(usize),
     /// Re-read `sql/queries` from disk.
@@ -256,6 +259,27 @@ impl Command {
     /// Whether this command changes the pipeline (refused under `--read-only`).
     pub fn is_mutation(&self) -> bool {
         !matches!(self, Command::RunQuery(_) | Command::ReloadQueries)
+    }
+}
+
+/// The most events/s the generator is asked for (config, commands, keys).
+pub const MAX_RATE: u32 = 10_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateStep {
+    Up,
+    Down,
+}
+
+impl RateStep {
+    /// The rate one step from `rate`: +25% or −20% (at least 1), within
+    /// 1..=`MAX_RATE`.
+    pub fn apply(self, rate: u32) -> u32 {
+        match self {
+            RateStep::Up => rate.saturating_add((rate / 4).max(1)).min(MAX_RATE),
+            RateStep::Down => rate.saturating_sub((rate / 5).max(1)).max(1),
+        }
     }
 }
 

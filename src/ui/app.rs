@@ -8,7 +8,7 @@ use ratatui::crossterm::event::KeyEvent;
 
 use super::keymap::{Action, Key, Keymap};
 use super::overlay::Overlay;
-use crate::engine::snapshot::{Command, Snapshot};
+use crate::engine::snapshot::{Command, RateStep, Snapshot};
 use crate::ops::{OpReply, OpRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,14 +179,8 @@ impl App {
             }
             Action::ReloadAll => Some(Command::ReloadAllDimensions),
             Action::Pause => Some(Command::ToggleGenerator),
-            Action::RateUp => {
-                let r = snap.generator.target_rate;
-                Some(Command::SetRate(r.saturating_add((r / 4).max(1)).min(10_000_000)))
-            }
-            Action::RateDown => {
-                let r = snap.generator.target_rate;
-                Some(Command::SetRate(r.saturating_sub((r / 5).max(1)).max(1)))
-            }
+            Action::RateUp => Some(Command::ScaleRate(RateStep::Up)),
+            Action::RateDown => Some(Command::ScaleRate(RateStep::Down)),
             Action::RerunQuery => {
                 (self.query_index < snap.queries.len()).then_some(Command::RunQuery(self.query_index))
             }
@@ -290,6 +284,7 @@ fn describe(c: &Command, snap: &Snapshot) -> String {
         Command::PauseGenerator => "pausing the generator".into(),
         Command::ResumeGenerator => "resuming the generator".into(),
         Command::SetRate(r) => format!("generator rate → {r}/s"),
+        Command::ScaleRate(step) => format!("generator rate → {}/s", step.apply(snap.generator.target_rate)),
         Command::RunQuery(i) => {
             format!(
                 "running {}",
