@@ -1,7 +1,7 @@
 //! Link the release binary with GNU ld (bfd) where it is installed, instead
 //! of rustc's default LLD. Same code, laid out so that the pages the running
 //! pipeline touches are fewer: at 100,000 events/s the binary's resident code
-//! is ~54 MB linked by bfd vs ~60 MB by LLD (README, Performance). Tests and
+//! is ~54 MB linked by bfd vs ~60 MB by LLD (docs/PERFORMANCE.md). Tests and
 //! debug builds keep LLD, which links faster.
 
 use std::path::Path;

@@ -527,7 +527,7 @@ impl Config {
             "generator.rate",
             self.generator.rate as u64,
             0,
-            crate::engine::snapshot::MAX_RATE as u64,
+            crate::model::MAX_RATE as u64,
         )?;
         range("generator.batch_records", self.generator.batch_records as u64, 1, 500)?;
         range(
@@ -590,9 +590,9 @@ impl Config {
     }
 
     /// The console's key table: defaults with `[keys]` applied.
-    pub fn keymap(&self) -> Result<crate::ui::keymap::Keymap, String> {
+    pub fn keymap(&self) -> Result<crate::keys::Keymap, String> {
         let overrides = self.keys.iter().map(|(k, v)| (k.clone(), v.keys())).collect();
-        crate::ui::keymap::Keymap::new(&overrides).map_err(|e| format!("key {e}"))
+        crate::keys::Keymap::new(&overrides).map_err(|e| format!("key {e}"))
     }
 
     pub fn schema(&self) -> Ident {

@@ -26,7 +26,7 @@ mod imp {
             // dynamic, glibc raises the threshold to the size of each large
             // block freed, up to 32 MiB, and such blocks then come from the
             // arenas and fragment them: 12 MB more at the median at 100,000
-            // events/s (README, Performance).
+            // events/s (docs/PERFORMANCE.md).
             if unset("MALLOC_MMAP_THRESHOLD_") {
                 libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
             }

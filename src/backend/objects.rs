@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use async_trait::async_trait;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectUri {
     pub bucket: String,
@@ -53,6 +55,23 @@ impl fmt::Display for ObjectUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "s3://{}/{}", self.bucket, self.key)
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectStoreError {
+    #[error("no such object {0}")]
+    NotFound(String),
+    #[error("{uri}: {source}")]
+    Io { uri: String, source: std::io::Error },
+}
+
+/// An S3-like object store.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    async fn put(&self, uri: &ObjectUri, body: Vec<u8>) -> Result<(), ObjectStoreError>;
+    async fn get(&self, uri: &ObjectUri) -> Result<Vec<u8>, ObjectStoreError>;
+    /// Remove an object; one already gone is no error.
+    async fn delete(&self, uri: &ObjectUri) -> Result<(), ObjectStoreError>;
 }
 
 #[cfg(test)]

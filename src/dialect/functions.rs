@@ -6,8 +6,8 @@ use sqlparser::ast::{
 };
 
 use super::TranslateError;
+use super::ast::{name_of, parse_expr};
 use super::formats;
-use super::rewrite::{name_of, parse_expr};
 
 /// The macro a cast to CHAR(n) becomes: at most n characters, trailing
 /// blanks dropped (they are not significant in a CHAR).

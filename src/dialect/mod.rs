@@ -8,6 +8,7 @@
 //! translated is an error naming the construct. The AWS backend sends SQL to
 //! Redshift untouched; only the embedded warehouse calls this.
 
+mod ast;
 mod formats;
 mod functions;
 mod rewrite;

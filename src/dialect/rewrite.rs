@@ -5,13 +5,12 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    CharacterLength, DataType, Expr, Ident, LimitClause, ObjectName, Query, Select, SelectItem, SetExpr, Statement,
-    TopQuantity, Value, VisitMut, VisitorMut,
+    CharacterLength, DataType, Expr, Ident, LimitClause, Query, Select, SelectItem, SetExpr, Statement, TopQuantity,
+    Value, VisitMut, VisitorMut,
 };
-use sqlparser::dialect::DuckDbDialect;
-use sqlparser::parser::Parser;
 
 use super::TranslateError;
+use super::ast::{name_of, parse_expr};
 use super::functions;
 
 pub fn statement(s: &mut Statement) -> Result<String, TranslateError> {
@@ -144,25 +143,6 @@ fn top_to_limit(select: &mut Select, limit: &mut Option<LimitClause>) -> Result<
         limit_by: vec![],
     });
     Ok(())
-}
-
-pub(super) fn parse_expr(sql: &str) -> Result<Expr, TranslateError> {
-    Parser::new(&DuckDbDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| {
-            TranslateError::unsupported(
-                format!("the rewritten expression {sql}"),
-                format!("DuckDB's parser rejects it: {e}"),
-            )
-        })
-}
-
-pub(super) fn name_of(name: &ObjectName) -> String {
-    name.0
-        .last()
-        .map(|p| p.to_string().trim_matches('"').to_ascii_lowercase())
-        .unwrap_or_default()
 }
 
 fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {

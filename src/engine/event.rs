@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{FactRow, StreamRecord};
 
-pub const STATUSES: [&str; 4] = ["Delivered", "Cancelled", "Processing", "On the way"];
+pub use crate::model::STATUSES;
 /// Larger records are dead-lettered: an order event is a few hundred bytes.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 const ORDER_DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";

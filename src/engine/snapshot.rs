@@ -262,8 +262,7 @@ impl Command {
     }
 }
 
-/// The most events/s the generator is asked for (config, commands, keys).
-pub const MAX_RATE: u32 = 10_000_000;
+pub use crate::model::MAX_RATE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -8,7 +8,8 @@
 
 pub mod app;
 pub mod demo;
-pub mod keymap;
+/// The key table lives below the UI (the config checks `[keys]` with it).
+pub use crate::keys as keymap;
 pub mod overlay;
 pub mod panes;
 pub mod theme;

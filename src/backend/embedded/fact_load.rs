@@ -32,10 +32,10 @@ use duckdb::arrow::error::ArrowError;
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{Connection, params};
 
-use super::warehouse::{begin, is_unavailable};
+use super::duck::{begin, is_unavailable};
 use crate::backend::ident::Ident;
 use crate::backend::{FactBatch, FactRow, WarehouseError, cmp_sequence_numbers, payload};
-use crate::engine::event::STATUSES;
+use crate::model::STATUSES;
 
 fn err(what: &str) -> impl Fn(duckdb::Error) -> WarehouseError + '_ {
     move |e| {

@@ -2,6 +2,7 @@
 //! server. Stream = sharded logs, object store = a directory, warehouse = DuckDB.
 
 pub mod csv_check;
+mod duck;
 mod fact_load;
 pub mod objects;
 pub mod shard_log;

@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use duckdb::{Connection, Transaction, params};
+use duckdb::{Connection, params};
 
 use super::csv_check;
+use super::duck::{begin, sql_err};
 use crate::backend::ident::{Ident, literal};
 use crate::backend::{FactBatch, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse, WarehouseError};
 
@@ -81,22 +82,6 @@ const CSV_BUFFER_BYTES: usize = 4 << 20;
 /// How often the writer gives freed memory back (`crate::memory`).
 const TRIM_EVERY_MS: u64 = 1000;
 const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
-
-/// A DuckDB error that passes (the file locked, I/O, out of memory): retry.
-pub(super) fn is_unavailable(msg: &str) -> bool {
-    ["Could not set lock", "Conflicting lock", "IO Error", "Out of Memory"]
-        .iter()
-        .any(|m| msg.contains(m))
-}
-
-fn sql_err(e: duckdb::Error) -> WarehouseError {
-    let msg = e.to_string();
-    if is_unavailable(&msg) {
-        WarehouseError::Unavailable(msg)
-    } else {
-        WarehouseError::Sql(msg)
-    }
-}
 
 impl DuckDbWarehouse {
     /// Open (or create) the DuckDB file at `path`. `objects_root` is the
@@ -190,20 +175,6 @@ impl DuckDbWarehouse {
     /// Run SQL on the query connection, blocking (for `courier query` and tests).
     pub fn query_blocking(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
         run_query(&self.reader.lock().unwrap_or_else(|p| p.into_inner()), sql)
-    }
-}
-
-/// Begin a transaction on the writer. One left open and aborted — its
-/// ROLLBACK failed too, e.g. out of memory — would refuse every BEGIN from
-/// then on, so it is rolled back first and the BEGIN retried.
-pub(super) fn begin(conn: &Connection) -> Result<Transaction<'_>, duckdb::Error> {
-    match Transaction::new_unchecked(conn) {
-        Ok(tx) => Ok(tx),
-        Err(e) if e.to_string().contains("transaction") => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Transaction::new_unchecked(conn)
-        }
-        Err(e) => Err(e),
     }
 }
 
