@@ -777,37 +777,7 @@ mod erased {
 fn render(rs: &ResultSet, format: Format) -> String {
     match format {
         Format::Table => courier::table::aligned(rs),
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let _ = w.write_record(&rs.columns);
-            for row in &rs.rows {
-                let _ = w.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")));
-            }
-            String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).into_owned()
-        }
-        Format::Json => {
-            let numeric = courier::table::numeric_columns(rs);
-            let mut out = String::new();
-            for row in &rs.rows {
-                let obj: serde_json::Map<String, serde_json::Value> = rs
-                    .columns
-                    .iter()
-                    .zip(row)
-                    .zip(&numeric)
-                    .map(|((c, v), num)| {
-                        let value = match v {
-                            None => serde_json::Value::Null,
-                            Some(s) if *num => serde_json::from_str::<serde_json::Number>(s)
-                                .map_or_else(|_| serde_json::Value::String(s.clone()), serde_json::Value::Number),
-                            Some(s) => serde_json::Value::String(s.clone()),
-                        };
-                        (c.clone(), value)
-                    })
-                    .collect();
-                out.push_str(&serde_json::Value::Object(obj).to_string());
-                out.push('\n');
-            }
-            out
-        }
+        Format::Csv => courier::table::csv(rs),
+        Format::Json => courier::table::json_lines(rs),
     }
 }

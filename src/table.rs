@@ -1,4 +1,5 @@
-//! Plain-text rendering of a result set as an aligned table (`courier query`).
+//! A result set as text for `courier query`: an aligned table, CSV, or one
+//! JSON object per row.
 
 use crate::backend::ResultSet;
 
@@ -53,6 +54,43 @@ pub fn numeric_columns(rs: &ResultSet) -> Vec<bool> {
                     .all(|r| r[i].as_deref().is_none_or(|v| v.parse::<f64>().is_ok()))
         })
         .collect()
+}
+
+/// CSV with a header row; NULL as an empty field.
+pub fn csv(rs: &ResultSet) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(&rs.columns);
+    for row in &rs.rows {
+        let _ = w.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")));
+    }
+    String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).into_owned()
+}
+
+/// One JSON object per row (JSON lines); numeric columns as numbers, NULL
+/// as null.
+pub fn json_lines(rs: &ResultSet) -> String {
+    let numeric = numeric_columns(rs);
+    let mut out = String::new();
+    for row in &rs.rows {
+        let obj: serde_json::Map<String, serde_json::Value> = rs
+            .columns
+            .iter()
+            .zip(row)
+            .zip(&numeric)
+            .map(|((c, v), num)| {
+                let value = match v {
+                    None => serde_json::Value::Null,
+                    Some(s) if *num => serde_json::from_str::<serde_json::Number>(s)
+                        .map_or_else(|_| serde_json::Value::String(s.clone()), serde_json::Value::Number),
+                    Some(s) => serde_json::Value::String(s.clone()),
+                };
+                (c.clone(), value)
+            })
+            .collect();
+        out.push_str(&serde_json::Value::Object(obj).to_string());
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub enum CopySource {
 
 /// A parsed COPY statement.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Copy {
+pub struct CopyCommand {
     pub table: String,
     pub source: ObjectUri,
     pub gzip: bool,
@@ -78,7 +78,7 @@ fn tokens(sql: &str) -> Result<Vec<(bool, String)>, String> {
 }
 
 /// `Ok(None)` when `sql` is not a COPY; an error when it is one we can't run.
-pub fn parse_copy(sql: &str) -> Result<Option<Copy>, String> {
+pub fn parse_copy(sql: &str) -> Result<Option<CopyCommand>, String> {
     // Only a statement that starts (after comments) with COPY is one; the
     // rest — whose comments may hold a lone quote — is not tokenized here.
     let mut rest = sql.trim_start();
@@ -111,7 +111,7 @@ pub fn parse_copy(sql: &str) -> Result<Option<Copy>, String> {
         Some((true, s)) => ObjectUri::parse(s).map_err(|e| format!("COPY source: {e}"))?,
         _ => return Err("syntax error: COPY … FROM needs a quoted 's3://bucket/key'".into()),
     };
-    let mut copy = Copy {
+    let mut copy = CopyCommand {
         table,
         source,
         gzip: false,
@@ -288,7 +288,7 @@ struct ManifestEntry {
 }
 
 /// The objects a COPY loads, each with its bytes.
-fn sources(source: &CopySource, copy: &Copy) -> Result<Vec<(ObjectUri, Vec<u8>)>, String> {
+fn sources(source: &CopySource, copy: &CopyCommand) -> Result<Vec<(ObjectUri, Vec<u8>)>, String> {
     let uri = &copy.source;
     if copy.manifest {
         let raw = fetch(source, uri)?.ok_or_else(|| format!("Manifest file {uri} does not exist"))?;
@@ -333,7 +333,7 @@ const MAX_OBJECT_BYTES: u64 = 512 << 20;
 
 /// Fetch the objects and load them into the table on `conn` (inside the
 /// caller's transaction). Returns the rows loaded.
-pub fn run_copy(conn: &Connection, source: &CopySource, copy: &Copy) -> Result<usize, String> {
+pub fn run_copy(conn: &Connection, source: &CopySource, copy: &CopyCommand) -> Result<usize, String> {
     let mut rows = 0;
     for (uri, raw) in sources(source, copy)? {
         let data = if copy.gzip {

@@ -158,195 +158,219 @@ impl Streams {
     /// One Kinesis_20131202 operation.
     pub async fn call(&self, op: &str, req: Value) -> ApiResult<Value> {
         match op {
-            "CreateStream" => {
-                let name = str_field(&req, "StreamName")?;
-                if !crate::backend::valid_stream_name(name) {
-                    return Err(ApiError::validation(format!(
-                        "stream name {name:?} is not valid: 1-128 of letters, digits, _ . - (not only dots)"
-                    )));
-                }
-                if self.get(name).is_ok() {
-                    return Err(ApiError::new(
-                        "ResourceInUseException",
-                        format!("Stream {name} under account {ACCOUNT} already exists."),
-                    ));
-                }
-                let shards = req.get("ShardCount").and_then(Value::as_u64).unwrap_or(4) as usize;
-                if !(1..=1024).contains(&shards) {
-                    return Err(ApiError::new("InvalidArgumentException", "ShardCount must be 1..1024"));
-                }
-                self.create(name, shards)?;
-                Ok(json!({}))
-            }
-            "ListStreams" => {
-                let open = self.open.lock().unwrap();
-                let names: Vec<&String> = open.keys().collect();
-                let summaries: Vec<Value> = open
-                    .iter()
-                    .map(|(n, (_, created))| {
-                        json!({"StreamName": n, "StreamARN": arn(n), "StreamStatus": "ACTIVE",
-                               "StreamModeDetails": {"StreamMode": "PROVISIONED"},
-                               "StreamCreationTimestamp": created})
-                    })
-                    .collect();
-                Ok(json!({"StreamNames": names, "HasMoreStreams": false, "StreamSummaries": summaries}))
-            }
-            "DescribeStreamSummary" => {
-                let (name, s, created) = self.named(&req)?;
-                Ok(json!({"StreamDescriptionSummary": {
-                    "StreamName": name, "StreamARN": arn(&name), "StreamStatus": "ACTIVE",
-                    "StreamModeDetails": {"StreamMode": "PROVISIONED"},
-                    "RetentionPeriodHours": (self.limits.retention.as_secs() / 3600).max(1),
-                    "StreamCreationTimestamp": created, "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-                    "EncryptionType": "NONE", "OpenShardCount": s.shard_count(), "ConsumerCount": 0,
-                }}))
-            }
-            "DescribeStream" => {
-                let (name, s, created) = self.named(&req)?;
-                Ok(json!({"StreamDescription": {
-                    "StreamName": name, "StreamARN": arn(&name), "StreamStatus": "ACTIVE",
-                    "StreamModeDetails": {"StreamMode": "PROVISIONED"},
-                    "Shards": Self::shards_json(&s), "HasMoreShards": false,
-                    "RetentionPeriodHours": (self.limits.retention.as_secs() / 3600).max(1),
-                    "StreamCreationTimestamp": created, "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-                    "EncryptionType": "NONE",
-                }}))
-            }
-            "ListShards" => {
-                if req.get("NextToken").and_then(Value::as_str).is_some() {
-                    // Every shard fits one page: a token means "after the last one".
-                    return Ok(json!({"Shards": []}));
-                }
-                let (_, s, _) = self.named(&req)?;
-                Ok(json!({"Shards": Self::shards_json(&s)}))
-            }
-            "PutRecord" => {
-                let (_, s, _) = self.named(&req)?;
-                let entry = put_entry(&req)?;
-                let out = s.put_records(vec![entry]).await.map_err(stream_err)?;
-                match out.into_iter().next() {
-                    Some(PutOutcome::Ok {
-                        shard_id,
-                        sequence_number,
-                    }) => Ok(
-                        json!({"ShardId": shard_id.0, "SequenceNumber": sequence_number.0, "EncryptionType": "NONE"}),
-                    ),
-                    Some(PutOutcome::Failed {
-                        error_code,
-                        error_message,
-                    }) => Err(ApiError::new(&error_code, error_message)),
-                    None => Err(ApiError::internal("no result")),
-                }
-            }
-            "PutRecords" => {
-                let (_, s, _) = self.named(&req)?;
-                let records = req
-                    .get("Records")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| ApiError::validation("Records is required"))?;
-                if records.is_empty() || records.len() > 500 {
-                    return Err(ApiError::validation(format!(
-                        "Records has {} entries; PutRecords takes 1 to 500",
-                        records.len()
-                    )));
-                }
-                let entries = records.iter().map(put_entry).collect::<ApiResult<Vec<_>>>()?;
-                let total: usize = entries.iter().map(|e| e.data.len() + e.partition_key.len()).sum();
-                if total > 5 << 20 {
-                    return Err(ApiError::new(
-                        "InvalidArgumentException",
-                        format!("PutRecords request is {total} bytes; the limit is 5 MiB"),
-                    ));
-                }
-                let out = s.put_records(entries).await.map_err(stream_err)?;
-                let failed = out.iter().filter(|o| !matches!(o, PutOutcome::Ok { .. })).count();
-                let results: Vec<Value> = out
-                    .into_iter()
-                    .map(|o| match o {
-                        PutOutcome::Ok {
-                            shard_id,
-                            sequence_number,
-                        } => json!({"ShardId": shard_id.0, "SequenceNumber": sequence_number.0}),
-                        PutOutcome::Failed {
-                            error_code,
-                            error_message,
-                        } => json!({"ErrorCode": error_code, "ErrorMessage": error_message}),
-                    })
-                    .collect();
-                Ok(json!({"FailedRecordCount": failed, "Records": results, "EncryptionType": "NONE"}))
-            }
-            "GetShardIterator" => {
-                let (name, s, _) = self.named(&req)?;
-                let shard = ShardId(str_field(&req, "ShardId")?.to_string());
-                let seq = || -> ApiResult<SequenceNumber> {
-                    let v = str_field(&req, "StartingSequenceNumber")?;
-                    v.parse::<u64>().map(|_| SequenceNumber(v.to_string())).map_err(|_| {
-                        ApiError::new(
-                            "InvalidArgumentException",
-                            format!("StartingSequenceNumber {v} is not valid"),
-                        )
-                    })
-                };
-                let start = match str_field(&req, "ShardIteratorType")? {
-                    "TRIM_HORIZON" => StartPosition::TrimHorizon,
-                    "LATEST" => StartPosition::Latest,
-                    "AFTER_SEQUENCE_NUMBER" => StartPosition::AfterSequenceNumber(seq()?),
-                    "AT_SEQUENCE_NUMBER" => StartPosition::AtSequenceNumber(seq()?),
-                    "AT_TIMESTAMP" => {
-                        // The SDKs send epoch seconds, with a fraction.
-                        let secs = req.get("Timestamp").and_then(Value::as_f64).ok_or_else(|| {
-                            ApiError::new("InvalidArgumentException", "AT_TIMESTAMP needs a Timestamp")
-                        })?;
-                        if !secs.is_finite() || secs.abs() > 1e13 {
-                            return Err(ApiError::new("InvalidArgumentException", "Timestamp is out of range"));
-                        }
-                        StartPosition::AtTimestamp((secs * 1000.0).round() as i64)
-                    }
-                    other => {
-                        return Err(ApiError::new(
-                            "InvalidArgumentException",
-                            format!("ShardIteratorType {other} is not supported here"),
-                        ));
-                    }
-                };
-                let it = s.shard_iterator(&shard, start).await.map_err(stream_err)?;
-                Ok(json!({"ShardIterator": B64.encode(format!("{name}/{it}"))}))
-            }
-            "GetRecords" => {
-                let token = str_field(&req, "ShardIterator")?;
-                let decoded = B64
-                    .decode(token)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| ApiError::new("InvalidArgumentException", "ShardIterator is not valid"))?;
-                let (name, inner) = decoded
-                    .split_once('/')
-                    .ok_or_else(|| ApiError::new("InvalidArgumentException", "ShardIterator is not valid"))?;
-                let (s, _) = self.get(name)?;
-                let limit = req
-                    .get("Limit")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(10_000)
-                    .clamp(1, 10_000) as usize;
-                let out = s.get_records(inner, limit).await.map_err(stream_err)?;
-                let records: Vec<Value> = out
-                    .records
-                    .into_iter()
-                    .map(|r| {
-                        json!({"SequenceNumber": r.sequence_number.0, "PartitionKey": r.partition_key,
-                               "Data": B64.encode(&r.data), "ApproximateArrivalTimestamp": r.arrival_ms as f64 / 1000.0})
-                    })
-                    .collect();
-                let next = out.next_iterator.map(|it| B64.encode(format!("{name}/{it}")));
-                Ok(
-                    json!({"Records": records, "NextShardIterator": next, "MillisBehindLatest": out.millis_behind_latest}),
-                )
-            }
+            "CreateStream" => self.create_stream(req).await,
+            "ListStreams" => self.list_streams(req).await,
+            "DescribeStreamSummary" => self.describe_stream_summary(req).await,
+            "DescribeStream" => self.describe_stream(req).await,
+            "ListShards" => self.list_shards(req).await,
+            "PutRecord" => self.put_record(req).await,
+            "PutRecords" => self.put_records(req).await,
+            "GetShardIterator" => self.get_shard_iterator(req).await,
+            "GetRecords" => self.get_records(req).await,
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("Kinesis_20131202.{other} is not served by courier emulate"),
             )),
         }
+    }
+
+    /// CreateStream.
+    async fn create_stream(&self, req: Value) -> ApiResult<Value> {
+        let name = str_field(&req, "StreamName")?;
+        if !crate::backend::valid_stream_name(name) {
+            return Err(ApiError::validation(format!(
+                "stream name {name:?} is not valid: 1-128 of letters, digits, _ . - (not only dots)"
+            )));
+        }
+        if self.get(name).is_ok() {
+            return Err(ApiError::new(
+                "ResourceInUseException",
+                format!("Stream {name} under account {ACCOUNT} already exists."),
+            ));
+        }
+        let shards = req.get("ShardCount").and_then(Value::as_u64).unwrap_or(4) as usize;
+        if !(1..=1024).contains(&shards) {
+            return Err(ApiError::new("InvalidArgumentException", "ShardCount must be 1..1024"));
+        }
+        self.create(name, shards)?;
+        Ok(json!({}))
+    }
+
+    /// ListStreams.
+    async fn list_streams(&self, _req: Value) -> ApiResult<Value> {
+        let open = self.open.lock().unwrap();
+        let names: Vec<&String> = open.keys().collect();
+        let summaries: Vec<Value> = open
+            .iter()
+            .map(|(n, (_, created))| {
+                json!({"StreamName": n, "StreamARN": arn(n), "StreamStatus": "ACTIVE",
+                           "StreamModeDetails": {"StreamMode": "PROVISIONED"},
+                           "StreamCreationTimestamp": created})
+            })
+            .collect();
+        Ok(json!({"StreamNames": names, "HasMoreStreams": false, "StreamSummaries": summaries}))
+    }
+
+    /// DescribeStreamSummary.
+    async fn describe_stream_summary(&self, req: Value) -> ApiResult<Value> {
+        let (name, s, created) = self.named(&req)?;
+        Ok(json!({"StreamDescriptionSummary": {
+            "StreamName": name, "StreamARN": arn(&name), "StreamStatus": "ACTIVE",
+            "StreamModeDetails": {"StreamMode": "PROVISIONED"},
+            "RetentionPeriodHours": (self.limits.retention.as_secs() / 3600).max(1),
+            "StreamCreationTimestamp": created, "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+            "EncryptionType": "NONE", "OpenShardCount": s.shard_count(), "ConsumerCount": 0,
+        }}))
+    }
+
+    /// DescribeStream.
+    async fn describe_stream(&self, req: Value) -> ApiResult<Value> {
+        let (name, s, created) = self.named(&req)?;
+        Ok(json!({"StreamDescription": {
+            "StreamName": name, "StreamARN": arn(&name), "StreamStatus": "ACTIVE",
+            "StreamModeDetails": {"StreamMode": "PROVISIONED"},
+            "Shards": Self::shards_json(&s), "HasMoreShards": false,
+            "RetentionPeriodHours": (self.limits.retention.as_secs() / 3600).max(1),
+            "StreamCreationTimestamp": created, "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+            "EncryptionType": "NONE",
+        }}))
+    }
+
+    /// ListShards.
+    async fn list_shards(&self, req: Value) -> ApiResult<Value> {
+        if req.get("NextToken").and_then(Value::as_str).is_some() {
+            // Every shard fits one page: a token means "after the last one".
+            return Ok(json!({"Shards": []}));
+        }
+        let (_, s, _) = self.named(&req)?;
+        Ok(json!({"Shards": Self::shards_json(&s)}))
+    }
+
+    /// PutRecord.
+    async fn put_record(&self, req: Value) -> ApiResult<Value> {
+        let (_, s, _) = self.named(&req)?;
+        let entry = put_entry(&req)?;
+        let out = s.put_records(vec![entry]).await.map_err(stream_err)?;
+        match out.into_iter().next() {
+            Some(PutOutcome::Ok {
+                shard_id,
+                sequence_number,
+            }) => Ok(json!({"ShardId": shard_id.0, "SequenceNumber": sequence_number.0, "EncryptionType": "NONE"})),
+            Some(PutOutcome::Failed {
+                error_code,
+                error_message,
+            }) => Err(ApiError::new(&error_code, error_message)),
+            None => Err(ApiError::internal("no result")),
+        }
+    }
+
+    /// PutRecords.
+    async fn put_records(&self, req: Value) -> ApiResult<Value> {
+        let (_, s, _) = self.named(&req)?;
+        let records = req
+            .get("Records")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ApiError::validation("Records is required"))?;
+        if records.is_empty() || records.len() > 500 {
+            return Err(ApiError::validation(format!(
+                "Records has {} entries; PutRecords takes 1 to 500",
+                records.len()
+            )));
+        }
+        let entries = records.iter().map(put_entry).collect::<ApiResult<Vec<_>>>()?;
+        let total: usize = entries.iter().map(|e| e.data.len() + e.partition_key.len()).sum();
+        if total > 5 << 20 {
+            return Err(ApiError::new(
+                "InvalidArgumentException",
+                format!("PutRecords request is {total} bytes; the limit is 5 MiB"),
+            ));
+        }
+        let out = s.put_records(entries).await.map_err(stream_err)?;
+        let failed = out.iter().filter(|o| !matches!(o, PutOutcome::Ok { .. })).count();
+        let results: Vec<Value> = out
+            .into_iter()
+            .map(|o| match o {
+                PutOutcome::Ok {
+                    shard_id,
+                    sequence_number,
+                } => json!({"ShardId": shard_id.0, "SequenceNumber": sequence_number.0}),
+                PutOutcome::Failed {
+                    error_code,
+                    error_message,
+                } => json!({"ErrorCode": error_code, "ErrorMessage": error_message}),
+            })
+            .collect();
+        Ok(json!({"FailedRecordCount": failed, "Records": results, "EncryptionType": "NONE"}))
+    }
+
+    /// GetShardIterator.
+    async fn get_shard_iterator(&self, req: Value) -> ApiResult<Value> {
+        let (name, s, _) = self.named(&req)?;
+        let shard = ShardId(str_field(&req, "ShardId")?.to_string());
+        let seq = || -> ApiResult<SequenceNumber> {
+            let v = str_field(&req, "StartingSequenceNumber")?;
+            v.parse::<u64>().map(|_| SequenceNumber(v.to_string())).map_err(|_| {
+                ApiError::new(
+                    "InvalidArgumentException",
+                    format!("StartingSequenceNumber {v} is not valid"),
+                )
+            })
+        };
+        let start = match str_field(&req, "ShardIteratorType")? {
+            "TRIM_HORIZON" => StartPosition::TrimHorizon,
+            "LATEST" => StartPosition::Latest,
+            "AFTER_SEQUENCE_NUMBER" => StartPosition::AfterSequenceNumber(seq()?),
+            "AT_SEQUENCE_NUMBER" => StartPosition::AtSequenceNumber(seq()?),
+            "AT_TIMESTAMP" => {
+                // The SDKs send epoch seconds, with a fraction.
+                let secs = req
+                    .get("Timestamp")
+                    .and_then(Value::as_f64)
+                    .ok_or_else(|| ApiError::new("InvalidArgumentException", "AT_TIMESTAMP needs a Timestamp"))?;
+                if !secs.is_finite() || secs.abs() > 1e13 {
+                    return Err(ApiError::new("InvalidArgumentException", "Timestamp is out of range"));
+                }
+                StartPosition::AtTimestamp((secs * 1000.0).round() as i64)
+            }
+            other => {
+                return Err(ApiError::new(
+                    "InvalidArgumentException",
+                    format!("ShardIteratorType {other} is not supported here"),
+                ));
+            }
+        };
+        let it = s.shard_iterator(&shard, start).await.map_err(stream_err)?;
+        Ok(json!({"ShardIterator": B64.encode(format!("{name}/{it}"))}))
+    }
+
+    /// GetRecords.
+    async fn get_records(&self, req: Value) -> ApiResult<Value> {
+        let token = str_field(&req, "ShardIterator")?;
+        let decoded = B64
+            .decode(token)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| ApiError::new("InvalidArgumentException", "ShardIterator is not valid"))?;
+        let (name, inner) = decoded
+            .split_once('/')
+            .ok_or_else(|| ApiError::new("InvalidArgumentException", "ShardIterator is not valid"))?;
+        let (s, _) = self.get(name)?;
+        let limit = req
+            .get("Limit")
+            .and_then(Value::as_u64)
+            .unwrap_or(10_000)
+            .clamp(1, 10_000) as usize;
+        let out = s.get_records(inner, limit).await.map_err(stream_err)?;
+        let records: Vec<Value> = out
+            .records
+            .into_iter()
+            .map(|r| {
+                json!({"SequenceNumber": r.sequence_number.0, "PartitionKey": r.partition_key,
+                           "Data": B64.encode(&r.data), "ApproximateArrivalTimestamp": r.arrival_ms as f64 / 1000.0})
+            })
+            .collect();
+        let next = out.next_iterator.map(|it| B64.encode(format!("{name}/{it}")));
+        Ok(json!({"Records": records, "NextShardIterator": next, "MillisBehindLatest": out.millis_behind_latest}))
     }
 }
 

@@ -24,7 +24,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-pub use copy::{Copy, CopySource, parse_copy};
+pub use copy::{CopyCommand, CopySource, parse_copy};
 
 use crate::backend::embedded::DuckDbWarehouse;
 use crate::config::Config;

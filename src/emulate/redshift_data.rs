@@ -387,186 +387,202 @@ impl DataApi {
     pub async fn call(self: &Arc<Self>, op: &str, req: Value) -> ApiResult<Value> {
         match op {
             "ExecuteStatement" | "BatchExecuteStatement" => {
-                let batch = op == "BatchExecuteStatement";
-                let sqls: Vec<String> = if batch {
-                    req.get("Sqls")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-                        .unwrap_or_default()
-                } else {
-                    req.get("Sql")
-                        .and_then(Value::as_str)
-                        .map(|s| vec![s.to_string()])
-                        .unwrap_or_default()
-                };
-                if sqls.is_empty() || sqls.iter().any(|s| s.trim().is_empty()) {
-                    return Err(ApiError::validation("SQL statement is required"));
-                }
-                if batch && sqls.len() > 40 {
-                    return Err(ApiError::validation(
-                        "BatchExecuteStatement takes at most 40 statements",
-                    ));
-                }
-                if let Some(big) = sqls.iter().find(|s| s.len() > MAX_SQL_BYTES) {
-                    return Err(ApiError::validation(format!(
-                        "SQL statement is {} bytes; the limit is {MAX_SQL_BYTES} bytes (100 KB)",
-                        big.len()
-                    )));
-                }
-                let database = req
-                    .get("Database")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| ApiError::validation("Database is required"))?
-                    .to_string();
-                let target = Self::target(&req)?;
-                let id = uuid();
-                let now = now_secs();
-                self.remember(Statement {
-                    id: id.clone(),
-                    subs: sqls
-                        .into_iter()
-                        .map(|sql| Sub {
-                            sql,
-                            status: "SUBMITTED",
-                            error: None,
-                            outcome: Outcome::default(),
-                            duration_ns: 0,
-                        })
-                        .collect(),
-                    batch,
-                    status: "SUBMITTED",
-                    error: None,
-                    created: now,
-                    updated: now,
-                    duration_ns: 0,
-                    database: database.clone(),
-                    target: target.clone(),
-                });
-                let this = Arc::clone(self);
-                let run_id = id.clone();
-                tokio::task::spawn_blocking(move || this.execute(&run_id));
-                let mut out = json!({"Id": id, "CreatedAt": now, "Database": database});
-                out[target.0] = json!(target.1);
-                for k in ["DbUser", "SecretArn", "DbGroups"] {
-                    if let Some(v) = req.get(k) {
-                        out[k] = v.clone();
-                    }
-                }
-                Ok(out)
+                self.execute_statement(op == "BatchExecuteStatement", req).await
             }
-            "DescribeStatement" => {
-                let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
-                let (base, sub_index) = split_id(id);
-                let map = self.statements.lock().unwrap();
-                let st = map.get(base).ok_or_else(|| not_found(id))?;
-                if let Some(i) = sub_index {
-                    let sub = st.subs.get(i.wrapping_sub(1)).ok_or_else(|| not_found(id))?;
-                    return Ok(describe_sub(id, st, sub));
-                }
-                let (has, rows) = st
-                    .subs
-                    .last()
-                    .map_or((false, -1), |s| (s.outcome.has_result_set, s.outcome.result_rows));
-                let mut out = json!({
-                    "Id": st.id, "Status": st.status, "QueryString": st.subs.iter().map(|s| s.sql.as_str()).collect::<Vec<_>>().join("; "),
-                    "CreatedAt": st.created, "UpdatedAt": st.updated, "Duration": st.duration_ns,
-                    "HasResultSet": !st.batch && has && st.status == "FINISHED",
-                    "ResultRows": if st.status == "FINISHED" { rows } else { -1 },
-                    "ResultSize": -1, "RedshiftPid": std::process::id(), "RedshiftQueryId": 0,
-                    "Database": st.database, "IsBatchStatement": st.batch,
-                });
-                out[st.target.0] = json!(st.target.1);
-                if let Some(e) = &st.error {
-                    out["Error"] = json!(e);
-                }
-                if st.batch {
-                    out["SubStatements"] = json!(
-                        st.subs
-                            .iter()
-                            .enumerate()
-                            .map(|(i, s)| describe_sub(&format!("{}:{}", st.id, i + 1), st, s))
-                            .collect::<Vec<_>>()
-                    );
-                }
-                Ok(out)
-            }
-            "GetStatementResult" => {
-                let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
-                let (base, sub_index) = split_id(id);
-                let map = self.statements.lock().unwrap();
-                let st = map.get(base).ok_or_else(|| not_found(id))?;
-                let sub = match sub_index {
-                    Some(i) => st.subs.get(i.wrapping_sub(1)).ok_or_else(|| not_found(id))?,
-                    None if st.batch => {
-                        return Err(ApiError::validation(
-                            "GetStatementResult of a batch needs a sub-statement id like Id:1",
-                        ));
-                    }
-                    None => st.subs.first().ok_or_else(|| not_found(id))?,
-                };
-                if sub.status != "FINISHED" {
-                    return Err(ApiError::new(
-                        "ResourceNotFoundException",
-                        format!(
-                            "Query {id} has status {}; results are available once FINISHED",
-                            sub.status
-                        ),
-                    ));
-                }
-                if !sub.outcome.has_result_set {
-                    return Err(ApiError::validation(format!("Query {id} does not have result")));
-                }
-                let start: usize = req
-                    .get("NextToken")
-                    .and_then(Value::as_str)
-                    .map(|t| t.parse().map_err(|_| ApiError::validation("NextToken is not valid")))
-                    .transpose()?
-                    .unwrap_or(0);
-                let rows = &sub.outcome.rows;
-                let end = start.saturating_add(PAGE_ROWS).min(rows.len());
-                let mut out = json!({
-                    "Records": rows.get(start..end).unwrap_or_default(),
-                    "ColumnMetadata": sub.outcome.columns.iter().map(|c| json!({
-                        "name": c.name, "label": c.name, "typeName": c.type_name, "nullable": 1,
-                        "isCaseSensitive": false, "isCurrency": false, "isSigned": true,
-                        "length": 0, "precision": 0, "scale": 0, "schemaName": "", "tableName": "",
-                        "columnDefault": null,
-                    })).collect::<Vec<_>>(),
-                    "TotalNumRows": rows.len(),
-                });
-                if end < rows.len() {
-                    out["NextToken"] = json!(end.to_string());
-                }
-                Ok(out)
-            }
-            "CancelStatement" => {
-                let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
-                let map = self.statements.lock().unwrap();
-                let st = map.get(split_id(id).0).ok_or_else(|| not_found(id))?;
-                Ok(json!({"Status": st.status == "SUBMITTED" || st.status == "STARTED"}))
-            }
-            "ListStatements" => {
-                let order = self.order.lock().unwrap();
-                let map = self.statements.lock().unwrap();
-                let list: Vec<Value> = order
-                    .iter()
-                    .rev()
-                    .take(100)
-                    .filter_map(|id| map.get(id))
-                    .map(|st| {
-                        json!({"Id": st.id, "Status": st.status, "CreatedAt": st.created, "UpdatedAt": st.updated,
-                               "IsBatchStatement": st.batch,
-                               "QueryString": st.subs.first().map(|s| s.sql.as_str()).unwrap_or("")})
-                    })
-                    .collect();
-                Ok(json!({"Statements": list}))
-            }
+            "DescribeStatement" => self.describe_statement(req).await,
+            "GetStatementResult" => self.get_statement_result(req).await,
+            "CancelStatement" => self.cancel_statement(req).await,
+            "ListStatements" => self.list_statements(req).await,
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("RedshiftData.{other} is not served by courier emulate"),
             )),
         }
+    }
+
+    /// ExecuteStatement and BatchExecuteStatement (`batch`).
+    async fn execute_statement(self: &Arc<Self>, batch: bool, req: Value) -> ApiResult<Value> {
+        let sqls: Vec<String> = if batch {
+            req.get("Sqls")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        } else {
+            req.get("Sql")
+                .and_then(Value::as_str)
+                .map(|s| vec![s.to_string()])
+                .unwrap_or_default()
+        };
+        if sqls.is_empty() || sqls.iter().any(|s| s.trim().is_empty()) {
+            return Err(ApiError::validation("SQL statement is required"));
+        }
+        if batch && sqls.len() > 40 {
+            return Err(ApiError::validation(
+                "BatchExecuteStatement takes at most 40 statements",
+            ));
+        }
+        if let Some(big) = sqls.iter().find(|s| s.len() > MAX_SQL_BYTES) {
+            return Err(ApiError::validation(format!(
+                "SQL statement is {} bytes; the limit is {MAX_SQL_BYTES} bytes (100 KB)",
+                big.len()
+            )));
+        }
+        let database = req
+            .get("Database")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::validation("Database is required"))?
+            .to_string();
+        let target = Self::target(&req)?;
+        let id = uuid();
+        let now = now_secs();
+        self.remember(Statement {
+            id: id.clone(),
+            subs: sqls
+                .into_iter()
+                .map(|sql| Sub {
+                    sql,
+                    status: "SUBMITTED",
+                    error: None,
+                    outcome: Outcome::default(),
+                    duration_ns: 0,
+                })
+                .collect(),
+            batch,
+            status: "SUBMITTED",
+            error: None,
+            created: now,
+            updated: now,
+            duration_ns: 0,
+            database: database.clone(),
+            target: target.clone(),
+        });
+        let this = Arc::clone(self);
+        let run_id = id.clone();
+        tokio::task::spawn_blocking(move || this.execute(&run_id));
+        let mut out = json!({"Id": id, "CreatedAt": now, "Database": database});
+        out[target.0] = json!(target.1);
+        for k in ["DbUser", "SecretArn", "DbGroups"] {
+            if let Some(v) = req.get(k) {
+                out[k] = v.clone();
+            }
+        }
+        Ok(out)
+    }
+
+    /// DescribeStatement.
+    async fn describe_statement(self: &Arc<Self>, req: Value) -> ApiResult<Value> {
+        let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
+        let (base, sub_index) = split_id(id);
+        let map = self.statements.lock().unwrap();
+        let st = map.get(base).ok_or_else(|| not_found(id))?;
+        if let Some(i) = sub_index {
+            let sub = st.subs.get(i.wrapping_sub(1)).ok_or_else(|| not_found(id))?;
+            return Ok(describe_sub(id, st, sub));
+        }
+        let (has, rows) = st
+            .subs
+            .last()
+            .map_or((false, -1), |s| (s.outcome.has_result_set, s.outcome.result_rows));
+        let mut out = json!({
+            "Id": st.id, "Status": st.status, "QueryString": st.subs.iter().map(|s| s.sql.as_str()).collect::<Vec<_>>().join("; "),
+            "CreatedAt": st.created, "UpdatedAt": st.updated, "Duration": st.duration_ns,
+            "HasResultSet": !st.batch && has && st.status == "FINISHED",
+            "ResultRows": if st.status == "FINISHED" { rows } else { -1 },
+            "ResultSize": -1, "RedshiftPid": std::process::id(), "RedshiftQueryId": 0,
+            "Database": st.database, "IsBatchStatement": st.batch,
+        });
+        out[st.target.0] = json!(st.target.1);
+        if let Some(e) = &st.error {
+            out["Error"] = json!(e);
+        }
+        if st.batch {
+            out["SubStatements"] = json!(
+                st.subs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| describe_sub(&format!("{}:{}", st.id, i + 1), st, s))
+                    .collect::<Vec<_>>()
+            );
+        }
+        Ok(out)
+    }
+
+    /// GetStatementResult.
+    async fn get_statement_result(self: &Arc<Self>, req: Value) -> ApiResult<Value> {
+        let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
+        let (base, sub_index) = split_id(id);
+        let map = self.statements.lock().unwrap();
+        let st = map.get(base).ok_or_else(|| not_found(id))?;
+        let sub = match sub_index {
+            Some(i) => st.subs.get(i.wrapping_sub(1)).ok_or_else(|| not_found(id))?,
+            None if st.batch => {
+                return Err(ApiError::validation(
+                    "GetStatementResult of a batch needs a sub-statement id like Id:1",
+                ));
+            }
+            None => st.subs.first().ok_or_else(|| not_found(id))?,
+        };
+        if sub.status != "FINISHED" {
+            return Err(ApiError::new(
+                "ResourceNotFoundException",
+                format!(
+                    "Query {id} has status {}; results are available once FINISHED",
+                    sub.status
+                ),
+            ));
+        }
+        if !sub.outcome.has_result_set {
+            return Err(ApiError::validation(format!("Query {id} does not have result")));
+        }
+        let start: usize = req
+            .get("NextToken")
+            .and_then(Value::as_str)
+            .map(|t| t.parse().map_err(|_| ApiError::validation("NextToken is not valid")))
+            .transpose()?
+            .unwrap_or(0);
+        let rows = &sub.outcome.rows;
+        let end = start.saturating_add(PAGE_ROWS).min(rows.len());
+        let mut out = json!({
+            "Records": rows.get(start..end).unwrap_or_default(),
+            "ColumnMetadata": sub.outcome.columns.iter().map(|c| json!({
+                "name": c.name, "label": c.name, "typeName": c.type_name, "nullable": 1,
+                "isCaseSensitive": false, "isCurrency": false, "isSigned": true,
+                "length": 0, "precision": 0, "scale": 0, "schemaName": "", "tableName": "",
+                "columnDefault": null,
+            })).collect::<Vec<_>>(),
+            "TotalNumRows": rows.len(),
+        });
+        if end < rows.len() {
+            out["NextToken"] = json!(end.to_string());
+        }
+        Ok(out)
+    }
+
+    /// CancelStatement.
+    async fn cancel_statement(self: &Arc<Self>, req: Value) -> ApiResult<Value> {
+        let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
+        let map = self.statements.lock().unwrap();
+        let st = map.get(split_id(id).0).ok_or_else(|| not_found(id))?;
+        Ok(json!({"Status": st.status == "SUBMITTED" || st.status == "STARTED"}))
+    }
+
+    /// ListStatements.
+    async fn list_statements(self: &Arc<Self>, _req: Value) -> ApiResult<Value> {
+        let order = self.order.lock().unwrap();
+        let map = self.statements.lock().unwrap();
+        let list: Vec<Value> = order
+            .iter()
+            .rev()
+            .take(100)
+            .filter_map(|id| map.get(id))
+            .map(|st| {
+                json!({"Id": st.id, "Status": st.status, "CreatedAt": st.created, "UpdatedAt": st.updated,
+                           "IsBatchStatement": st.batch,
+                           "QueryString": st.subs.first().map(|s| s.sql.as_str()).unwrap_or("")})
+            })
+            .collect();
+        Ok(json!({"Statements": list}))
     }
 }
 
