@@ -18,7 +18,6 @@ fn main() {
     let snap = courier::ui::demo::sample_snapshot(64, 1000, now);
     let mut app = App::new(
         Keymap::default(),
-        false,
         LagThresholds {
             warn_ms: 1000,
             crit_ms: 5000,

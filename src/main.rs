@@ -284,7 +284,7 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
     let outcome = if cli.no_tui {
         courier::headless::run(engine, cli.json, stop).await.map(|s| (s, None))
     } else {
-        console(engine, config, cli.read_only || config.read_only, stop, operator).await
+        console(engine, config, stop, operator).await
     };
     control::notify_service_manager("STOPPING=1");
     match outcome {
@@ -306,13 +306,13 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
     }
 }
 
-fn app_for(config: &Config, read_only: bool) -> Result<App> {
+fn app_for(config: &Config) -> Result<App> {
     let keymap = config.keymap().map_err(|e| eyre!(e)).wrap_err("key bindings")?;
     let lag = LagThresholds {
         warn_ms: config.ui.lag_warn_ms,
         crit_ms: config.ui.lag_crit_ms,
     };
-    Ok(App::new(keymap, read_only, lag, courier::ui::colour_enabled()))
+    Ok(App::new(keymap, lag, courier::ui::colour_enabled()))
 }
 
 /// The console over the in-process engine. Quitting it stops the engine it
@@ -321,11 +321,10 @@ fn app_for(config: &Config, read_only: bool) -> Result<App> {
 async fn console(
     engine: courier::engine::EngineHandle,
     config: &Config,
-    read_only: bool,
     stop: CancellationToken,
     operator: std::sync::Arc<ops::LocalOperator>,
 ) -> Result<(courier::engine::Summary, Option<color_eyre::Report>), String> {
-    let ui_result = match app_for(config, read_only) {
+    let ui_result = match app_for(config) {
         Ok(app) => {
             let link = Link {
                 snapshots: engine.snapshots.clone(),
@@ -355,7 +354,7 @@ async fn attach(cli: &Cli, config: &Config, path: &Path, stop: CancellationToken
         Ok(a) => a,
         Err(e) => return Ok(client_error(&e)),
     };
-    let mut app = app_for(config, attached.welcome.read_only)?;
+    let mut app = app_for(config)?;
     app.attached = true;
     let (pid, ended) = (attached.welcome.pid, std::sync::Arc::clone(&attached.ended));
     let link = Link {

@@ -17,10 +17,9 @@ fn fixture(shards: usize, result_rows: usize) -> Snapshot {
     courier::ui::demo::sample_snapshot(shards, result_rows, now())
 }
 
-fn app(read_only: bool) -> App {
+fn app() -> App {
     App::new(
         Keymap::default(),
-        read_only,
         LagThresholds {
             warn_ms: 1000,
             crit_ms: 5000,
@@ -45,13 +44,20 @@ fn screen(app: &App, snap: &Snapshot, w: u16, h: u16) -> String {
         .join("\n")
 }
 
+/// The snapshot a read-only engine (or a read-only session) publishes.
+fn read_only(s: &Snapshot) -> Snapshot {
+    let mut s = s.clone();
+    s.read_only = true;
+    s
+}
+
 fn key(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
 }
 
 #[test]
 fn whole_screen_with_failures() {
-    let s = screen(&app(false), &fixture(4, 8), 140, 36);
+    let s = screen(&app(), &fixture(4, 8), 140, 36);
     assert!(s.contains("FAILED"), "failed dimension shown");
     assert!(s.contains("4212"), "throttled writes shown");
     insta::assert_snapshot!("whole_screen", s);
@@ -59,7 +65,7 @@ fn whole_screen_with_failures() {
 
 #[test]
 fn failed_query_shows_its_error() {
-    let mut a = app(false);
+    let mut a = app();
     let snap = fixture(4, 8);
     a.handle_key(&key(']'), &snap);
     let s = screen(&a, &snap, 140, 36);
@@ -70,7 +76,7 @@ fn failed_query_shows_its_error() {
 
 #[test]
 fn compact_layout_on_a_small_terminal_shows_the_focused_pane() {
-    let mut a = app(false);
+    let mut a = app();
     let snap = fixture(4, 8);
     insta::assert_snapshot!("compact_shards", screen(&a, &snap, 60, 15));
     a.handle_key(&KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &snap);
@@ -83,7 +89,7 @@ fn compact_layout_on_a_small_terminal_shows_the_focused_pane() {
 
 #[test]
 fn help_lists_every_binding() {
-    let mut a = app(false);
+    let mut a = app();
     let snap = fixture(4, 3);
     a.handle_key(&key('?'), &snap);
     assert!(a.help);
@@ -98,7 +104,7 @@ fn help_lists_every_binding() {
 
 #[test]
 fn sixty_four_shards_scroll() {
-    let mut a = app(false);
+    let mut a = app();
     let snap = fixture(64, 3);
     for _ in 0..40 {
         a.handle_key(&key('j'), &snap);
@@ -112,7 +118,7 @@ fn sixty_four_shards_scroll() {
 #[test]
 fn keys_send_commands_and_read_only_refuses_mutations() {
     let snap = fixture(4, 3);
-    let mut a = app(false);
+    let mut a = app();
     assert_eq!(a.handle_key(&key('p'), &snap), Some(Command::ToggleGenerator));
     assert_eq!(a.handle_key(&key('R'), &snap), Some(Command::ReloadAllDimensions));
     assert_eq!(a.handle_key(&key('+'), &snap), Some(Command::ScaleRate(RateStep::Up)));
@@ -134,26 +140,27 @@ fn keys_send_commands_and_read_only_refuses_mutations() {
         Some(Command::ReloadDimension("dimRestaurants".into()))
     );
 
-    let mut ro = app(true);
+    let mut ro = app();
+    let ro_snap = read_only(&snap);
     for c in ['p', 'R', 'r', '+', '-'] {
-        assert_eq!(ro.handle_key(&key(c), &snap), None, "{c} refused");
+        assert_eq!(ro.handle_key(&key(c), &ro_snap), None, "{c} refused");
     }
     assert!(ro.message().unwrap().contains("read-only"));
     assert_eq!(
-        ro.handle_key(&key('x'), &snap),
+        ro.handle_key(&key('x'), &ro_snap),
         Some(Command::RunQuery(0)),
         "queries still run"
     );
-    let s = screen(&ro, &snap, 140, 36);
+    let s = screen(&ro, &ro_snap, 140, 36);
     assert!(s.contains("READ-ONLY"));
-    ro.handle_key(&key('q'), &snap);
+    ro.handle_key(&key('q'), &ro_snap);
     assert!(ro.quit);
 }
 
 #[test]
 fn no_size_panics() {
     let snap = fixture(64, 1000);
-    let mut a = app(false);
+    let mut a = app();
     for (w, h) in [
         (1, 1),
         (10, 3),
@@ -181,7 +188,7 @@ fn no_size_panics() {
 
 #[test]
 fn stopping_the_service_asks_first_and_an_attached_console_detaches() {
-    let mut a = app(false);
+    let mut a = app();
     a.attached = true;
     let snap = fixture(4, 3);
     let s = screen(&a, &snap, 140, 36);
@@ -198,8 +205,9 @@ fn stopping_the_service_asks_first_and_an_attached_console_detaches() {
     a.handle_key(&key('?'), &snap);
     assert!(screen(&a, &snap, 140, 36).contains("detach (the service keeps running)"));
     // Read-only: refused at once, nothing asked.
-    let mut ro = app(true);
-    assert_eq!(ro.handle_key(&key('S'), &snap), None);
+    let mut ro = app();
+    let ro_snap = read_only(&snap);
+    assert_eq!(ro.handle_key(&key('S'), &ro_snap), None);
     assert!(!ro.confirm_stop);
     assert_eq!(ro.message(), Some("read-only: stop_service refused"));
 }
@@ -243,7 +251,7 @@ fn letter(seq: u64, reason: &str, payload: &str, binary: bool) -> DeadLetterView
 
 /// Open an overlay with its key, then give it the operator's answer.
 fn opened(c: char, snap: &Snapshot, reply: Option<OpReply>) -> App {
-    let mut a = app(false);
+    let mut a = app();
     a.handle_key(&key(c), snap);
     if let Some(reply) = reply {
         let req = a.pending_ops.pop().expect("the overlay asked the operator");
@@ -278,7 +286,7 @@ fn record_browser_shows_the_newest_records_decoded() {
 #[test]
 fn trace_prompt_then_the_orders_journey() {
     let snap = fixture(4, 8);
-    let mut a = app(false);
+    let mut a = app();
     a.handle_key(&key('/'), &snap);
     for c in "12x".chars() {
         a.handle_key(&key(c), &snap);
@@ -362,20 +370,21 @@ fn dead_letters_list_open_and_redrive_asks_first() {
     assert!(matches!(a.pending_ops.pop(), Some(OpRequest::DeadLetters(_))));
     assert!(screen(&a, &snap, 140, 36).contains("2 tried, 1 loaded"));
     // Read-only: the redrive is refused before it is asked.
-    let mut ro = app(true);
-    ro.handle_key(&key('d'), &snap);
+    let mut ro = app();
+    let ro_snap = read_only(&snap);
+    ro.handle_key(&key('d'), &ro_snap);
     let req = ro.pending_ops.pop().unwrap();
     ro.answer(&req, Ok(OpReply::DeadLetters(vec![letter(9, "x", "{}", false)])));
-    ro.handle_key(&key('D'), &snap);
-    ro.handle_key(&key('y'), &snap);
+    ro.handle_key(&key('D'), &ro_snap);
+    ro.handle_key(&key('y'), &ro_snap);
     assert!(ro.pending_ops.is_empty());
-    assert!(screen(&ro, &snap, 140, 36).contains("read-only: redrive refused"));
+    assert!(screen(&ro, &ro_snap, 140, 36).contains("read-only: redrive refused"));
 }
 
 #[test]
 fn rewind_asks_where_and_only_y_rewinds() {
     let snap = fixture(4, 8);
-    let mut a = app(false);
+    let mut a = app();
     a.handle_key(&key('w'), &snap);
     insta::assert_snapshot!("rewind", screen(&a, &snap, 140, 36));
     // Esc: nothing sent.
@@ -395,8 +404,9 @@ fn rewind_asks_where_and_only_y_rewinds() {
             to: courier::ops::Position::TrimHorizon
         })
     );
-    let mut ro = app(true);
-    assert_eq!(ro.handle_key(&key('w'), &snap), None);
+    let mut ro = app();
+    let ro_snap = read_only(&snap);
+    assert_eq!(ro.handle_key(&key('w'), &ro_snap), None);
     assert!(ro.overlay.is_none());
 }
 
@@ -405,7 +415,7 @@ fn a_replaying_shard_shows_what_is_left() {
     let mut snap = fixture(4, 8);
     snap.shards[3].replay_until = Some("900".into());
     snap.shards[3].replay_left = Some(1234);
-    let s = screen(&app(false), &snap, 140, 36);
+    let s = screen(&app(), &snap, 140, 36);
     assert!(s.contains("⟲ 1234"), "{s}");
 }
 
@@ -413,7 +423,7 @@ fn a_replaying_shard_shows_what_is_left() {
 /// first Up moves the view (it used to take up to a screen of presses).
 #[test]
 fn scrolling_up_from_the_end_of_a_result_moves_at_once() {
-    let mut a = app(false);
+    let mut a = app();
     let snap = fixture(4, 200);
     a.focus = Pane::Queries;
     let first = screen(&a, &snap, 140, 36);

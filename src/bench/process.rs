@@ -130,7 +130,6 @@ pub(super) fn frame_render(frames: usize) -> (f64, f64) {
     let snap = crate::ui::demo::sample_snapshot(64, 1000, now);
     let mut app = crate::ui::app::App::new(
         crate::ui::keymap::Keymap::default(),
-        false,
         crate::ui::app::LagThresholds {
             warn_ms: 1000,
             crit_ms: 5000,

@@ -226,7 +226,7 @@ async fn serve_requests(
                     let _ = send(write, &reply).await;
                     return;
                 }
-                let snap = snapshots.borrow_and_update().clone();
+                let snap = as_seen(snapshots.borrow_and_update().clone(), read_only);
                 next_send = tokio::time::Instant::now() + every;
                 if send(write, &Reply::Snapshot(Box::new(snap))).await.is_err() {
                     return;
@@ -249,8 +249,9 @@ async fn serve_requests(
                         subscribed = true;
                         every = Duration::from_millis(every_ms.min(10_000));
                         next_send = tokio::time::Instant::now() + every;
-                        Reply::Snapshot(Box::new(snapshots.borrow_and_update().clone()))
+                        Reply::Snapshot(Box::new(as_seen(snapshots.borrow_and_update().clone(), read_only)))
                     }
+                    // The engine's own mode, for `courier status`.
                     Request::Snapshot => Reply::Snapshot(Box::new(snapshots.borrow().clone())),
                     Request::Command(c) => command(faces, read_only, c).await,
                     Request::Query { sql, write: allow_write } => query(faces, read_only, &sql, allow_write).await,
@@ -263,6 +264,14 @@ async fn serve_requests(
             }
         }
     }
+}
+
+/// The snapshot as this session's console sees it (subscriptions): a
+/// read-only session's is marked read-only, so the console reads its mode
+/// from the snapshot alone.
+fn as_seen(mut snap: crate::engine::Snapshot, read_only: bool) -> crate::engine::Snapshot {
+    snap.read_only |= read_only;
+    snap
 }
 
 async fn command(faces: &ServiceFaces, read_only: bool, c: Command) -> Reply {

@@ -47,7 +47,6 @@ pub struct App {
     /// the end moves the view.
     pub query_viewport: std::cell::Cell<usize>,
     pub help: bool,
-    pub read_only: bool,
     pub lag: LagThresholds,
     pub colour: bool,
     pub quit: bool,
@@ -66,7 +65,9 @@ const MESSAGE_FOR: Duration = Duration::from_secs(4);
 const PAGE: usize = 10;
 
 impl App {
-    pub fn new(keymap: Keymap, read_only: bool, lag: LagThresholds, colour: bool) -> Self {
+    /// The console's view state. Whether it may change anything is the
+    /// snapshot's `read_only` (the engine's mode, or this session's).
+    pub fn new(keymap: Keymap, lag: LagThresholds, colour: bool) -> Self {
         App {
             keymap,
             focus: Pane::Shards,
@@ -76,7 +77,6 @@ impl App {
             query_scroll: 0,
             query_viewport: std::cell::Cell::new(1),
             help: false,
-            read_only,
             lag,
             colour,
             quit: false,
@@ -121,14 +121,14 @@ impl App {
                 self.say(m);
             }
             if let Some(op) = fx.op {
-                if self.read_only && op.is_mutation() {
+                if snap.read_only && op.is_mutation() {
                     self.say("read-only: redrive refused");
                 } else {
                     self.pending_ops.push(op);
                 }
             }
             return match fx.command {
-                Some(c) if self.read_only && c.is_mutation() => {
+                Some(c) if snap.read_only && c.is_mutation() => {
                     self.say("read-only: rewind refused");
                     None
                 }
@@ -156,7 +156,7 @@ impl App {
                 self.help = true;
                 None
             }
-            Action::StopService if self.read_only => Some(Command::StopService),
+            Action::StopService if snap.read_only => Some(Command::StopService),
             Action::StopService => {
                 self.confirm_stop = true;
                 None
@@ -192,7 +192,7 @@ impl App {
                 None
             }
             Action::ReloadQueries => Some(Command::ReloadQueries),
-            Action::Rewind if self.read_only => {
+            Action::Rewind if snap.read_only => {
                 self.say("read-only: rewind refused");
                 None
             }
@@ -228,7 +228,7 @@ impl App {
             }
         };
         match command {
-            Some(c) if self.read_only && c.is_mutation() => {
+            Some(c) if snap.read_only && c.is_mutation() => {
                 self.say(format!("read-only: {} refused", Keymap::name(action)));
                 None
             }

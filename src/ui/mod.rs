@@ -61,7 +61,7 @@ pub fn draw(frame: &mut Frame, app: &App, snap: &Snapshot, now: DateTime<Utc>) {
         .areas(area);
         let [shards, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
         let [generator, queries] = Layout::vertical([Constraint::Length(8), Constraint::Min(5)]).areas(right);
-        panes::chrome::header(frame, header, app, snap, &theme);
+        panes::chrome::header(frame, header, snap, &theme);
         panes::shards::render(frame, shards, app, snap, &theme);
         panes::dimensions::render(frame, dims, app, snap, &theme, now);
         panes::generator::render(frame, generator, app, snap, &theme);
@@ -76,7 +76,7 @@ pub fn draw(frame: &mut Frame, app: &App, snap: &Snapshot, now: DateTime<Utc>) {
             Constraint::Length(1),
         ])
         .areas(area);
-        panes::chrome::header(frame, header, app, snap, &theme);
+        panes::chrome::header(frame, header, snap, &theme);
         render_pane(frame, body, app, snap, &theme, now, app.focus);
         if !snap.errors.is_empty() {
             panes::chrome::errors(frame, errors, snap, &theme, now);

@@ -12,14 +12,14 @@ use crate::ui::app::App;
 use crate::ui::keymap::{ACTIONS, Action};
 use crate::ui::theme::Theme;
 
-pub fn header(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
+pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let fresh = match (snap.freshness.p50_ms, snap.freshness.p99_ms) {
         (Some(a), Some(b)) => format!("fresh p50 {} p99 {}", ms(a), ms(b)),
         _ => "fresh –".into(),
     };
     let mut spans = vec![Span::styled(" courier ", theme.header())];
     // Badges first, so a narrow terminal still shows them.
-    if app.read_only {
+    if snap.read_only {
         spans.push(Span::styled("READ-ONLY ", theme.warn()));
     }
     if snap.ingest.retrying {
