@@ -3,6 +3,7 @@
 //!
 //!     cargo bench --bench render      (release; the figure that counts)
 //!     cargo test --bench render       (debug build: a quick, pessimistic run)
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 use std::time::Instant;
 

@@ -21,5 +21,6 @@ pub mod model;
 pub mod ops;
 pub mod service;
 pub mod setup;
+pub mod sync;
 pub mod table;
 pub mod ui;

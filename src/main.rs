@@ -5,6 +5,7 @@
 
 mod cli;
 
+use courier::sync::LockExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -367,7 +368,7 @@ async fn attach(cli: &Cli, config: &Config, path: &Path, stop: CancellationToken
         })),
     };
     let exit = courier::ui::run(link, app, tick, stop).await?;
-    let end = ended.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let end = ended.locked().clone();
     match (exit, end) {
         (Exit::EngineGone, Some(LinkEnd::Stopped(summary))) => {
             eprintln!("courier: the service stopped; this console closed");

@@ -3,6 +3,7 @@
 //! load balancers and service managers. Both read the engine's snapshots
 //! only; nothing here does pipeline work.
 
+use crate::sync::LockExt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,7 +53,7 @@ impl Health {
     /// Look at a snapshot; `Err(reason)` when unhealthy.
     pub fn judge(&self, s: &Snapshot, now: Instant) -> Result<(), String> {
         let worst = s.shards.iter().max_by_key(|sh| sh.millis_behind_latest);
-        let mut since = self.lagging_since.lock().unwrap_or_else(|p| p.into_inner());
+        let mut since = self.lagging_since.locked();
         let lagging = worst.filter(|sh| sh.millis_behind_latest > self.rules.lag_crit_ms);
         *since = match (lagging, *since) {
             (Some(_), Some(t)) => Some(t),

@@ -3,6 +3,7 @@
 //! emulate` (Redshift Data API, and Kinesis for the conformance checks).
 //! The emulators are installed by `scripts/emulators.sh install` (the
 //! README's test command runs it) and bound to 127.0.0.1 only.
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 use common::free_port;

@@ -1,4 +1,5 @@
 //! The real `courier` binary, as an operator or a script runs it.
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! Redshift Data API's statement life cycle, transactions, typed and paged
 //! results, limits and COPY; the Kinesis API's stream management; loopback
 //! binding.
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 use common::free_port;

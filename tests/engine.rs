@@ -1,4 +1,5 @@
 //! The real engine on the embedded default, on a temp data dir.
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

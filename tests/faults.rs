@@ -2,6 +2,7 @@
 //! Each prints its figures. The crash loop runs `COURIER_CRASH_ITERATIONS`
 //! times (default 5 here; `COURIER_CRASH_ITERATIONS=20 cargo test --test
 //! faults crash -- --nocapture` is the full run).
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};

@@ -1,6 +1,7 @@
 //! Redshift dashboard SQL, as analysts write it, run on the embedded DuckDB
 //! warehouse through courier's translation, against the results Redshift's
 //! documentation gives. Also counts how many run on plain DuckDB untranslated.
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 use courier::backend::embedded::warehouse::{SCHEMA_SQL, run_query};
 use duckdb::Connection;

@@ -2,6 +2,7 @@
 //! (`--no-tui`), and consoles, `query`, `status`, `stop`, the metrics and
 //! Kinesis endpoints and bad socket clients against it, as an operator (or
 //! a careless script) would use them.
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 #[path = "common/tmux.rs"]

@@ -1,5 +1,6 @@
 //! The real console in tmux, driven as an operator would: send keys, read
 //! the screen with capture-pane. Needs tmux (scripts/test.sh installs it).
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 #[path = "common/tmux.rs"]
 mod tmux;

@@ -1,5 +1,6 @@
 //! The console rendered with ratatui's TestBackend from fixed snapshots,
 //! compared with accepted screens (insta), and its key handling.
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 use chrono::{DateTime, TimeZone, Utc};
 use courier::engine::snapshot::*;

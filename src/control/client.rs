@@ -3,6 +3,7 @@
 //! console gets the same `watch` of snapshots and `mpsc` of commands as an
 //! in-process one, so it renders and steers exactly the same way.
 
+use crate::sync::LockExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -212,7 +213,7 @@ impl Client {
                     Err(e) => break LinkEnd::Lost(format!("connection broken: {e}")),
                 }
             };
-            *end.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+            *end.locked() = Some(outcome);
             drop(snap_tx);
         });
         tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! The Kinesis JSON 1.1 protocol over courier's embedded stream: unmodified
 //! clients (the AWS SDKs, boto3, the AWS CLI) talk to it as to Kinesis.
 
+use crate::sync::LockExt;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -114,14 +115,13 @@ impl Streams {
         let s = EmbeddedStream::open(&self.dir, name, shards, self.limits.clone()).map_err(stream_err)?;
         let s = Arc::new(s);
         self.open
-            .lock()
-            .unwrap()
+            .locked()
             .insert(name.to_string(), (Arc::clone(&s), now_secs()));
         Ok(s)
     }
 
     fn get(&self, name: &str) -> ApiResult<(Arc<EmbeddedStream>, f64)> {
-        self.open.lock().unwrap().get(name).cloned().ok_or_else(|| {
+        self.open.locked().get(name).cloned().ok_or_else(|| {
             ApiError::new(
                 "ResourceNotFoundException",
                 format!("Stream {name} under account {ACCOUNT} not found."),
@@ -198,7 +198,7 @@ impl Streams {
 
     /// ListStreams.
     async fn list_streams(&self, _req: Value) -> ApiResult<Value> {
-        let open = self.open.lock().unwrap();
+        let open = self.open.locked();
         let names: Vec<&String> = open.keys().collect();
         let summaries: Vec<Value> = open
             .iter()

@@ -3,6 +3,7 @@
 //! asynchronous statements polled with DescribeStatement, typed results paged
 //! with GetStatementResult.
 
+use crate::sync::LockExt;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -264,12 +265,12 @@ impl DataApi {
 
     fn remember(&self, st: Statement) {
         let id = st.id.clone();
-        self.statements.lock().unwrap().insert(id.clone(), st);
-        let mut order = self.order.lock().unwrap();
+        self.statements.locked().insert(id.clone(), st);
+        let mut order = self.order.locked();
         order.push_back(id);
         while order.len() > KEEP_STATEMENTS {
             if let Some(old) = order.pop_front() {
-                self.statements.lock().unwrap().remove(&old);
+                self.statements.locked().remove(&old);
             }
         }
     }
@@ -277,7 +278,7 @@ impl DataApi {
     /// Run statement `id` (all its SQL in one transaction when a batch).
     fn execute(&self, id: &str) {
         let (sqls, batch) = {
-            let mut map = self.statements.lock().unwrap();
+            let mut map = self.statements.locked();
             let Some(st) = map.get_mut(id) else { return };
             st.status = "STARTED";
             st.updated = now_secs();
@@ -285,7 +286,7 @@ impl DataApi {
         };
         let started = Instant::now();
         let writes = batch || sqls.iter().any(|s| !is_query(&strip_comments(s)));
-        let _guard = writes.then(|| self.write.lock().unwrap_or_else(|p| p.into_inner()));
+        let _guard = writes.then(|| self.write.locked());
         let mut results: Vec<(Result<Outcome, String>, i64)> = Vec::new();
         let outcome = (|| -> Result<(), String> {
             let conn = self.warehouse.connect().map_err(|e| e.to_string())?;
@@ -315,7 +316,7 @@ impl DataApi {
             }
             Ok(())
         })();
-        let mut map = self.statements.lock().unwrap();
+        let mut map = self.statements.locked();
         let Some(st) = map.get_mut(id) else { return };
         st.updated = now_secs();
         st.duration_ns = started.elapsed().as_nanos() as i64;
@@ -349,8 +350,8 @@ impl DataApi {
     /// take more than `MAX_KEPT_RESULT_BYTES`.
     fn forget_past_budget(&self, keep: &str) {
         // The order `remember` takes the locks in: order, then statements.
-        let mut order = self.order.lock().unwrap();
-        let mut map = self.statements.lock().unwrap();
+        let mut order = self.order.locked();
+        let mut map = self.statements.locked();
         let size = |st: &Statement| st.subs.iter().map(|s| s.outcome.bytes).sum::<usize>();
         let mut total: usize = map.values().map(size).sum();
         if total <= MAX_KEPT_RESULT_BYTES {
@@ -474,7 +475,7 @@ impl DataApi {
     async fn describe_statement(self: &Arc<Self>, req: Value) -> ApiResult<Value> {
         let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
         let (base, sub_index) = split_id(id);
-        let map = self.statements.lock().unwrap();
+        let map = self.statements.locked();
         let st = map.get(base).ok_or_else(|| not_found(id))?;
         if let Some(i) = sub_index {
             let sub = st.subs.get(i.wrapping_sub(1)).ok_or_else(|| not_found(id))?;
@@ -512,7 +513,7 @@ impl DataApi {
     async fn get_statement_result(self: &Arc<Self>, req: Value) -> ApiResult<Value> {
         let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
         let (base, sub_index) = split_id(id);
-        let map = self.statements.lock().unwrap();
+        let map = self.statements.locked();
         let st = map.get(base).ok_or_else(|| not_found(id))?;
         let sub = match sub_index {
             Some(i) => st.subs.get(i.wrapping_sub(1)).ok_or_else(|| not_found(id))?,
@@ -562,15 +563,15 @@ impl DataApi {
     /// CancelStatement.
     async fn cancel_statement(self: &Arc<Self>, req: Value) -> ApiResult<Value> {
         let id = req.get("Id").and_then(Value::as_str).unwrap_or_default();
-        let map = self.statements.lock().unwrap();
+        let map = self.statements.locked();
         let st = map.get(split_id(id).0).ok_or_else(|| not_found(id))?;
         Ok(json!({"Status": st.status == "SUBMITTED" || st.status == "STARTED"}))
     }
 
     /// ListStatements.
     async fn list_statements(self: &Arc<Self>, _req: Value) -> ApiResult<Value> {
-        let order = self.order.lock().unwrap();
-        let map = self.statements.lock().unwrap();
+        let order = self.order.locked();
+        let map = self.statements.locked();
         let list: Vec<Value> = order
             .iter()
             .rev()

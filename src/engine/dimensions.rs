@@ -131,8 +131,8 @@ pub fn generate_csv(table: &str, rows: u32, seed: u64) -> Vec<u8> {
                         .collect::<String>()
                 };
                 let email = format!("{}.{}{}@example.com", local(&f), local(&l), id);
-                let day =
-                    chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(rng.random_range(0..2000));
+                let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("a valid date")
+                    + chrono::Days::new(rng.random_range(0..2000));
                 vec![
                     id_s,
                     format!("{f} {l}"),

@@ -3,6 +3,7 @@
 //! batches, retries exactly the failed entries with backoff, and later emits
 //! status updates for acknowledged orders. It knows only the `Stream` port.
 
+use crate::sync::LockExt;
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -207,7 +208,7 @@ const RESUME_WAIT: Duration = Duration::from_secs(30);
 
 impl Generator {
     fn set_state(&self, s: GeneratorState) {
-        *self.shared.generator_state.lock().unwrap() = s;
+        *self.shared.generator_state.locked() = s;
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
@@ -534,7 +535,7 @@ async fn open_orders(
     let mut said = false;
     loop {
         let (all, total) = {
-            let shards = shared.shards.lock().unwrap_or_else(|p| p.into_inner());
+            let shards = shared.shards.locked();
             for s in shards.iter() {
                 // Reached the tip after a read (MillisBehindLatest is 0 before
                 // the first one too): what the stream held at start is read.

@@ -3,6 +3,7 @@
 //! transaction). Malformed records are dead-lettered; ingestion goes on.
 //! It knows only the `Stream` and `Warehouse` ports.
 
+use crate::sync::LockExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -246,7 +247,7 @@ impl Ingester {
                 _ => None,
             };
             let index = {
-                let mut shards = self.shared.shards.lock().unwrap();
+                let mut shards = self.shared.shards.locked();
                 let mut st = ShardState::default();
                 st.lag.shard_id = info.id.0.clone();
                 st.lag.checkpoint = cp.as_ref().map(|c| c.0.clone());
@@ -749,7 +750,7 @@ impl Ingester {
     }
 
     fn with_shard(&self, index: usize, f: impl FnOnce(&mut ShardState)) {
-        if let Some(s) = self.shared.shards.lock().unwrap().get_mut(index) {
+        if let Some(s) = self.shared.shards.locked().get_mut(index) {
             f(s);
         }
     }

@@ -10,6 +10,7 @@
 //! The runner re-runs each query when due (or when asked) and puts the
 //! result, its run time or its error in the snapshot.
 
+use crate::sync::LockExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,7 +188,7 @@ impl QueryRunner {
         for e in errors {
             self.shared.error("query", e);
         }
-        let mut views = self.shared.queries.lock().unwrap();
+        let mut views = self.shared.queries.locked();
         let old = std::mem::take(&mut *views);
         *views = defs
             .iter()
@@ -269,7 +270,7 @@ impl QueryRunner {
     }
 
     fn set(&self, i: usize, f: impl FnOnce(&mut QueryView)) {
-        if let Some(v) = self.shared.queries.lock().unwrap().get_mut(i) {
+        if let Some(v) = self.shared.queries.locked().get_mut(i) {
             f(v);
         }
     }

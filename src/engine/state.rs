@@ -1,6 +1,7 @@
 //! The engine's live state: what the tasks update and the publisher turns
 //! into [`Snapshot`]s. Locks are held only to copy a few fields.
 
+use crate::sync::LockExt;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -115,7 +116,7 @@ impl Shared {
 
     /// Ask the readers of `shards` to start again from `to`.
     pub fn ask_rewind(&self, shards: impl IntoIterator<Item = String>, to: crate::ops::Position) {
-        let mut r = self.rewinds.lock().unwrap();
+        let mut r = self.rewinds.locked();
         for s in shards {
             r.insert(s, to);
         }
@@ -128,7 +129,7 @@ impl Shared {
         if asks == *seen {
             return None;
         }
-        let mut r = self.rewinds.lock().unwrap();
+        let mut r = self.rewinds.locked();
         let taken = r.remove(shard);
         if r.is_empty() {
             *seen = asks;
@@ -138,19 +139,14 @@ impl Shared {
 
     /// The shards readers have started on, by id.
     pub fn shard_ids(&self) -> Vec<String> {
-        self.shards
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|s| s.lag.shard_id.clone())
-            .collect()
+        self.shards.locked().iter().map(|s| s.lag.shard_id.clone()).collect()
     }
 
     /// Record an error for the console's error list (and the log).
     pub fn error(&self, source: &str, message: impl Into<String>) {
         let message = message.into();
         tracing::warn!(source, "{message}");
-        let mut errors = self.errors.lock().unwrap();
+        let mut errors = self.errors.locked();
         if errors.len() == MAX_ERRORS {
             errors.pop_front();
         }
@@ -162,7 +158,7 @@ impl Shared {
     }
 
     pub fn set_dimension(&self, table: &str, state: LoadState, loading_since: Option<Instant>) {
-        let mut dims = self.dimensions.lock().unwrap();
+        let mut dims = self.dimensions.locked();
         if let Some((d, since)) = dims.iter_mut().find(|(d, _)| d.table == table) {
             if let LoadState::Loaded { rows, at, .. } = &state {
                 d.last_loaded = Some((*rows, *at));
@@ -173,7 +169,7 @@ impl Shared {
     }
 
     pub fn record_freshness(&self, emitted_ms: impl Iterator<Item = i64>, visible_ms: i64) {
-        let mut h = self.freshness.lock().unwrap();
+        let mut h = self.freshness.locked();
         for e in emitted_ms {
             let _ = h.record((visible_ms - e).clamp(1, 3_600_000) as u64);
         }
@@ -182,7 +178,7 @@ impl Shared {
     /// Advance the per-second rates; call about once a second.
     pub fn tick_rates(&self) {
         let now = Instant::now();
-        let mut r = self.rates.lock().unwrap();
+        let mut r = self.rates.locked();
         let secs = r
             .last_tick
             .map_or(1.0, |t| now.duration_since(t).as_secs_f64().max(0.001));
@@ -197,7 +193,7 @@ impl Shared {
             r.history.pop_front();
         }
         r.history.push_back(rate);
-        let mut shards = self.shards.lock().unwrap();
+        let mut shards = self.shards.locked();
         r.last_read.resize(shards.len(), 0);
         for (s, last) in shards.iter_mut().zip(r.last_read.iter_mut()) {
             s.lag.read_rate = ((s.read_total - *last) as f64 / secs).round() as u64;
@@ -208,8 +204,8 @@ impl Shared {
 
     pub fn snapshot(&self) -> Snapshot {
         let c = &self.counters;
-        let rates = self.rates.lock().unwrap();
-        let h = self.freshness.lock().unwrap();
+        let rates = self.rates.locked();
+        let h = self.freshness.locked();
         let freshness = Freshness {
             p50_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.5)),
             p99_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.99)),
@@ -226,7 +222,7 @@ impl Shared {
             uptime: self.started.elapsed(),
             read_only: self.read_only,
             generator: super::snapshot::GeneratorStats {
-                state: *self.generator_state.lock().unwrap(),
+                state: *self.generator_state.locked(),
                 target_rate: self.target_rate.load(Ordering::Relaxed) as u32,
                 acked_rate: rates.acked_rate,
                 generated: Counters::get(&c.generated),
@@ -239,11 +235,10 @@ impl Shared {
                 updates_given_up: Counters::get(&c.updates_given_up),
                 rate_history: rates.history.iter().copied().collect(),
             },
-            shards: self.shards.lock().unwrap().iter().map(|s| s.lag.clone()).collect(),
+            shards: self.shards.locked().iter().map(|s| s.lag.clone()).collect(),
             dimensions: self
                 .dimensions
-                .lock()
-                .unwrap()
+                .locked()
                 .iter()
                 .map(|(d, since)| {
                     let mut d = d.clone();
@@ -262,8 +257,8 @@ impl Shared {
                 retrying: self.retrying.load(Ordering::Relaxed),
             },
             freshness,
-            queries: self.queries.lock().unwrap().clone(),
-            errors: self.errors.lock().unwrap().iter().cloned().collect(),
+            queries: self.queries.locked().clone(),
+            errors: self.errors.locked().iter().cloned().collect(),
             stopping: self.stopping.load(Ordering::Relaxed),
         }
     }

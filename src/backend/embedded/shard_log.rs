@@ -371,7 +371,7 @@ impl Segment {
 /// Only called at open, after corruption.
 fn next_whole(bytes: &[u8], from: usize, min_seq: u64) -> Option<usize> {
     (from..bytes.len().saturating_sub(HEADER)).find(|&i| {
-        let body_len = u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+        let body_len = u32::from_le_bytes(bytes[i..i + 4].try_into().expect("a slice of the fixed size")) as usize;
         (BODY_FIXED..=MAX_BODY).contains(&body_len)
             && matches!(decode(&bytes[i..]), Ok(Some((r, _))) if r.seq >= min_seq)
     })
@@ -397,21 +397,21 @@ fn decode(bytes: &[u8]) -> io::Result<Option<(LogRecord, usize)>> {
     if bytes.len() < HEADER {
         return Ok(None);
     }
-    let body_len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+    let body_len = u32::from_le_bytes(bytes[0..4].try_into().expect("a slice of the fixed size")) as usize;
     if !(BODY_FIXED..=MAX_BODY).contains(&body_len) {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "bad record length"));
     }
     if bytes.len() < HEADER + body_len {
         return Ok(None);
     }
-    let crc = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+    let crc = u32::from_le_bytes(bytes[4..8].try_into().expect("a slice of the fixed size"));
     let body = &bytes[HEADER..HEADER + body_len];
     if crc32fast::hash(body) != crc {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "record checksum mismatch"));
     }
-    let seq = u64::from_le_bytes(body[0..8].try_into().unwrap());
-    let arrival_ms = i64::from_le_bytes(body[8..16].try_into().unwrap());
-    let pk_len = u16::from_le_bytes(body[16..18].try_into().unwrap()) as usize;
+    let seq = u64::from_le_bytes(body[0..8].try_into().expect("a slice of the fixed size"));
+    let arrival_ms = i64::from_le_bytes(body[8..16].try_into().expect("a slice of the fixed size"));
+    let pk_len = u16::from_le_bytes(body[16..18].try_into().expect("a slice of the fixed size")) as usize;
     if BODY_FIXED + pk_len > body_len {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "bad key length"));
     }

@@ -4,6 +4,7 @@
 //! ranges, as Kinesis does), per-shard write and read limits with Kinesis's
 //! error codes, iterators, MillisBehindLatest and retention.
 
+use crate::sync::LockExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -233,7 +234,7 @@ impl EmbeddedStream {
         let cutoff = now_ms() - self.limits.retention.as_millis() as i64;
         let mut dropped = 0;
         for shard in &self.shards {
-            dropped += shard.log.lock().unwrap().trim_before(cutoff)?;
+            dropped += shard.log.locked().trim_before(cutoff)?;
         }
         Ok(dropped)
     }
@@ -266,7 +267,7 @@ impl EmbeddedStream {
             }
             let mut accepted = Vec::with_capacity(idxs.len());
             {
-                let mut w = shard.writes.lock().unwrap();
+                let mut w = shard.writes.locked();
                 w.refill(self.limits.write_records_per_sec, self.limits.write_bytes_per_sec, now);
                 for i in idxs {
                     let size = (entries[i].data.len() + entries[i].partition_key.len()) as f64;
@@ -290,7 +291,7 @@ impl EmbeddedStream {
                 .iter()
                 .map(|&i| (entries[i].partition_key.as_str(), entries[i].data.as_slice()))
                 .collect();
-            let first = match shard.log.lock().unwrap().append(&recs, now) {
+            let first = match shard.log.locked().append(&recs, now) {
                 Ok(first) => first,
                 Err(e) => {
                     tracing::error!(shard = %shard.id, error = %e, "stream append failed");
@@ -336,7 +337,7 @@ impl EmbeddedStream {
         let shard = &self.shards[idx];
         let now = now_ms();
         let budget = {
-            let mut r = shard.reads.lock().unwrap();
+            let mut r = shard.reads.locked();
             r.refill(self.limits.reads_per_sec, self.limits.read_bytes_per_sec, now);
             // A call needs a byte left over; what it reads is charged after.
             if r.bytes.level < 1.0 || !r.try_take(1.0, 0.0) {
@@ -347,7 +348,7 @@ impl EmbeddedStream {
             }
             r.bytes.level as usize
         };
-        let log = shard.log.lock().unwrap();
+        let log = shard.log.locked();
         let records = log.read(from, limit.clamp(1, MAX_GET_RECORDS), budget)?;
         let tip = log.next_seq();
         // Sequence numbers are dense here: a gap before the oldest kept
@@ -361,7 +362,7 @@ impl EmbeddedStream {
         };
         drop(log);
         let bytes: usize = records.iter().map(|r| r.data.len()).sum();
-        shard.reads.lock().unwrap().bytes.level -= bytes as f64;
+        shard.reads.locked().bytes.level -= bytes as f64;
         Ok(GetRecordsOutput {
             records: records
                 .into_iter()
@@ -423,7 +424,7 @@ impl Stream for Arc<EmbeddedStream> {
 
     async fn shard_iterator(&self, shard: &ShardId, start: StartPosition) -> Result<String, StreamError> {
         let idx = self.shard_index(shard)?;
-        let log = self.shards[idx].log.lock().unwrap();
+        let log = self.shards[idx].log.locked();
         // As Kinesis: a sequence number this shard never gave out is refused.
         let beyond = |s: &SequenceNumber, n: u64| {
             if n < log.next_seq() {
@@ -469,7 +470,7 @@ impl Stream for Arc<EmbeddedStream> {
 
     async fn records_after(&self, shard: &ShardId, after: Option<&SequenceNumber>) -> Option<u64> {
         let idx = self.shard_index(shard).ok()?;
-        let log = self.shards[idx].log.lock().unwrap();
+        let log = self.shards[idx].log.locked();
         let from = match after {
             Some(s) => s.0.parse::<u64>().ok()?.saturating_add(1),
             None => log.first_seq(),

@@ -6,6 +6,7 @@
 //! connection; queries use a second one so a long dashboard query never holds
 //! up ingestion.
 
+use crate::sync::LockExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -167,14 +168,14 @@ impl DuckDbWarehouse {
         f: impl FnOnce(&mut Connection) -> Result<T, WarehouseError> + Send + 'static,
     ) -> Result<T, WarehouseError> {
         let conn = Arc::clone(&self.writer);
-        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
+        tokio::task::spawn_blocking(move || f(&mut conn.locked()))
             .await
             .map_err(|e| WarehouseError::Unavailable(format!("warehouse task failed: {e}")))?
     }
 
     /// Run SQL on the query connection, blocking (for `courier query` and tests).
     pub fn query_blocking(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
-        run_query(&self.reader.lock().unwrap_or_else(|p| p.into_inner()), sql)
+        run_query(&self.reader.locked(), sql)
     }
 }
 
@@ -247,7 +248,7 @@ impl Warehouse for DuckDbWarehouse {
     async fn query(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
         let conn = Arc::clone(&self.reader);
         let sql = sql.to_string();
-        tokio::task::spawn_blocking(move || run_query(&conn.lock().unwrap_or_else(|p| p.into_inner()), &sql))
+        tokio::task::spawn_blocking(move || run_query(&conn.locked(), &sql))
             .await
             .map_err(|e| WarehouseError::Unavailable(format!("query task failed: {e}")))?
     }
@@ -298,12 +299,12 @@ impl Warehouse for DuckDbWarehouse {
         self.with_writer(move |conn| {
             // A lone batch while other shards are loading too: give them a
             // moment to join (commit delay), one commit instead of several.
-            let lone = pending.lock().unwrap_or_else(|p| p.into_inner()).len() == 1;
+            let lone = pending.locked().len() == 1;
             if lone && last_group.load(Ordering::Relaxed) > 1 {
                 std::thread::sleep(COMMIT_DELAY);
             }
             let group = {
-                let mut queue = pending.lock().unwrap_or_else(|p| p.into_inner());
+                let mut queue = pending.locked();
                 let mut rows = 0;
                 let take = queue
                     .iter()
