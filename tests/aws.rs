@@ -1164,6 +1164,7 @@ async fn a_late_commit_of_an_older_batch_does_not_move_the_checkpoint_back() {
         checkpoint: SequenceNumber(seq.into()),
         redrive: false,
         rewound,
+        partial: false,
     };
     w.load_facts(Arc::new(commit(
         "49590338271490256608559692538361571095921575989136588802",

@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod embedded;
 pub mod ident;
+pub mod kpl;
 pub mod objects;
 pub mod payload;
 
@@ -45,10 +46,41 @@ impl SequenceNumber {
     }
 }
 
-/// Sequence numbers (decimal digits) compared as numbers, without copying them.
+/// Sequence numbers (decimal digits) compared as numbers, without copying
+/// them. A user record of an aggregated record (`kpl`) is numbered
+/// `PARENT:SUB` ([`sub_sequence_number`]): after its parent, before the
+/// parent's later user records and before the next record.
 pub fn cmp_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    fn digits(a: &str, b: &str) -> std::cmp::Ordering {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    }
+    let ((a, a_sub), (b, b_sub)) = (split_sequence_number(a), split_sequence_number(b));
+    digits(a, b).then_with(|| match (a_sub, b_sub) {
+        (Some(x), Some(y)) => digits(x, y),
+        (x, y) => x.is_some().cmp(&y.is_some()),
+    })
+}
+
+/// The place of user record `sub` (0-based, its index in the aggregate) of
+/// the aggregated Kinesis record `parent`: `PARENT:SUB`. Dead letters keep
+/// it; factOrders keeps the parent's ([`parent_sequence_number`]).
+pub fn sub_sequence_number(parent: &str, sub: usize) -> String {
+    format!("{parent}:{sub}")
+}
+
+/// `PARENT:SUB` as its parts; a plain sequence number has no sub-sequence.
+pub fn split_sequence_number(s: &str) -> (&str, Option<&str>) {
+    match s.split_once(':') {
+        Some((parent, sub)) => (parent, Some(sub)),
+        None => (s, None),
+    }
+}
+
+/// The Kinesis record's own sequence number (that of a user record's
+/// aggregate).
+pub fn parent_sequence_number(s: &str) -> &str {
+    split_sequence_number(s).0
 }
 
 impl std::fmt::Display for SequenceNumber {
@@ -267,6 +299,10 @@ pub struct FactBatch {
     /// The checkpoint moves back (the first commit after a rewind); any
     /// other commit only moves it forward.
     pub rewound: bool,
+    /// Part of one aggregated record whose other user records are still to
+    /// commit: it writes no checkpoint (the record's would skip the rest
+    /// after a crash).
+    pub partial: bool,
 }
 
 impl FactBatch {
@@ -370,4 +406,24 @@ pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.min(16));
     let ceiling = exp.min(cap).as_millis() as u64;
     Duration::from_millis(rand::random_range(ceiling / 2..=ceiling.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering::{Equal, Greater, Less};
+
+    #[test]
+    fn user_records_sort_after_their_parent_and_before_the_next_record() {
+        assert_eq!(cmp_sequence_numbers("10", "9"), Greater);
+        assert_eq!(cmp_sequence_numbers("009", "9"), Equal);
+        assert_eq!(cmp_sequence_numbers("9:0", "9"), Greater);
+        assert_eq!(cmp_sequence_numbers("9:2", "9:10"), Less);
+        assert_eq!(cmp_sequence_numbers("9:99", "10"), Less);
+        assert_eq!(cmp_sequence_numbers("10:0", "9:5"), Greater);
+        assert_eq!(sub_sequence_number("49590338", 3), "49590338:3");
+        assert_eq!(split_sequence_number("49590338:3"), ("49590338", Some("3")));
+        assert_eq!(parent_sequence_number("49590338:3"), "49590338");
+        assert_eq!(parent_sequence_number("49590338"), "49590338");
+    }
 }
