@@ -239,6 +239,25 @@ mod tests {
     }
 
     #[test]
+    fn an_aggregate_made_by_aws_kinesis_agg_decodes() {
+        // `scripts/emulators.sh kpl-aggregate` (aws-kinesis-agg 4.2.8) of
+        // two user records `{}` with partition keys "1" and "2".
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode("84mawgoBMQoBMhoGCAAaAnt9GgYIARoCe32cx+FsfCtIrRq93/pU2Quo")
+            .unwrap();
+        let got = users(unpack(&data));
+        let keys: Vec<&str> = got.iter().map(|u| u.partition_key.as_str()).collect();
+        assert_eq!(keys, ["1", "2"]);
+        assert!(got.iter().all(|u| u.data == b"{}"));
+        assert_eq!(
+            aggregate([("1", &b"{}"[..]), ("2", &b"{}"[..])]),
+            data,
+            "the same bytes"
+        );
+    }
+
+    #[test]
     fn explicit_hash_keys_and_tags_are_read_or_skipped() {
         // Built by hand, per the format: a record with an explicit hash
         // key and a tag (field 4: key "k", value "v").
@@ -302,7 +321,7 @@ mod tests {
             0x1a, 0x0d, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x1a, 0x00,
         ];
         assert!(why(&framed(&huge_index[..])).contains("outside"));
-        assert!(why(&vec![0xF3, 0x89, 0x9A, 0xC2, 0].repeat(300_000)).contains("more than a Kinesis record"));
+        assert!(why(&[0xF3, 0x89, 0x9A, 0xC2, 0].repeat(300_000)).contains("more than a Kinesis record"));
     }
 
     #[test]
