@@ -6,6 +6,7 @@
 #   scripts/emulators.sh stop DIR     # stops what `start DIR` started
 #   scripts/emulators.sh status DIR   # prints DIR/env and whether both still answer
 #   scripts/emulators.sh python ...   # runs the emulator venv's python (boto3 available)
+#   scripts/emulators.sh kpl-aggregate # stdin groups -> KPL-aggregated records (aws-kinesis-agg)
 #
 # Everything is installed into a cache outside the repo:
 #   ${COURIER_EMULATORS_DIR:-$HOME/.cache/courier/emulators}
@@ -24,6 +25,9 @@ KINESIS_LOCAL_VERSION=0.6.2
 # sha256 of the unpatched main.js of kinesis-local@0.6.2 (npm already checks
 # the tarball's integrity; this pins the exact file the loopback patch targets)
 KINESIS_LOCAL_MAIN_SHA256=6d46874682bffd8c06a3ca90735e292d144626541d1450bc43326557b3dda414
+# awslabs' KPL aggregation library for Node.js: makes the aggregated
+# records tests/aws.rs puts (scripts/kpl_aggregate.js).
+KINESIS_AGG_VERSION=4.2.8
 MOTO_VERSION=5.2.5
 BOTO3_VERSION=1.44.8
 BOTOCORE_VERSION=1.44.8
@@ -34,6 +38,7 @@ CACHE_DIR="${COURIER_EMULATORS_DIR:-$HOME/.cache/courier/emulators}"
 KL_DIR="$CACHE_DIR/kinesis-local-$KINESIS_LOCAL_VERSION"
 KL_PKG="$KL_DIR/node_modules/kinesis-local"
 KL_MAIN="$KL_PKG/main.js"
+KA_DIR="$CACHE_DIR/aws-kinesis-agg-$KINESIS_AGG_VERSION"
 VENV_DIR="$CACHE_DIR/venv-moto$MOTO_VERSION-boto3-$BOTO3_VERSION-prom$PROMETHEUS_CLIENT_VERSION"
 PYTHON_BIN="${PYTHON:-python3}"
 
@@ -81,6 +86,7 @@ kl_patch_ok() {
   [ "$(count_fixed '"0.0.0.0"' "$KL_MAIN")" = 0 ] || return 1
 }
 
+ka_installed() { [ -f "$KA_DIR/.installed" ] && [ -f "$KA_DIR/node_modules/aws-kinesis-agg/index.js" ]; }
 kl_installed() { [ -f "$KL_DIR/.installed" ] && kl_patch_ok; }
 venv_installed() {
   [ -f "$VENV_DIR/.installed" ] && [ -x "$VENV_DIR/bin/python" ] && [ -x "$VENV_DIR/bin/moto_server" ]
@@ -109,6 +115,21 @@ install_kinesis_local() {
   log "kinesis-local installed and patched to listen on 127.0.0.1"
 }
 
+install_kinesis_agg() {
+  if ka_installed; then return 0; fi
+  need_node
+  log "installing aws-kinesis-agg@$KINESIS_AGG_VERSION into $KA_DIR"
+  rm -rf "$KA_DIR"
+  mkdir -p "$KA_DIR"
+  printf '{"name":"courier-emulators-kinesis-agg","private":true}\n' >"$KA_DIR/package.json"
+  (cd "$KA_DIR" && npm install --no-audit --no-fund --no-save --no-package-lock --loglevel=error \
+    "aws-kinesis-agg@$KINESIS_AGG_VERSION" >&2) || die "npm install aws-kinesis-agg@$KINESIS_AGG_VERSION failed"
+  [ "$(node -p "require('$KA_DIR/node_modules/aws-kinesis-agg/package.json').version")" = "$KINESIS_AGG_VERSION" ] \
+    || die "aws-kinesis-agg installed, but not version $KINESIS_AGG_VERSION"
+  printf 'aws-kinesis-agg %s\n' "$KINESIS_AGG_VERSION" >"$KA_DIR/.installed"
+  log "aws-kinesis-agg installed"
+}
+
 install_venv() {
   if venv_installed; then return 0; fi
   need_python
@@ -133,6 +154,7 @@ cmd_install() {
     flock 9
   fi
   install_kinesis_local
+  install_kinesis_agg
   install_venv
   # Release the lock so that servers started afterwards do not inherit it.
   if command -v flock >/dev/null 2>&1; then exec 9>&-; fi
@@ -320,11 +342,16 @@ case "${1:-}" in
   stop) shift; cmd_stop "$@" ;;
   status) shift; cmd_status "$@" ;;
   python) shift; cmd_install; exec "$VENV_DIR/bin/python" "$@" ;;
+  kpl-aggregate)
+    shift; cmd_install
+    NODE_PATH="$KA_DIR/node_modules" exec node "$(dirname "$0")/kpl_aggregate.js" "$@"
+    ;;
   paths)
     echo "CACHE_DIR=$CACHE_DIR"
     echo "KINESIS_LOCAL_MAIN=$KL_MAIN"
     echo "VENV_PYTHON=$VENV_DIR/bin/python"
+    echo "KINESIS_AGG_NODE_MODULES=$KA_DIR/node_modules"
     ;;
   -h | --help | help | "") usage ;;
-  *) die "unknown subcommand '$1' (install | start DIR | stop DIR | status DIR | python ARGS | paths)" ;;
+  *) die "unknown subcommand '$1' (install | start DIR | stop DIR | status DIR | python ARGS | kpl-aggregate | paths)" ;;
 esac

@@ -1165,6 +1165,7 @@ async fn a_late_commit_of_an_older_batch_does_not_move_the_checkpoint_back() {
         checkpoint: SequenceNumber(seq.into()),
         redrive: false,
         rewound,
+        partial: false,
     };
     w.load_facts(Arc::new(commit(
         "49590338271490256608559692538361571095921575989136588802",
@@ -1416,4 +1417,237 @@ fn a_kinesis_stream_made_again_is_read_from_its_start() {
         &format!("SELECT COUNT(*) FROM {SCHEMA}.factOrders WHERE OrderID BETWEEN 800000001 AND 800000020"),
     );
     assert_eq!(rows, vec!["20".to_string()]);
+}
+
+// ---- KPL-aggregated records (issue 19) ----
+
+/// Order `i` of aggregate `a` in `a_kpl_aggregated_stream_lands_every_user_record_once`.
+fn kpl_order(a: i64, i: i64) -> i64 {
+    7_000_000 + a * 100 + i
+}
+
+/// KPL-aggregated records, made by awslabs' aws-kinesis-agg (npm, the
+/// version `scripts/emulators.sh` pins), put into kinesis-local: 50
+/// aggregates of 20 user records each — 15 new orders, status updates of
+/// three of them in the same aggregate (one updated twice), an update of
+/// an order of the previous aggregate, and one poison user record — plus a
+/// 51st aggregate whose MD5 is damaged. courier de-aggregates them: every
+/// user record's order is in factOrders once with its latest status, the
+/// poison is dead-lettered with its sub-sequence number, the damaged one
+/// is dead-lettered whole as a plain record saying why, and a second run
+/// (a restart) changes nothing.
+#[test]
+fn a_kpl_aggregated_stream_lands_every_user_record_once() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let kinesis = emu.get("KINESIS_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), &home, Some(&s3), None);
+    let stream = "courier-kpl";
+    let config = aws_config(&home, stream, 2, &kinesis, &s3, &rs.redshift_data);
+
+    let (aggregates, per) = (50i64, 20usize);
+    let poison_at = (25i64, 19usize);
+    let mut groups: Vec<Vec<(i64, String)>> = Vec::new();
+    for a in 0..aggregates {
+        let mut g: Vec<(i64, String)> = (0..15)
+            .map(|i| (kpl_order(a, i), event(kpl_order(a, i), "Processing")))
+            .collect();
+        for i in 0..3 {
+            g.push((kpl_order(a, i), event(kpl_order(a, i), "On the way")));
+        }
+        if a == 0 {
+            g.push((kpl_order(0, 3), event(kpl_order(0, 3), "Cancelled")));
+        } else {
+            g.push((kpl_order(a - 1, 0), event(kpl_order(a - 1, 0), "Delivered")));
+        }
+        if a == poison_at.0 {
+            g.push((kpl_order(a, 1), event(kpl_order(a, 1), "Lost")));
+        } else {
+            g.push((kpl_order(a, 1), event(kpl_order(a, 1), "Delivered")));
+        }
+        assert_eq!(g.len(), per);
+        groups.push(g);
+    }
+    // The 51st: five more orders, its MD5 to be damaged.
+    groups.push(
+        (1..=5)
+            .map(|i| (7_900_000 + i, event(7_900_000 + i, "Processing")))
+            .collect(),
+    );
+    let input = serde_json::Value::Array(
+        groups
+            .iter()
+            .map(|g| {
+                serde_json::Value::Array(
+                    g.iter()
+                        .map(|(id, data)| serde_json::json!({"partition_key": id.to_string(), "data_base64": b64.encode(data)}))
+                        .collect(),
+                )
+            })
+            .collect(),
+    );
+    let mut agg = Command::new("bash")
+        .arg(repo().join("scripts/emulators.sh"))
+        .arg("kpl-aggregate")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash runs");
+    {
+        use std::io::Write;
+        agg.stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+    }
+    let out = agg.wait_with_output().unwrap();
+    assert!(out.status.success(), "kpl-aggregate: {}", text(&out.stderr));
+    let mut records: Vec<Vec<u8>> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            b64.decode(v["data_base64"].as_str().unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(records.len(), groups.len());
+    assert!(
+        records.iter().all(|r| r.starts_with(&[0xF3, 0x89, 0x9A, 0xC2])),
+        "aggregates"
+    );
+    let damaged = records.last_mut().unwrap();
+    *damaged.last_mut().unwrap() ^= 0xff;
+    let damaged = damaged.clone();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = kinesis_client(&kinesis);
+        client
+            .create_stream()
+            .stream_name(stream)
+            .shard_count(2)
+            .send()
+            .await
+            .expect("CreateStream");
+        wait_active(&client, stream).await;
+        // One Kinesis partition key for every aggregate, as the KPL routes
+        // an aggregate to one shard: an order's events stay in order.
+        for data in &records {
+            client
+                .put_record()
+                .stream_name(stream)
+                .partition_key("courier-kpl")
+                .data(Blob::new(data.clone()))
+                .send()
+                .await
+                .expect("PutRecord");
+        }
+    });
+    let user_records = aggregates as u64 * per as u64;
+    let run = |secs: &str| {
+        summary(&courier(
+            &home,
+            &config,
+            &["--no-tui", "--json", "--paused", "--for", secs],
+        ))
+    };
+    let s = run("10s");
+    assert_eq!(s["ingested"], user_records - 1, "{s}");
+    assert_eq!(s["dead_lettered"], 2, "{s}");
+
+    // Every order once, with its latest status.
+    let latest = |a: i64, i: i64| -> &'static str {
+        match i {
+            0 if a + 1 < aggregates => "Delivered",
+            0 | 2 => "On the way",
+            1 if a == poison_at.0 => "On the way",
+            1 => "Delivered",
+            3 if a == 0 => "Cancelled",
+            _ => "Processing",
+        }
+    };
+    let mut want: Vec<String> = Vec::new();
+    for a in 0..aggregates {
+        for i in 0..15 {
+            want.push(format!("{},{}", kpl_order(a, i), latest(a, i)));
+        }
+    }
+    let facts = format!("SELECT OrderID, OrderStatus FROM {SCHEMA}.factOrders ORDER BY OrderID");
+    let rows = query_csv(&home, &config, &facts);
+    assert_eq!(rows.len(), want.len());
+    assert_eq!(rows, want);
+    let summary_sql = format!(
+        "SELECT COUNT(*), COUNT(DISTINCT OrderID), SUM(CASE WHEN SequenceNumber LIKE '%:%' THEN 1 ELSE 0 END) \
+         FROM {SCHEMA}.factOrders"
+    );
+    assert_eq!(
+        query_csv(&home, &config, &summary_sql),
+        vec!["750,750,0".to_string()],
+        "parents' numbers"
+    );
+
+    // The poison, with its sub-sequence number; the damaged aggregate whole.
+    let out = courier(&home, &config, &["dlq", "list", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let letters: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    let poison = letters
+        .iter()
+        .find(|l| l["sequence_number"].as_str().unwrap().ends_with(":19"))
+        .unwrap_or_else(|| panic!("no poison dead letter with sub-sequence 19: {letters:?}"));
+    let reason = poison["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("user record 19 of 20 in aggregated record") && reason.contains("unknown OrderStatus \"Lost\""),
+        "{reason}"
+    );
+    assert_eq!(poison["payload"].as_str().unwrap(), event(kpl_order(25, 1), "Lost"));
+    let whole = letters
+        .iter()
+        .find(|l| l["binary"] == true)
+        .expect("the damaged aggregate");
+    assert!(!whole["sequence_number"].as_str().unwrap().contains(':'), "{whole}");
+    assert_eq!(whole["payload_bytes"], damaged.len() as u64);
+    assert!(
+        whole["reason"]
+            .as_str()
+            .unwrap()
+            .contains("magic number but is no aggregate: its MD5"),
+        "{whole}"
+    );
+
+    // A restart: nothing is read again, nothing changes.
+    let every_row = format!("SELECT * FROM {SCHEMA}.factOrders ORDER BY OrderID");
+    let before = query_csv(&home, &config, &every_row);
+    let again = run("5s");
+    assert_eq!(
+        (again["ingested"].as_u64(), again["dead_lettered"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    assert_eq!(
+        query_csv(&home, &config, &every_row),
+        before,
+        "the restart changed no row"
+    );
+    let dlq = format!("SELECT COUNT(*) FROM {SCHEMA}.courier_dlq");
+    assert_eq!(query_csv(&home, &config, &dlq), vec!["2".to_string()]);
+    println!(
+        "KPL: {} Kinesis records ({} aggregates of {per} user records + 1 damaged), {user_records} user records: \
+         {} ingested, {} dead-lettered, {} factOrders rows; restart: {} ingested, {} dead-lettered",
+        records.len(),
+        aggregates,
+        s["ingested"],
+        s["dead_lettered"],
+        rows.len(),
+        again["ingested"],
+        again["dead_lettered"]
+    );
 }

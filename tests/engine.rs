@@ -596,6 +596,88 @@ async fn a_batch_the_warehouse_refuses_is_bisected_and_redrive_after_the_fix_loa
     );
 }
 
+/// A KPL-aggregated record whose user records the warehouse partly
+/// refuses: the batch is bisected down into the aggregate (by order, never
+/// inside one), each refused user record is dead-lettered with its
+/// sub-sequence number, the order keeps its latest status the warehouse
+/// takes, and everything else lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_user_records_of_an_aggregate_are_dead_lettered_alone() {
+    let (_dir, cfg, paths) = paused_engine("batch_records = 64");
+    std::fs::create_dir_all(&paths.data_dir).unwrap();
+    strict_fact_table(&paths, &cfg);
+    let (ports, stream) = setup::embedded_ports(&cfg, &paths).unwrap();
+    let slow = |id, status| event(id, status).replace("\"DeliveryTime\": 30", "\"DeliveryTime\": 500");
+    let users = [
+        event(600, "Processing"),
+        event(601, "Processing"),
+        slow(600, "On the way"),
+        event(602, "Processing"),
+        event(601, "On the way"),
+        slow(601, "Delivered"),
+        event(603, "Processing"),
+    ];
+    let aggregate = courier::backend::kpl::aggregate(users.iter().map(|u| ("600", u.as_bytes())));
+    let mut records: Vec<(String, Vec<u8>)> = (1..=10)
+        .map(|i| ("7".to_string(), event(i, "Processing").into_bytes()))
+        .collect();
+    records.insert(5, ("7".into(), aggregate));
+    put_all(&stream, records).await;
+    let settings = setup::engine_settings(&cfg, &paths, Some(0), true, false);
+    let handle = engine::start(settings, ports);
+    let mut rx = handle.snapshots.clone();
+    wait_for(&mut rx, "17 user records handled", |s| {
+        s.ingest.ingested + s.ingest.dead_lettered >= 17
+    })
+    .await;
+    handle.stop();
+    let summary = handle.wait().await.unwrap();
+    println!("aggregate bisect: {summary:?}");
+    assert_eq!((summary.ingested, summary.dead_lettered), (15, 2));
+    let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &cfg.schema(), &paths.objects).unwrap();
+    let rs = w
+        .query_blocking(
+            "SELECT OrderID, OrderStatus FROM food_delivery_datamart.factOrders WHERE OrderID >= 600 ORDER BY 1",
+        )
+        .unwrap();
+    let got: Vec<(String, String)> = rs
+        .rows
+        .iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("600", "Processing"),
+        ("601", "On the way"),
+        ("602", "Processing"),
+        ("603", "Processing"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(count(&w, "SELECT COUNT(*) FROM food_delivery_datamart.factOrders"), 14);
+    let letters = courier::ops::dlq::list(&w, &cfg.schema(), &Default::default())
+        .await
+        .unwrap();
+    let subs: Vec<&str> = letters
+        .iter()
+        .map(|d| d.sequence_number.rsplit(':').next().unwrap())
+        .collect();
+    let mut subs = subs;
+    subs.sort();
+    assert_eq!(subs, ["2", "5"], "{letters:?}");
+    for d in &letters {
+        assert!(
+            d.reason.contains("refused by the warehouse") && d.reason.contains("of aggregated record"),
+            "{d:?}"
+        );
+        assert!(d.payload.contains("\"DeliveryTime\": 500"), "its own bytes: {d:?}");
+    }
+    let cps = w.checkpoints(stream.name()).await.unwrap();
+    assert_eq!(cps.len(), 1);
+    assert!(!cps[0].1.0.contains(':'), "{cps:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_latest_skips_what_was_there_and_trim_horizon_reads_it() {
     for (start, want) in [("latest", 3u64), ("trim_horizon", 8)] {

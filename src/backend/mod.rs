@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod embedded;
 pub mod ident;
+pub mod kpl;
 pub mod objects;
 pub mod payload;
 mod stream;
@@ -24,4 +25,24 @@ pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.min(16));
     let ceiling = exp.min(cap).as_millis() as u64;
     Duration::from_millis(rand::random_range(ceiling / 2..=ceiling.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering::{Equal, Greater, Less};
+
+    #[test]
+    fn user_records_sort_after_their_parent_and_before_the_next_record() {
+        assert_eq!(cmp_sequence_numbers("10", "9"), Greater);
+        assert_eq!(cmp_sequence_numbers("009", "9"), Equal);
+        assert_eq!(cmp_sequence_numbers("9:0", "9"), Greater);
+        assert_eq!(cmp_sequence_numbers("9:2", "9:10"), Less);
+        assert_eq!(cmp_sequence_numbers("9:99", "10"), Less);
+        assert_eq!(cmp_sequence_numbers("10:0", "9:5"), Greater);
+        assert_eq!(sub_sequence_number("49590338", 3), "49590338:3");
+        assert_eq!(split_sequence_number("49590338:3"), ("49590338", Some("3")));
+        assert_eq!(parent_sequence_number("49590338:3"), "49590338");
+        assert_eq!(parent_sequence_number("49590338"), "49590338");
+    }
 }

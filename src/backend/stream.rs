@@ -31,10 +31,41 @@ impl SequenceNumber {
     }
 }
 
-/// Sequence numbers (decimal digits) compared as numbers, without copying them.
+/// Sequence numbers (decimal digits) compared as numbers, without copying
+/// them. A user record of an aggregated record (`kpl`) is numbered
+/// `PARENT:SUB` ([`sub_sequence_number`]): after its parent, before the
+/// parent's later user records and before the next record.
 pub fn cmp_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    fn digits(a: &str, b: &str) -> std::cmp::Ordering {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    }
+    let ((a, a_sub), (b, b_sub)) = (split_sequence_number(a), split_sequence_number(b));
+    digits(a, b).then_with(|| match (a_sub, b_sub) {
+        (Some(x), Some(y)) => digits(x, y),
+        (x, y) => x.is_some().cmp(&y.is_some()),
+    })
+}
+
+/// The place of user record `sub` (0-based, its index in the aggregate) of
+/// the aggregated Kinesis record `parent`: `PARENT:SUB`. Dead letters keep
+/// it; factOrders keeps the parent's ([`parent_sequence_number`]).
+pub fn sub_sequence_number(parent: &str, sub: usize) -> String {
+    format!("{parent}:{sub}")
+}
+
+/// `PARENT:SUB` as its parts; a plain sequence number has no sub-sequence.
+pub fn split_sequence_number(s: &str) -> (&str, Option<&str>) {
+    match s.split_once(':') {
+        Some((parent, sub)) => (parent, Some(sub)),
+        None => (s, None),
+    }
+}
+
+/// The Kinesis record's own sequence number (that of a user record's
+/// aggregate).
+pub fn parent_sequence_number(s: &str) -> &str {
+    split_sequence_number(s).0
 }
 
 impl std::fmt::Display for SequenceNumber {

@@ -63,6 +63,10 @@ pub struct FactBatch {
     /// The checkpoint moves back (the first commit after a rewind); any
     /// other commit only moves it forward.
     pub rewound: bool,
+    /// Part of one aggregated record whose other user records are still to
+    /// commit: it writes no checkpoint (the record's would skip the rest
+    /// after a crash).
+    pub partial: bool,
 }
 
 impl FactBatch {

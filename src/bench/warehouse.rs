@@ -83,6 +83,7 @@ pub(super) async fn ingest(dir: &Path, n: usize, updates: bool) -> Result<f64, S
                         checkpoint: SequenceNumber(seq.to_string()),
                         redrive: false,
                         rewound: false,
+                        partial: false,
                     };
                     w.load_facts(Arc::new(batch)).await.map_err(|e| e.to_string())?;
                 }

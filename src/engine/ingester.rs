@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use super::event::parse_record;
 use super::state::{Counters, ShardState, Shared};
 use crate::backend::{
-    DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, ShardInfo, StartPosition, Stream, StreamError, Warehouse,
-    backoff, cmp_sequence_numbers,
+    DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, ShardInfo, StartPosition, Stream, StreamError,
+    StreamRecord, Warehouse, backoff, cmp_sequence_numbers, kpl, parent_sequence_number, split_sequence_number,
+    sub_sequence_number,
 };
 
 #[derive(Clone)]
@@ -74,30 +75,121 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
-/// A piece in two at its middle row, in stream order: the first half with
-/// the dead letters up to its last row, checkpointed there; the rest with
-/// the piece's own checkpoint. Committed in turn, they leave what the
-/// piece would have.
-fn split(piece: &FactBatch) -> (FactBatch, FactBatch) {
-    let mid = piece.rows.len() / 2;
-    let cut = piece.rows[mid - 1].sequence_number.to_string();
-    let (early, late): (Vec<DeadLetter>, Vec<DeadLetter>) = piece
-        .dead_letters
-        .iter()
-        .cloned()
-        .partition(|d| cmp_sequence_numbers(&d.sequence_number, &cut).is_le());
-    let part = |rows: &[FactRow], dead_letters, checkpoint| FactBatch {
+/// A piece in two, in stream order; committed in turn, they leave what the
+/// piece would have. Where the piece holds several Kinesis records, it is
+/// cut between two of them near its middle row: the first half takes the
+/// dead letters up to there and is checkpointed there. A piece that is one
+/// aggregated record is cut between its OrderIDs (each order's user records
+/// stay together, so each half loads the order's latest as the whole
+/// would): the first half is `partial`, and only the second, with the dead
+/// letters and the checkpoint, completes the record. `None`: the piece is
+/// one order of one record, which can't be cut.
+fn split(piece: &FactBatch) -> Option<(FactBatch, FactBatch)> {
+    let parent = |r: &FactRow| parent_sequence_number(&r.sequence_number).to_string();
+    let part = |rows: Vec<FactRow>, dead_letters, checkpoint, partial| FactBatch {
         stream: piece.stream.clone(),
         shard_id: piece.shard_id.clone(),
-        rows: rows.to_vec(),
+        rows,
         dead_letters,
         checkpoint,
         redrive: piece.redrive,
         rewound: piece.rewound,
+        partial,
     };
-    let first = part(&piece.rows[..mid], early, SequenceNumber(cut));
-    let second = part(&piece.rows[mid..], late, piece.checkpoint.clone());
-    (first, second)
+    let mid = piece.rows.len() / 2;
+    let boundaries = (1..piece.rows.len()).filter(|&i| parent(&piece.rows[i - 1]) != parent(&piece.rows[i]));
+    if let Some(at) = boundaries.min_by_key(|&i| i.abs_diff(mid)) {
+        let cut = parent(&piece.rows[at - 1]);
+        let (early, late): (Vec<DeadLetter>, Vec<DeadLetter>) = piece
+            .dead_letters
+            .iter()
+            .cloned()
+            .partition(|d| cmp_sequence_numbers(parent_sequence_number(&d.sequence_number), &cut).is_le());
+        let first = part(piece.rows[..at].to_vec(), early, SequenceNumber(cut), false);
+        let second = part(piece.rows[at..].to_vec(), late, piece.checkpoint.clone(), piece.partial);
+        return Some((first, second));
+    }
+    let mut seen = HashSet::new();
+    let orders: Vec<i64> = piece
+        .rows
+        .iter()
+        .map(|r| r.order_id)
+        .filter(|o| seen.insert(*o))
+        .collect();
+    if orders.len() < 2 {
+        return None;
+    }
+    let first_orders: HashSet<i64> = orders[..orders.len() / 2].iter().copied().collect();
+    let (early, late): (Vec<FactRow>, Vec<FactRow>) = piece
+        .rows
+        .iter()
+        .cloned()
+        .partition(|r| first_orders.contains(&r.order_id));
+    Some((
+        part(early, Vec::new(), piece.checkpoint.clone(), true),
+        part(
+            late,
+            piece.dead_letters.clone(),
+            piece.checkpoint.clone(),
+            piece.partial,
+        ),
+    ))
+}
+
+/// Validate one Kinesis record into the batch: a plain record is a row or
+/// a dead letter; an aggregated one (`kpl`) is each of its user records in
+/// turn, validated as if it had been put alone and numbered `PARENT:SUB`.
+/// A record with the aggregate's magic number that is no aggregate is
+/// taken as plain, its dead letter saying why. Returns how many user
+/// records it held (1 for a plain record).
+fn take_record(shard: &str, rec: &StreamRecord, batch: &mut Batch) -> usize {
+    let dead = |sequence_number: String, reason: String, payload: Vec<u8>| DeadLetter {
+        shard_id: shard.to_string(),
+        sequence_number,
+        arrival_ms: rec.arrival_ms,
+        reason,
+        payload,
+    };
+    let not_aggregate = match kpl::unpack(&rec.data) {
+        kpl::Unpacked::Aggregate(users) => {
+            let n = users.len();
+            for (k, user) in users.into_iter().enumerate() {
+                let one = StreamRecord {
+                    sequence_number: SequenceNumber(sub_sequence_number(&rec.sequence_number.0, k)),
+                    partition_key: user.partition_key,
+                    data: user.data,
+                    arrival_ms: rec.arrival_ms,
+                };
+                match parse_record(&one) {
+                    Ok(row) => batch.rows.push(row),
+                    Err(reason) => batch.dead.push(dead(
+                        one.sequence_number.0,
+                        format!(
+                            "user record {k} of {n} in aggregated record {}: {reason}",
+                            rec.sequence_number
+                        ),
+                        one.data,
+                    )),
+                }
+            }
+            return n;
+        }
+        kpl::Unpacked::Plain => None,
+        kpl::Unpacked::NotAggregate(why) => Some(why),
+    };
+    match parse_record(rec) {
+        Ok(row) => batch.rows.push(row),
+        Err(reason) => {
+            let reason = match not_aggregate {
+                Some(why) => format!("{reason} (it has the KPL aggregate's magic number but is no aggregate: {why})"),
+                None => reason,
+            };
+            batch
+                .dead
+                .push(dead(rec.sequence_number.0.clone(), reason, rec.data.clone()));
+        }
+    }
+    1
 }
 
 #[derive(Default)]
@@ -358,6 +450,8 @@ impl Ingester {
         let min_interval = Duration::from_millis(1000 / self.reads_per_sec.max(1)) + Duration::from_millis(5);
         let mut iterator: Option<String> = None;
         let mut batch = Batch::default();
+        // Most user records one Kinesis record of this shard held so far.
+        let mut fan_out = 1usize;
         let mut last_call: Option<Instant> = None;
         let mut errors = 0u32;
         let mut throttles = 0u32;
@@ -436,7 +530,8 @@ impl Ingester {
             last_call = Some(Instant::now());
             // No more than the batch has room for: a batch never outgrows
             // `batch_records`, and is sized for it once (memory).
-            let room = self.batch_records.saturating_sub(batch.len()).clamp(1, 10_000);
+            // Aggregated records count for the user records they hold.
+            let room = (self.batch_records.saturating_sub(batch.len()) / fan_out).clamp(1, 10_000);
             let out = match self.stream.get_records(&it, room).await {
                 Ok(out) => {
                     errors = 0;
@@ -491,16 +586,8 @@ impl Ingester {
                 if batch.started.is_none() {
                     batch.started = Some(Instant::now());
                 }
-                match parse_record(&rec) {
-                    Ok(row) => batch.rows.push(row),
-                    Err(reason) => batch.dead.push(DeadLetter {
-                        shard_id: shard.0.clone(),
-                        sequence_number: rec.sequence_number.0.clone(),
-                        arrival_ms: rec.arrival_ms,
-                        reason,
-                        payload: rec.data,
-                    }),
-                }
+                let users = take_record(&shard.0, &rec, &mut batch);
+                fan_out = fan_out.max(users);
                 batch.last = Some(rec.sequence_number);
             }
             // Caught up is MillisBehindLatest = 0: Kinesis may answer an empty
@@ -586,6 +673,7 @@ impl Ingester {
             redrive: false,
             // Only a rewind reads again what is already checkpointed.
             rewound: previous.is_some_and(|p| cmp_sequence_numbers(&checkpoint.0, &p.0).is_le()),
+            partial: false,
         };
         // Pieces still to commit, in stream order (the last is next).
         let mut todo = vec![(Arc::new(whole), NON_TRANSIENT_TRIES)];
@@ -602,7 +690,8 @@ impl Ingester {
                 Loaded::Aborted => return None,
                 Loaded::Refused(e) => e,
             };
-            if piece.rows.len() > 1 {
+            let halves = if piece.rows.len() > 1 { split(&piece) } else { None };
+            if let Some((first, second)) = halves {
                 if !split_said {
                     split_said = true;
                     self.shared.error(
@@ -614,36 +703,54 @@ impl Ingester {
                         ),
                     );
                 }
-                let (first, second) = split(&piece);
                 todo.push((Arc::new(second), 1));
                 todo.push((Arc::new(first), 1));
-            } else if let Some(row) = piece.rows.first() {
+            } else if let Some(row) = piece.rows.last() {
+                // The one row the piece loads: a lone record's, or the
+                // latest user record of one order of one aggregated record.
                 let seq = SequenceNumber(row.sequence_number.to_string());
                 self.shared.error(
                     "ingester",
                     format!("{shard}: record {seq} dead-lettered: the warehouse refused it: {refused}"),
                 );
-                let mut dead = piece.dead_letters.clone();
-                dead.push(DeadLetter {
+                let letter = DeadLetter {
                     shard_id: shard.0.clone(),
                     sequence_number: seq.0.clone(),
                     arrival_ms: row.arrival_ms,
-                    reason: format!("refused by the warehouse: {refused}"),
+                    reason: match split_sequence_number(&seq.0) {
+                        (parent, Some(sub)) => format!(
+                            "refused by the warehouse: {refused} (user record {sub} of aggregated record {parent})"
+                        ),
+                        (_, None) => format!("refused by the warehouse: {refused}"),
+                    },
                     payload: self.payload_of(shard, &seq, row).await,
-                });
-                dead.sort_by(|a, b| cmp_sequence_numbers(&a.sequence_number, &b.sequence_number));
-                todo.push((
-                    Arc::new(FactBatch {
-                        stream: piece.stream.clone(),
-                        shard_id: piece.shard_id.clone(),
-                        rows: Vec::new(),
-                        dead_letters: dead,
-                        checkpoint: piece.checkpoint.clone(),
-                        redrive: piece.redrive,
-                        rewound: piece.rewound,
-                    }),
-                    1,
-                ));
+                };
+                let rest = &piece.rows[..piece.rows.len() - 1];
+                let part = |rows: Vec<FactRow>, dead_letters, partial| FactBatch {
+                    stream: piece.stream.clone(),
+                    shard_id: piece.shard_id.clone(),
+                    rows,
+                    dead_letters,
+                    checkpoint: piece.checkpoint.clone(),
+                    redrive: piece.redrive,
+                    rewound: piece.rewound,
+                    partial,
+                };
+                if rest.is_empty() {
+                    let mut dead = piece.dead_letters.clone();
+                    dead.push(letter);
+                    dead.sort_by(|a, b| cmp_sequence_numbers(&a.sequence_number, &b.sequence_number));
+                    todo.push((Arc::new(part(Vec::new(), dead, piece.partial)), 1));
+                } else {
+                    // The order's earlier user records load after the
+                    // refused one is kept (so that a crash between the two
+                    // can't leave an earlier status without the refusal).
+                    todo.push((
+                        Arc::new(part(rest.to_vec(), piece.dead_letters.clone(), piece.partial)),
+                        1,
+                    ));
+                    todo.push((Arc::new(part(Vec::new(), vec![letter], true)), 1));
+                }
             } else if piece.dead_letters.iter().any(|d| !d.payload.is_empty()) {
                 // The dead letters themselves are refused: keep their
                 // place and reason, without the payload.
@@ -725,15 +832,24 @@ impl Ingester {
 
     /// The record's bytes as the stream holds them, read again (one read);
     /// if that fails, the event as it was parsed.
+    /// A user record of an aggregated record (`PARENT:SUB`): its own bytes.
     async fn payload_of(&self, shard: &ShardId, seq: &SequenceNumber, row: &FactRow) -> Vec<u8> {
+        let (parent, sub) = split_sequence_number(&seq.0);
+        let parent = SequenceNumber(parent.to_string());
         if let Ok(it) = self
             .stream
-            .shard_iterator(shard, StartPosition::AtSequenceNumber(seq.clone()))
+            .shard_iterator(shard, StartPosition::AtSequenceNumber(parent.clone()))
             .await
             && let Ok(out) = self.stream.get_records(&it, 1).await
-            && let Some(rec) = out.records.into_iter().find(|r| &r.sequence_number == seq)
+            && let Some(rec) = out.records.into_iter().find(|r| r.sequence_number == parent)
         {
-            return rec.data;
+            match (sub.and_then(|s| s.parse::<usize>().ok()), kpl::unpack(&rec.data)) {
+                (None, _) => return rec.data,
+                (Some(k), kpl::Unpacked::Aggregate(users)) if k < users.len() => {
+                    return users.into_iter().nth(k).map(|u| u.data).unwrap_or_default();
+                }
+                _ => {}
+            }
         }
         super::event::OrderEvent::of_row(row).to_json()
     }
@@ -753,5 +869,122 @@ impl Ingester {
         if let Some(s) = self.shared.shards.locked().get_mut(index) {
             f(s);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, status: &str) -> Vec<u8> {
+        format!(
+            r#"{{"OrderID": {id}, "CustomerID": 1, "RestaurantID": 2, "RiderID": 3, "OrderDate": "2026-11-20T14:03:11.482913", "DeliveryTime": 30, "OrderValue": 45.5, "DeliveryFee": 3.25, "TipAmount": 1, "OrderStatus": "{status}"}}"#
+        )
+        .into_bytes()
+    }
+
+    fn record(seq: &str, data: Vec<u8>) -> StreamRecord {
+        StreamRecord {
+            sequence_number: SequenceNumber(seq.into()),
+            partition_key: "1".into(),
+            data,
+            arrival_ms: 0,
+        }
+    }
+
+    #[test]
+    fn an_aggregate_is_taken_user_record_by_user_record() {
+        let users = [
+            event(1, "Processing"),
+            event(2, "Processing"),
+            b"not json".to_vec(),
+            event(1, "Delivered"),
+        ];
+        let data = kpl::aggregate(users.iter().map(|u| ("1", u.as_slice())));
+        let mut batch = Batch::default();
+        assert_eq!(take_record("shardId-000000000000", &record("77", data), &mut batch), 4);
+        let seqs: Vec<&str> = batch.rows.iter().map(|r| r.sequence_number.as_str()).collect();
+        assert_eq!(seqs, ["77:0", "77:1", "77:3"]);
+        assert_eq!(batch.dead.len(), 1);
+        let d = &batch.dead[0];
+        assert_eq!(d.sequence_number, "77:2");
+        assert_eq!(d.payload, b"not json");
+        assert!(
+            d.reason
+                .starts_with("user record 2 of 4 in aggregated record 77: not an order event"),
+            "{}",
+            d.reason
+        );
+        let fb = FactBatch {
+            stream: "s".into(),
+            shard_id: "shardId-000000000000".into(),
+            rows: batch.rows.clone(),
+            dead_letters: vec![],
+            checkpoint: SequenceNumber("77".into()),
+            redrive: false,
+            rewound: false,
+            partial: false,
+        };
+        let latest: Vec<(i64, &str)> = fb.latest_rows().iter().map(|r| (r.order_id, r.order_status)).collect();
+        assert_eq!(latest, [(2, "Processing"), (1, "Delivered")]);
+        // The magic number with a bad MD5: a plain record, dead-lettered whole.
+        let mut damaged = kpl::aggregate([("1", event(5, "Processing").as_slice())]);
+        *damaged.last_mut().unwrap() ^= 1;
+        let mut batch = Batch::default();
+        assert_eq!(take_record("s", &record("78", damaged.clone()), &mut batch), 1);
+        assert!(batch.rows.is_empty());
+        assert_eq!(batch.dead[0].sequence_number, "78");
+        assert_eq!(batch.dead[0].payload, damaged);
+        assert!(
+            batch.dead[0]
+                .reason
+                .contains("magic number but is no aggregate: its MD5")
+        );
+    }
+
+    #[test]
+    fn a_piece_is_never_cut_inside_one_order_of_one_aggregate() {
+        let mut batch = Batch::default();
+        take_record("s", &record("5", event(9, "Processing")), &mut batch);
+        let users = [event(1, "Processing"), event(2, "Processing"), event(1, "Delivered")];
+        take_record(
+            "s",
+            &record("6", kpl::aggregate(users.iter().map(|u| ("1", u.as_slice())))),
+            &mut batch,
+        );
+        take_record("s", &record("7", b"poison".to_vec()), &mut batch);
+        let piece = FactBatch {
+            stream: "s".into(),
+            shard_id: "s".into(),
+            rows: batch.rows,
+            dead_letters: batch.dead,
+            checkpoint: SequenceNumber("7".into()),
+            redrive: false,
+            rewound: false,
+            partial: false,
+        };
+        let seqs = |b: &FactBatch| b.rows.iter().map(|r| r.sequence_number.to_string()).collect::<Vec<_>>();
+        // Between the records: the aggregate stays whole.
+        let (a, b) = split(&piece).unwrap();
+        assert_eq!(
+            (seqs(&a), a.checkpoint.0.as_str(), a.partial),
+            (vec!["5".to_string()], "5", false)
+        );
+        assert_eq!(seqs(&b), ["6:0", "6:1", "6:2"]);
+        assert_eq!(
+            (b.checkpoint.0.as_str(), b.dead_letters.len(), b.partial),
+            ("7", 1, false)
+        );
+        // Inside the aggregate: by order, the first part partial.
+        let (c, d) = split(&b).unwrap();
+        assert_eq!(
+            (seqs(&c), c.partial, c.dead_letters.len()),
+            (vec!["6:0".into(), "6:2".into()], true, 0)
+        );
+        assert_eq!(
+            (seqs(&d), d.partial, d.dead_letters.len()),
+            (vec!["6:1".to_string()], false, 1)
+        );
+        assert!(split(&c).is_none(), "one order of one record");
     }
 }

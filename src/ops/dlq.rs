@@ -220,6 +220,7 @@ fn batch(stream: &str, shard: &str, rows: Vec<FactRow>, dead_letters: Vec<DeadLe
         checkpoint: SequenceNumber(last),
         redrive: true,
         rewound: false,
+        partial: false,
     }
 }
 

@@ -19,7 +19,7 @@ use crate::backend::embedded::warehouse::SCHEMA_SQL;
 use crate::backend::ident::Ident;
 use crate::backend::{
     FactBatch, ObjectStore, ObjectStoreError, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse,
-    WarehouseError, payload,
+    WarehouseError, parent_sequence_number, payload,
 };
 
 /// The Data API refuses statements over 100 KB.
@@ -399,6 +399,17 @@ impl RedshiftDataWarehouse {
                 chrono::Utc::now().timestamp_millis(),
                 batch.checkpoint.0
             )
+        } else if batch.partial {
+            // Parts of one aggregated record: named by their first user record.
+            let first = batch.rows.first().map_or("", |r| r.sequence_number.as_str());
+            format!(
+                "{}/{}/{}/{}.part-{}.{what}.csv.gz",
+                self.staging_prefix,
+                batch.stream,
+                batch.shard_id,
+                batch.checkpoint.0,
+                first.replace(':', "-")
+            )
         } else {
             format!(
                 "{}/{}/{}/{}.{what}.csv.gz",
@@ -503,13 +514,15 @@ impl Warehouse for RedshiftDataWarehouse {
         let mut staged = Vec::new();
         // The same load asked again (a retry) has the same key.
         let key = format!(
-            "{}/{}/{}/{}/{}/{}",
+            "{}/{}/{}/{}/{}/{}/{}",
             batch.stream,
             batch.shard_id,
             batch.checkpoint.0,
             batch.rows.len(),
             batch.dead_letters.len(),
-            batch.redrive
+            batch.redrive,
+            // Parts of one aggregated record share its checkpoint.
+            batch.rows.first().map_or("", |r| r.sequence_number.as_str())
         );
         if !latest.is_empty() {
             let rows = latest.iter().map(|r| {
@@ -525,7 +538,7 @@ impl Warehouse for RedshiftDataWarehouse {
                     money(r.tip_amount.into()),
                     r.order_status.to_string(),
                     batch.shard_id.clone(),
-                    r.sequence_number.to_string(),
+                    parent_sequence_number(&r.sequence_number).to_string(),
                     ts_ms(r.arrival_ms),
                     ingest.clone(),
                     r.emitted_ms.map(ts_ms).unwrap_or_default(),
@@ -641,6 +654,12 @@ impl Warehouse for RedshiftDataWarehouse {
                 ),
                 format!("DROP TABLE {DEAD_STAGE}"),
             ]);
+        }
+        if batch.partial {
+            // The rest of its aggregated record follows with the checkpoint.
+            self.batch_once(Some(&key), sqls).await?;
+            self.unstage(&staged).await;
+            return Ok(latest.len() as u64);
         }
         if batch.redrive {
             if !batch.rows.is_empty() {

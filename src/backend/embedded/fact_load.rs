@@ -34,7 +34,7 @@ use duckdb::{Connection, params};
 
 use super::duck::{begin, is_unavailable};
 use crate::backend::ident::Ident;
-use crate::backend::{FactBatch, FactRow, WarehouseError, cmp_sequence_numbers, payload};
+use crate::backend::{FactBatch, FactRow, WarehouseError, cmp_sequence_numbers, parent_sequence_number, payload};
 use crate::model::STATUSES;
 
 fn err(what: &str) -> impl Fn(duckdb::Error) -> WarehouseError + '_ {
@@ -131,7 +131,7 @@ fn staged_batch(rows: &[(&FactRow, usize)]) -> Result<RecordBatch, ArrowError> {
         (
             "SequenceNumber",
             Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|(r, _)| r.sequence_number.as_str()),
+                rows.iter().map(|(r, _)| parent_sequence_number(&r.sequence_number)),
             )),
         ),
         ("ArrivalMs", i64s(|r| r.arrival_ms)),
@@ -290,7 +290,7 @@ pub fn load_group(
     // of the load): per shard the group's last, which is its newest — one
     // row may not be set twice in a statement.
     let mut last: HashMap<(&str, &str), &str> = HashMap::with_capacity(batches.len());
-    for b in batches.iter().filter(|b| !b.redrive) {
+    for b in batches.iter().filter(|b| !b.redrive && !b.partial) {
         last.insert((b.stream.as_str(), b.shard_id.as_str()), b.checkpoint.0.as_str());
     }
     let tuples = vec!["(?, ?, ?, epoch_ms(?))"; last.len()].join(", ");
@@ -393,6 +393,7 @@ mod tests {
             checkpoint: SequenceNumber(checkpoint.to_string()),
             redrive: false,
             rewound: false,
+            partial: false,
         }
     }
 
@@ -534,5 +535,76 @@ mod tests {
             .query_row("SELECT count(*) FROM dm.courier_checkpoints", [], |r| r.get(0))
             .unwrap();
         assert_eq!(checkpoints, 2);
+    }
+
+    /// User records of one aggregated record share its sequence number in
+    /// factOrders: within the batch (which always holds the whole record)
+    /// the later one of an order wins; replaying the record changes no
+    /// row (an equal sequence number is not newer); a later record wins
+    /// over it, an earlier one does not; a part of a record writes no
+    /// checkpoint.
+    #[tokio::test]
+    async fn an_aggregates_later_user_record_wins_and_its_replay_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Ident::parse("schema", "dm").unwrap();
+        let w = DuckDbWarehouse::open(&dir.path().join("w.duckdb"), &schema, dir.path()).unwrap();
+        w.ensure_schema().await.unwrap();
+        let sub = |order, status, seq: &str| FactRow {
+            sequence_number: seq.into(),
+            ..row(order, status, 1)
+        };
+        let every_row = "SELECT OrderID, OrderStatus, SequenceNumber, IngestTime FROM dm.factOrders ORDER BY 1";
+        let cells = |w: &DuckDbWarehouse| -> Vec<Vec<String>> {
+            w.query_blocking(every_row)
+                .unwrap()
+                .rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.clone().unwrap_or_default()).collect())
+                .collect()
+        };
+        let mut part = batch(vec![sub(3, "Processing", "50:0")], 50);
+        part.partial = true;
+        w.load_facts(Arc::new(part)).await.unwrap();
+        assert!(
+            w.checkpoints("s").await.unwrap().is_empty(),
+            "a part writes no checkpoint"
+        );
+        let whole = Arc::new(batch(
+            vec![
+                sub(1, "Processing", "50:0"),
+                sub(2, "Processing", "50:1"),
+                sub(1, "On the way", "50:2"),
+                sub(1, "Delivered", "50:3"),
+                sub(2, "Cancelled", "50:4"),
+            ],
+            50,
+        ));
+        w.load_facts(Arc::clone(&whole)).await.unwrap();
+        let first = cells(&w);
+        let statuses: Vec<[&str; 3]> = first.iter().map(|r| [&*r[0], &*r[1], &*r[2]]).collect();
+        assert_eq!(
+            statuses,
+            [
+                ["1", "Delivered", "50"],
+                ["2", "Cancelled", "50"],
+                ["3", "Processing", "50"]
+            ]
+        );
+        w.load_facts(whole).await.unwrap();
+        assert_eq!(cells(&w), first, "the replay changed no row");
+        // An earlier record changes nothing; a later one wins.
+        w.load_facts(Arc::new(batch(vec![sub(1, "Cancelled", "49")], 50)))
+            .await
+            .unwrap();
+        w.load_facts(Arc::new(batch(vec![sub(2, "Delivered", "51:0")], 51)))
+            .await
+            .unwrap();
+        let last = cells(&w);
+        assert_eq!(last[0][..3], ["1", "Delivered", "50"]);
+        assert_eq!(last[1][..3], ["2", "Delivered", "51"]);
+        assert_eq!(
+            w.checkpoints("s").await.unwrap(),
+            vec![("shardId-000000000001".to_string(), SequenceNumber("51".into()))]
+        );
     }
 }
