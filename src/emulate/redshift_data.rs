@@ -191,6 +191,7 @@ fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, S
     }
     crate::dialect::data_api_statement_allowed(sql).map_err(|e| e.to_string())?;
     let statements = crate::dialect::translate_statements(sql).map_err(|e| e.to_string())?;
+    crate::dialect::prepare(conn, &statements).map_err(|e| e.to_string())?;
     let Some((last, before)) = statements.split_last() else {
         return Err("syntax error: no SQL statement given".into());
     };

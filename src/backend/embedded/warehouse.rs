@@ -197,6 +197,7 @@ pub fn run_query(conn: &Connection, sql: &str) -> Result<ResultSet, WarehouseErr
     use duckdb::arrow::util::display::{ArrayFormatter, FormatOptions};
 
     let statements = crate::dialect::translate_statements(sql).map_err(|e| WarehouseError::Sql(e.to_string()))?;
+    crate::dialect::prepare(conn, &statements).map_err(sql_err)?;
     let Some((last, before)) = statements.split_last() else {
         return Err(WarehouseError::Sql("no SQL statement given".into()));
     };
