@@ -330,15 +330,18 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
     if want("RSS at 100,000 events/s (a separate courier process)") {
         progress("RSS at 100,000 events/s (a separate courier process)");
         let r = rss_at_rate(&tmp.join("rss"), 100_000, sizes.rss_secs).await;
-        out.push(Figure::of(
+        let cpu = r.as_ref().ok().map(|(.., cpu)| format!("{cpu:.2} s"));
+        let mut f = Figure::of(
             "peak RSS of `courier --no-tui` at 100,000 events/s, MB",
             "≤ 150",
             r,
-            |(peak, private, rate)| {
+            |(peak, private, rate, _)| {
                 let measured = format!("{peak:.0} ({private:.0} private; acked {rate:.0}/s)");
                 (measured, Some(peak <= 150.0 && rate >= 95_000.0))
             },
-        ));
+        );
+        f.cpu = cpu;
+        out.push(f);
     }
     if want("idle CPU with the console open (tmux)") {
         progress("idle CPU with the console open (tmux)");

@@ -31,10 +31,11 @@ pub(super) fn cpu_ticks(pid: u32) -> Option<u64> {
 
 /// Run this binary headless at `rate` (8 shards with limits raised so the
 /// tool, not the simulated Kinesis limit, is measured) for `secs`; peak RSS
-/// and its private part at that moment (MB), and the acknowledged rate.
+/// and its private part at that moment (MB), the acknowledged rate, and the
+/// process's CPU seconds per million acknowledged events.
 /// Sampled every 50 ms: each group load lifts RSS for a few tenths of a
 /// second, and a coarser sampler misses the top of it.
-pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64, f64, f64), String> {
+pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64, f64, f64, f64), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let config = dir.join("rss.toml");
     std::fs::write(
@@ -64,25 +65,30 @@ pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64
         .map_err(|e| e.to_string())?;
     let pid = child.id().ok_or("no pid")?;
     let sampler = tokio::spawn(async move {
-        let mut peak = (0.0f64, 0.0f64);
+        let (mut peak, mut ticks) = ((0.0f64, 0.0f64), 0u64);
         while let Some(r) = rss_of(pid) {
             if r.0 > peak.0 {
                 peak = r;
             }
+            // The child's CPU so far (the last reading before it exits).
+            ticks = cpu_ticks(pid).unwrap_or(ticks);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        peak
+        (peak, ticks)
     });
     let out = child.wait_with_output().await.map_err(|e| e.to_string())?;
-    let peak = sampler.await.map_err(|e| e.to_string())?;
+    let (peak, ticks) = sampler.await.map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary: serde_json::Value = stdout
         .lines()
         .last()
         .and_then(|l| serde_json::from_str(l).ok())
         .ok_or("no summary from the run")?;
-    let rate = summary["acknowledged"].as_f64().unwrap_or(0.0) / summary["seconds"].as_f64().unwrap_or(1.0).max(1.0);
-    Ok((peak.0, peak.1, rate))
+    let acked = summary["acknowledged"].as_f64().unwrap_or(0.0);
+    let rate = acked / summary["seconds"].as_f64().unwrap_or(1.0).max(1.0);
+    // USER_HZ is 100 on Linux: seconds of CPU per million acknowledged events.
+    let cpu_per_million = ticks as f64 / 100.0 / acked.max(1.0) * 1e6;
+    Ok((peak.0, peak.1, rate, cpu_per_million))
 }
 
 /// Open the console (this binary) in a detached tmux session with the
