@@ -104,7 +104,8 @@ async fn batch(c: &aws_sdk_redshiftdata::Client, sqls: &[&str]) -> (StatusString
     wait(c, out.id().unwrap()).await
 }
 
-async fn execute(c: &aws_sdk_redshiftdata::Client, sql: &str) -> String {
+/// Submit one statement and wait for it: (id, status, error).
+async fn submit(c: &aws_sdk_redshiftdata::Client, sql: &str) -> (String, StatusString, Option<String>) {
     let out = c
         .execute_statement()
         .sql(sql)
@@ -115,6 +116,11 @@ async fn execute(c: &aws_sdk_redshiftdata::Client, sql: &str) -> String {
         .unwrap();
     let id = out.id().unwrap().to_string();
     let (status, error) = wait(c, &id).await;
+    (id, status, error)
+}
+
+async fn execute(c: &aws_sdk_redshiftdata::Client, sql: &str) -> String {
+    let (id, status, error) = submit(c, sql).await;
     assert_eq!(status, StatusString::Finished, "{sql}: {error:?}");
     id
 }
@@ -570,16 +576,7 @@ async fn redshift_functions_give_their_documented_answers_through_the_data_api()
 
     let mut failures = Vec::new();
     for (function, sql, want) in functions::CASES {
-        let out = c
-            .execute_statement()
-            .sql(*sql)
-            .database("dev")
-            .workgroup_name("courier")
-            .send()
-            .await
-            .unwrap();
-        let id = out.id().unwrap().to_string();
-        let (status, error) = wait(&c, &id).await;
+        let (id, status, error) = submit(&c, sql).await;
         if status != StatusString::Finished {
             failures.push(format!("{function}: {sql}\n  error: {error:?}"));
             continue;
@@ -595,15 +592,7 @@ async fn redshift_functions_give_their_documented_answers_through_the_data_api()
         }
     }
     for (sql, names) in functions::REFUSED {
-        let out = c
-            .execute_statement()
-            .sql(*sql)
-            .database("dev")
-            .workgroup_name("courier")
-            .send()
-            .await
-            .unwrap();
-        let (status, error) = wait(&c, out.id().unwrap()).await;
+        let (_, status, error) = submit(&c, sql).await;
         let error = error.unwrap_or_default();
         if status != StatusString::Failed || !error.contains(names) {
             failures.push(format!("refused {sql}: {status:?} {error}"));

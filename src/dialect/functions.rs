@@ -48,6 +48,11 @@ fn arity(c: &Call, ok: impl Fn(usize) -> bool, shape: &str) -> Result<(), Transl
     }
 }
 
+/// Argument `i` as SQL, or `default` where the call leaves it out.
+fn arg_or(c: &Call, i: usize, default: &str) -> String {
+    c.args.get(i).map_or_else(|| default.to_string(), |e| e.to_string())
+}
+
 /// A string literal argument, e.g. a format or a JSON path element.
 fn literal<'a>(c: &Call, e: &'a Expr, what: &str) -> Result<&'a str, TranslateError> {
     match e {
@@ -505,7 +510,7 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
                 "REGEXP_COUNT(source, pattern [, position [, parameters]])",
             )?;
             let re = Regex::new(&c, c.args.get(3).copied(), c.args[1])?;
-            let pos = c.args.get(2).map_or("1".to_string(), |e| e.to_string());
+            let pos = arg_or(&c, 2, "1");
             format!(
                 "(CASE WHEN ({s}) IS NULL THEN NULL ELSE array_length(regexp_extract_all(substr(CAST({s} AS VARCHAR), {pos}), {p})) END)",
                 s = a(0),
@@ -519,8 +524,8 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
                 "REGEXP_SUBSTR(source, pattern [, position [, occurrence [, parameters]]])",
             )?;
             let re = Regex::new(&c, c.args.get(4).copied(), c.args[1])?;
-            let pos = c.args.get(2).map_or("1".to_string(), |e| e.to_string());
-            let occ = c.args.get(3).map_or("1".to_string(), |e| e.to_string());
+            let pos = arg_or(&c, 2, "1");
+            let occ = arg_or(&c, 3, "1");
             // No match is an empty string.
             format!(
                 "(CASE WHEN ({s}) IS NULL THEN NULL ELSE coalesce(regexp_extract_all(substr(CAST({s} AS VARCHAR), {pos}), {p}, {g})[{occ}], '') END)",
@@ -536,9 +541,9 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
                 "REGEXP_INSTR(source, pattern [, position [, occurrence [, option [, parameters]]]])",
             )?;
             let re = Regex::new(&c, c.args.get(5).copied(), c.args[1])?;
-            let pos = c.args.get(2).map_or("1".to_string(), |e| e.to_string());
-            let occ = c.args.get(3).map_or("1".to_string(), |e| e.to_string());
-            let option = c.args.get(4).map_or("0".to_string(), |e| e.to_string());
+            let pos = arg_or(&c, 2, "1");
+            let occ = arg_or(&c, 3, "1");
+            let option = arg_or(&c, 4, "0");
             format!(
                 "courier_regexp_instr(CAST({} AS VARCHAR), {}, {pos}, {occ}, {option})",
                 a(0),

@@ -244,37 +244,40 @@ pub fn to_char(v: f64, fmt: &str) -> Result<String, String> {
             ' '
         });
         out.push_str(&lit(after));
-    } else if let Some(at) = sign_at(Tok::Sign) {
-        let sign = if negative { '-' } else { '+' };
-        if at < first_digit {
+    } else if let Some((at, sign, anchored)) = sign_at(Tok::Sign)
+        .map(|at| (at, if negative { '-' } else { '+' }, true))
+        .or_else(|| {
+            sign_at(Tok::Minus).map(|at| {
+                (
+                    at,
+                    if negative {
+                        '-'
+                    } else if fm {
+                        '\0'
+                    } else {
+                        ' '
+                    },
+                    false,
+                )
+            })
+        })
+    {
+        // S is anchored to the digits; MI stays where it is written.
+        if at >= first_digit {
+            out.push_str(pad);
+            out.push_str(digits);
+            out.push_str(&lit(after));
+            out.push(sign);
+        } else if anchored {
             out.push_str(pad);
             out.push(sign);
             out.push_str(digits);
             out.push_str(&lit(after));
         } else {
-            out.push_str(pad);
-            out.push_str(digits);
-            out.push_str(&lit(after));
-            out.push(sign);
-        }
-    } else if let Some(at) = sign_at(Tok::Minus) {
-        let sign = if negative {
-            '-'
-        } else if fm {
-            '\0'
-        } else {
-            ' '
-        };
-        if at < first_digit {
             out.push(sign);
             out.push_str(pad);
             out.push_str(digits);
             out.push_str(&lit(after));
-        } else {
-            out.push_str(pad);
-            out.push_str(digits);
-            out.push_str(&lit(after));
-            out.push(sign);
         }
     } else {
         out.push_str(pad);
