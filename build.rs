@@ -17,6 +17,36 @@ fn main() {
     if release && linux_gnu && !opted_out && has_bfd() {
         println!("cargo:rustc-link-arg-bins=-fuse-ld=bfd");
     }
+    prebuilt_duckdb();
+}
+
+/// Without the bundled DuckDB, libduckdb-sys links `DUCKDB_LIB_DIR/libduckdb.so`.
+/// The prebuilt one scripts/prebuilt-duckdb.sh prepares is the PyPI wheel's
+/// module, which needs CPython's symbols: link the libpython found beside it
+/// (not dropped by --as-needed, as nothing of ours calls it) and find both at
+/// run time through the directory, wherever the binary is started from.
+fn prebuilt_duckdb() {
+    println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
+    if std::env::var_os("CARGO_FEATURE_BUNDLED_DUCKDB").is_some() {
+        return;
+    }
+    let Ok(dir) = std::env::var("DUCKDB_LIB_DIR") else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("libpython") && name.contains(".so") {
+            let path = entry.path();
+            println!(
+                "cargo:rustc-link-arg=-Wl,--push-state,--no-as-needed,{},--pop-state",
+                path.display()
+            );
+        }
+    }
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
 }
 
 fn has_bfd() -> bool {
