@@ -26,7 +26,7 @@ KINESIS_LOCAL_VERSION=0.6.2
 # the tarball's integrity; this pins the exact file the loopback patch targets)
 KINESIS_LOCAL_MAIN_SHA256=6d46874682bffd8c06a3ca90735e292d144626541d1450bc43326557b3dda414
 # awslabs' KPL aggregation library for Node.js: makes the aggregated
-# records tests/aws.rs puts (scripts/kpl_aggregate.js).
+# records tests/it/aws.rs puts (scripts/kpl_aggregate.js).
 KINESIS_AGG_VERSION=4.2.8
 MOTO_VERSION=5.2.5
 BOTO3_VERSION=1.44.8

@@ -18,7 +18,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # kinesis-local (npm, patched to bind 127.0.0.1) and moto server + boto3
-# (PyPI) for tests/aws.rs; cached outside the clone, a no-op once installed.
+# (PyPI) for tests/it/aws.rs; cached outside the clone, a no-op once installed.
 bash scripts/emulators.sh install
 
 # Cargo never removes the test executables of earlier builds (~1 GB each

@@ -212,7 +212,7 @@ impl DimensionLoader {
         );
         let result = self.warehouse.copy_replace(table, uri).await;
         if result.is_ok() {
-            Counters::add(&self.shared.counters.dimension_loads, 1);
+            Counters::add(&self.shared.counters().dimension_loads, 1);
         }
         let state = match &result {
             Ok(rows) => LoadState::Loaded {

@@ -208,7 +208,7 @@ const RESUME_WAIT: Duration = Duration::from_secs(30);
 
 impl Generator {
     fn set_state(&self, s: GeneratorState) {
-        *self.shared.generator_state.locked() = s;
+        self.shared.set_generator_state(s);
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
@@ -232,8 +232,8 @@ impl Generator {
                         let room = MAX_PENDING_UPDATES.saturating_sub(updates.len());
                         let taken = list.len().min(room);
                         updates.extend(list.into_iter().take(taken));
-                        Counters::add(&self.shared.counters.updates_resumed, taken as u64);
-                        Counters::add(&self.shared.counters.updates_given_up, n - taken as u64);
+                        Counters::add(&self.shared.counters().updates_resumed, taken as u64);
+                        Counters::add(&self.shared.counters().updates_given_up, n - taken as u64);
                         tracing::info!(
                             resumed = taken,
                             "status updates of open orders from earlier runs resumed"
@@ -257,7 +257,7 @@ impl Generator {
                 }
             }
             let ctl = *self.control.borrow();
-            self.shared.target_rate.store(ctl.rate as u64, Ordering::Relaxed);
+            self.shared.set_target_rate(ctl.rate);
             if ctl.paused || ctl.rate == 0 {
                 self.set_state(GeneratorState::Paused);
                 tokio::select! {
@@ -331,7 +331,7 @@ impl Generator {
                     }
                 }
             }
-            Counters::add(&self.shared.counters.generated, (batch.len() - carried) as u64);
+            Counters::add(&self.shared.counters().generated, (batch.len() - carried) as u64);
             let (acked, throttled) = self.put_with_retry(batch, &cancel, &mut last_error).await;
             carry = throttled;
             if self.status_updates {
@@ -340,7 +340,7 @@ impl Generator {
                     if updates.len() >= MAX_PENDING_UPDATES {
                         // Counted, not silent: the order keeps its status.
                         if matches!(p.event.order_status.as_str(), "Processing" | "On the way") {
-                            Counters::add(&self.shared.counters.updates_given_up, 1);
+                            Counters::add(&self.shared.counters().updates_given_up, 1);
                         }
                         continue;
                     }
@@ -355,7 +355,7 @@ impl Generator {
             }
         }
         // Never acknowledged, so not lost: counted as failed.
-        Counters::add(&self.shared.counters.failed, carry.len() as u64);
+        Counters::add(&self.shared.counters().failed, carry.len() as u64);
         self.set_state(GeneratorState::Stopped);
     }
 
@@ -416,7 +416,7 @@ impl Generator {
         cancel: &CancellationToken,
         last_error: &mut (String, Instant),
     ) -> (Vec<Pending>, Vec<Pending>) {
-        let c = &self.shared.counters;
+        let c = self.shared.counters();
         let mut todo: Vec<(Pending, u32)> = batch.into_iter().map(|p| (p, 0)).collect();
         let mut acked = Vec::new();
         let mut round = 0u32;
@@ -534,9 +534,8 @@ async fn open_orders(
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut said = false;
     loop {
-        let (all, total) = {
-            let shards = shared.shards.locked();
-            for s in shards.iter() {
+        let (all, total) = shared.read_shards(|shards| {
+            for s in shards {
                 // Reached the tip after a read (MillisBehindLatest is 0 before
                 // the first one too): what the stream held at start is read.
                 let read = s.read_total > 0 || waited.elapsed() > Duration::from_secs(5);
@@ -545,7 +544,7 @@ async fn open_orders(
                 }
             }
             (shards.iter().all(|s| seen.contains(&s.lag.shard_id)), shards.len())
-        };
+        });
         if all && total > 0 {
             break;
         }

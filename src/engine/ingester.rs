@@ -338,14 +338,10 @@ impl Ingester {
                 (Some(now), None) => Some((Some(now.clone()), false)),
                 _ => None,
             };
-            let index = {
-                let mut shards = self.shared.shards.locked();
-                let mut st = ShardState::default();
-                st.lag.shard_id = info.id.0.clone();
-                st.lag.checkpoint = cp.as_ref().map(|c| c.0.clone());
-                shards.push(st);
-                shards.len() - 1
-            };
+            let mut st = ShardState::default();
+            st.lag.shard_id = info.id.0.clone();
+            st.lag.checkpoint = cp.as_ref().map(|c| c.0.clone());
+            let index = self.shared.add_shard(st);
             started.insert(info.id.clone(), index);
             tasks.spawn(
                 self.clone()
@@ -563,7 +559,7 @@ impl Ingester {
                 }
             };
             if out.expired > 0 {
-                Counters::add(&self.shared.counters.expired, out.expired);
+                Counters::add(&self.shared.counters().expired, out.expired);
                 self.shared.error(
                     "ingester",
                     format!(
@@ -779,7 +775,7 @@ impl Ingester {
                 todo.push((piece, u32::MAX));
             }
         }
-        self.shared.retrying.store(false, Ordering::Relaxed);
+        self.shared.set_retrying(false);
         Some(checkpoint)
     }
 
@@ -809,7 +805,7 @@ impl Ingester {
                     return Loaded::Refused(e.to_string());
                 }
             }
-            self.shared.retrying.store(true, Ordering::Relaxed);
+            self.shared.set_retrying(true);
             if attempt == 0 || attempt.is_multiple_of(10) {
                 self.shared
                     .error("ingester", format!("{shard}: load failed, retrying: {e}"));
@@ -858,7 +854,7 @@ impl Ingester {
         let now = chrono::Utc::now().timestamp_millis();
         self.shared
             .record_freshness(piece.rows.iter().filter_map(|r| r.emitted_ms), now);
-        let c = &self.shared.counters;
+        let c = self.shared.counters();
         Counters::add(&c.ingested, piece.rows.len() as u64);
         Counters::add(&c.dead_lettered, piece.dead_letters.len() as u64);
         Counters::add(&c.batches, 1);
@@ -866,9 +862,7 @@ impl Ingester {
     }
 
     fn with_shard(&self, index: usize, f: impl FnOnce(&mut ShardState)) {
-        if let Some(s) = self.shared.shards.locked().get_mut(index) {
-            f(s);
-        }
+        self.shared.with_shard(index, f);
     }
 }
 

@@ -133,7 +133,7 @@ pub fn start(settings: EngineSettings, ports: Ports) -> EngineHandle {
         })
         .collect();
     let shared = Arc::new(Shared::new(settings.backend.clone(), settings.read_only, dims));
-    shared.target_rate.store(settings.rate as u64, Ordering::Relaxed);
+    shared.set_target_rate(settings.rate);
     let (snap_tx, snap_rx) = watch::channel(shared.snapshot());
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let stop = CancellationToken::new();
@@ -170,7 +170,7 @@ async fn run(
         Ok(rs) => rs.rows.first().and_then(|r| r[0].as_deref()?.parse().ok()),
         Err(_) => None,
     };
-    let c = &shared.counters;
+    let c = shared.counters();
     let summary = Summary {
         generated: Counters::get(&c.generated),
         acknowledged: Counters::get(&c.acknowledged),
@@ -293,7 +293,7 @@ async fn run_pipeline(
     }
 
     // Stop: generator first (nothing new is acknowledged), then drain the ingester.
-    shared.stopping.store(true, Ordering::Relaxed);
+    shared.set_stopping();
     gen_stop.cancel();
     let _ = gen_task.await;
     ingest_stop.drain.cancel();
@@ -359,12 +359,12 @@ async fn handle_command(
         Command::ToggleGenerator => ctl_tx.send_modify(|c| c.paused = !c.paused),
         Command::SetRate(rate) => {
             let rate = rate.min(snapshot::MAX_RATE);
-            shared.target_rate.store(rate as u64, Ordering::Relaxed);
+            shared.set_target_rate(rate);
             ctl_tx.send_modify(|c| c.rate = rate);
         }
         Command::ScaleRate(step) => ctl_tx.send_modify(|c| {
             c.rate = step.apply(c.rate);
-            shared.target_rate.store(c.rate as u64, Ordering::Relaxed);
+            shared.set_target_rate(c.rate);
         }),
         Command::RunQuery(i) => runner.run_now(i),
         Command::Rewind { shard, to } => {

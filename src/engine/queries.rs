@@ -188,18 +188,17 @@ impl QueryRunner {
         for e in errors {
             self.shared.error("query", e);
         }
-        let mut views = self.shared.queries.locked();
-        let old = std::mem::take(&mut *views);
-        *views = defs
-            .iter()
-            .map(|d| QueryView {
-                name: d.name.clone(),
-                title: d.title.clone(),
-                refresh: d.refresh,
-                running: false,
-                last: old.iter().find(|v| v.name == d.name).and_then(|v| v.last.clone()),
-            })
-            .collect();
+        self.shared.replace_queries(|old| {
+            defs.iter()
+                .map(|d| QueryView {
+                    name: d.name.clone(),
+                    title: d.title.clone(),
+                    refresh: d.refresh,
+                    running: false,
+                    last: old.iter().find(|v| v.name == d.name).and_then(|v| v.last.clone()),
+                })
+                .collect()
+        });
         self.due = vec![Instant::now(); defs.len()];
         self.last_run = vec![None; defs.len()];
         self.forced = vec![false; defs.len()];
@@ -221,7 +220,7 @@ impl QueryRunner {
                 continue;
             }
             let def = self.defs[i].clone();
-            let version = self.shared.counters.data_version();
+            let version = self.shared.counters().data_version();
             let unchanged = self.last_run[i].is_some_and(|(v, at)| v == version && at.elapsed() < UNCHANGED_RERUN);
             if unchanged && !self.forced[i] {
                 self.due[i] = Instant::now() + def.refresh;
@@ -270,9 +269,7 @@ impl QueryRunner {
     }
 
     fn set(&self, i: usize, f: impl FnOnce(&mut QueryView)) {
-        if let Some(v) = self.shared.queries.locked().get_mut(i) {
-            f(v);
-        }
+        self.shared.with_query(i, f);
     }
 }
 

@@ -62,19 +62,19 @@ pub struct ShardState {
 }
 
 pub struct Shared {
-    pub started: Instant,
-    pub backend: BackendInfo,
-    pub read_only: bool,
-    pub counters: Counters,
-    pub generator_state: Mutex<GeneratorState>,
-    pub target_rate: AtomicU64,
-    pub shards: Mutex<Vec<ShardState>>,
-    pub dimensions: Mutex<Vec<(DimensionLoad, Option<Instant>)>>,
-    pub freshness: Mutex<Histogram<u64>>,
-    pub queries: Mutex<Vec<QueryView>>,
-    pub errors: Mutex<VecDeque<ErrorEntry>>,
-    pub retrying: AtomicBool,
-    pub stopping: AtomicBool,
+    started: Instant,
+    backend: BackendInfo,
+    read_only: bool,
+    counters: Counters,
+    generator_state: Mutex<GeneratorState>,
+    target_rate: AtomicU64,
+    shards: Mutex<Vec<ShardState>>,
+    dimensions: Mutex<Vec<(DimensionLoad, Option<Instant>)>>,
+    freshness: Mutex<Histogram<u64>>,
+    queries: Mutex<Vec<QueryView>>,
+    errors: Mutex<VecDeque<ErrorEntry>>,
+    retrying: AtomicBool,
+    stopping: AtomicBool,
     rates: Mutex<Rates>,
     /// Rewinds asked for and not yet taken by their shard's reader.
     rewinds: Mutex<std::collections::HashMap<String, crate::ops::Position>>,
@@ -111,6 +111,72 @@ impl Shared {
             rates: Mutex::new(Rates::default()),
             rewinds: Mutex::default(),
             rewind_asks: AtomicU64::new(0),
+        }
+    }
+
+    /// The event counters the tasks add to.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Whether the engine refuses writes (`--read-only`).
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub fn set_generator_state(&self, state: GeneratorState) {
+        *self.generator_state.locked() = state;
+    }
+
+    /// The generator's target rate, events/s, as the engine last set it.
+    pub fn target_rate(&self) -> u32 {
+        self.target_rate.load(Ordering::Relaxed) as u32
+    }
+
+    pub fn set_target_rate(&self, rate: u32) {
+        self.target_rate.store(u64::from(rate), Ordering::Relaxed);
+    }
+
+    /// Whether the ingester is retrying a warehouse that refused a commit.
+    pub fn set_retrying(&self, retrying: bool) {
+        self.retrying.store(retrying, Ordering::Relaxed);
+    }
+
+    /// The engine has begun to stop (drain, then exit).
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Start a shard's figures; its index for [`Shared::with_shard`].
+    pub fn add_shard(&self, state: ShardState) -> usize {
+        let mut shards = self.shards.locked();
+        shards.push(state);
+        shards.len() - 1
+    }
+
+    /// Update shard `index`'s figures (under the lock: keep `f` short).
+    pub fn with_shard(&self, index: usize, f: impl FnOnce(&mut ShardState)) {
+        if let Some(s) = self.shards.locked().get_mut(index) {
+            f(s);
+        }
+    }
+
+    /// Read every shard's figures (under the lock: keep `f` short).
+    pub fn read_shards<T>(&self, f: impl FnOnce(&[ShardState]) -> T) -> T {
+        f(&self.shards.locked())
+    }
+
+    /// Replace the dashboard queries' views; `f` gets the old ones.
+    pub fn replace_queries(&self, f: impl FnOnce(Vec<QueryView>) -> Vec<QueryView>) {
+        let mut views = self.queries.locked();
+        let old = std::mem::take(&mut *views);
+        *views = f(old);
+    }
+
+    /// Update query `index`'s view (under the lock: keep `f` short).
+    pub fn with_query(&self, index: usize, f: impl FnOnce(&mut QueryView)) {
+        if let Some(v) = self.queries.locked().get_mut(index) {
+            f(v);
         }
     }
 

@@ -5,8 +5,7 @@
 //! README's test command runs it) and bound to 127.0.0.1 only.
 #![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
-mod common;
-use common::free_port;
+use crate::common::free_port;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -4,8 +4,7 @@
 //! binding.
 #![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
-mod common;
-use common::free_port;
+use crate::common::free_port;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -524,10 +523,7 @@ async fn a_result_past_100_mb_is_refused_with_why() {
     execute(&c, "SELECT 1").await;
 }
 
-#[path = "cases/fixture.rs"]
-mod fixture;
-#[path = "cases/redshift_functions.rs"]
-mod functions;
+use crate::cases::{fixture, functions};
 
 /// A Data API field as the function cases write answers.
 fn field_text(f: &Field) -> Option<String> {

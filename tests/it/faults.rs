@@ -1,7 +1,7 @@
 //! Fault tests: nothing acknowledged is lost or doubled, whatever breaks.
 //! Each prints its figures. The crash loop runs `COURIER_CRASH_ITERATIONS`
 //! times (default 5 here; `COURIER_CRASH_ITERATIONS=20 cargo test --test
-//! faults crash -- --nocapture` is the full run).
+//! it faults::crash -- --nocapture` is the full run).
 #![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 use std::collections::HashMap;

@@ -1,4 +1,6 @@
-//! Helpers shared by the integration-test binaries.
+//! Helpers shared by the integration-test modules.
+
+pub mod tmux;
 
 /// A free loopback port (bound, read, released).
 pub fn free_port() -> u16 {

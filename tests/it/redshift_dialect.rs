@@ -6,12 +6,8 @@
 use courier::backend::embedded::warehouse::{SCHEMA_SQL, run_query};
 use duckdb::Connection;
 
-#[path = "cases/fixture.rs"]
-mod fixture;
-#[path = "cases/redshift_functions.rs"]
-mod functions;
-
-use fixture::{DATA, rows_match};
+use crate::cases::fixture::{DATA, rows_match};
+use crate::cases::functions;
 
 /// (construct, Redshift SQL, expected rows; cells joined by `|`)
 const CASES: &[(&str, &str, &[&str])] = &[
@@ -569,7 +565,7 @@ fn untranslatable_sql_names_the_construct() {
     }
 }
 
-/// Redshift's documented function answers (tests/cases/redshift_functions.rs),
+/// Redshift's documented function answers (tests/it/cases/functions.rs),
 /// family by family, on the embedded warehouse.
 #[test]
 fn redshift_functions_give_their_documented_answers_on_the_embedded_warehouse() {

@@ -4,18 +4,14 @@
 //! a careless script) would use them.
 #![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
-mod common;
-#[path = "common/tmux.rs"]
-mod tmux;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::free_port;
-use tmux::Tmux;
+use crate::common::free_port;
+use crate::common::tmux::Tmux;
 
 const BIN: &str = env!("CARGO_BIN_EXE_courier");
 

@@ -2,12 +2,9 @@
 //! the screen with capture-pane. Needs tmux (scripts/test.sh installs it).
 #![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
-#[path = "common/tmux.rs"]
-mod tmux;
-
 use std::process::Command;
 
-use tmux::Tmux;
+use crate::common::tmux::Tmux;
 
 const BIN: &str = env!("CARGO_BIN_EXE_courier");
 
