@@ -3,12 +3,10 @@
 //! batches, retries exactly the failed entries with backoff, and later emits
 //! status updates for acknowledged orders. It knows only the `Stream` port.
 
-use crate::sync::LockExt;
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use governor::{Quota, RateLimiter};

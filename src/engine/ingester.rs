@@ -3,10 +3,8 @@
 //! transaction). Malformed records are dead-lettered; ingestion goes on.
 //! It knows only the `Stream` and `Warehouse` ports.
 
-use crate::sync::LockExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;

@@ -10,7 +10,6 @@
 //! The runner re-runs each query when due (or when asked) and puts the
 //! result, its run time or its error in the snapshot.
 
-use crate::sync::LockExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
