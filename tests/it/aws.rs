@@ -1314,7 +1314,7 @@ fn a_second_instance_with_a_fresh_data_dir_does_not_reuse_order_ids() {
         let s = summary(&courier(
             &home,
             &config,
-            &["--no-tui", "--json", "--for", "5s", "--rate", "300"],
+            &["--no-tui", "--json", "--for", "10s", "--rate", "300"],
         ));
         assert_eq!(s["drained"], true, "{s}");
         orders += s["acknowledged_orders"].as_u64().unwrap();
@@ -1358,7 +1358,7 @@ fn a_kinesis_stream_made_again_is_read_from_its_start() {
     let s = summary(&courier(
         &home,
         &config,
-        &["--no-tui", "--json", "--for", "5s", "--rate", "200"],
+        &["--no-tui", "--json", "--for", "12s", "--rate", "200"],
     ));
     let first = s["acknowledged_orders"].as_u64().unwrap();
     assert!(first > 0 && s["drained"] == true, "{s}");
@@ -1401,7 +1401,7 @@ fn a_kinesis_stream_made_again_is_read_from_its_start() {
                 .expect("PutRecord");
         }
     });
-    let out = courier(&home, &config, &["--no-tui", "--json", "--paused", "--for", "8s"]);
+    let out = courier(&home, &config, &["--no-tui", "--json", "--paused", "--for", "12s"]);
     let s = summary(&out);
     let said = text(&out.stderr) + &text(&out.stdout);
     println!("after the stream was made again: {s}");
