@@ -31,6 +31,7 @@ fi
 
 cargo fmt --all -- --check
 bash scripts/clippy.sh
+python3 scripts/import_cycles.py src
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e

@@ -216,6 +216,17 @@ pub enum Format {
     Json,
 }
 
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 30s or 5m: {e}"))
+/// A `--for` value that is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{given:?} is not a duration like 30s or 5m: {why}")]
+pub struct BadDuration {
+    pub given: String,
+    pub why: String,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, BadDuration> {
+    humantime::parse_duration(s).map_err(|e| BadDuration {
+        given: s.to_string(),
+        why: e.to_string(),
+    })
 }

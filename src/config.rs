@@ -19,6 +19,22 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// A config value that can't be used: the key, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadKey {
+    #[error("key {key}: {why}")]
+    Value { key: String, why: String },
+    #[error("key {0}")]
+    Keys(crate::keys::KeymapError),
+}
+
+fn bad(key: &str, why: impl Into<String>) -> BadKey {
+    BadKey::Value {
+        key: key.to_string(),
+        why: why.into(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
@@ -233,28 +249,30 @@ pub struct IngesterConfig {
 
 impl IngesterConfig {
     /// `start` (and `start_timestamp`) as a position, or what is wrong with them.
-    pub fn start_position(&self) -> Result<crate::ops::Position, String> {
+    pub fn start_position(&self) -> Result<crate::ops::Position, BadKey> {
         use crate::ops::Position;
         match (self.start.as_str(), &self.start_timestamp) {
             ("trim_horizon", None) => Ok(Position::TrimHorizon),
             ("latest", None) => Ok(Position::Latest),
             ("at_timestamp", Some(t)) => match Position::parse(t, chrono::Utc::now()) {
                 Ok(p @ Position::AtTimestamp(_)) => Ok(p),
-                Ok(_) => Err(format!(
-                    "key ingester.start_timestamp: {t:?} is not a time like 2026-12-03T10:00:00Z"
+                Ok(_) => Err(bad(
+                    "ingester.start_timestamp",
+                    format!("{t:?} is not a time like 2026-12-03T10:00:00Z"),
                 )),
-                Err(e) => Err(format!("key ingester.start_timestamp: {e}")),
+                Err(e) => Err(bad("ingester.start_timestamp", e.to_string())),
             },
-            ("at_timestamp", None) => Err(
-                "key ingester.start: \"at_timestamp\" needs ingester.start_timestamp (e.g. \"2026-12-03T10:00:00Z\")"
-                    .into(),
-            ),
-            ("trim_horizon" | "latest", Some(_)) => Err(format!(
-                "key ingester.start_timestamp: only used with start = \"at_timestamp\" (start is {:?})",
-                self.start
+            ("at_timestamp", None) => Err(bad(
+                "ingester.start",
+                "\"at_timestamp\" needs ingester.start_timestamp (e.g. \"2026-12-03T10:00:00Z\")",
             )),
-            (other, _) => Err(format!(
-                "key ingester.start: {other:?} is not one of \"trim_horizon\", \"latest\", \"at_timestamp\""
+            ("trim_horizon" | "latest", Some(_)) => Err(bad(
+                "ingester.start_timestamp",
+                format!("only used with start = \"at_timestamp\" (start is {:?})", self.start),
+            )),
+            (other, _) => Err(bad(
+                "ingester.start",
+                format!("{other:?} is not one of \"trim_horizon\", \"latest\", \"at_timestamp\""),
             )),
         }
     }
@@ -372,7 +390,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 impl AwsConfig {
     /// Every value is checked even for the embedded backend; the Redshift
     /// target is required only when `backend = "aws"`.
-    fn validate(&self, required: bool) -> Result<(), String> {
+    fn validate(&self, required: bool) -> Result<(), BadKey> {
         fn opt(v: &Option<String>) -> Option<&str> {
             v.as_deref().filter(|s| !s.is_empty())
         }
@@ -381,7 +399,10 @@ impl AwsConfig {
                 && r.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
         {
-            return Err(format!("key aws.region: {r:?} is not a region name like \"eu-west-1\""));
+            return Err(bad(
+                "aws.region",
+                format!("{r:?} is not a region name like \"eu-west-1\""),
+            ));
         }
         for (key, v) in [
             ("aws.profile", &self.profile),
@@ -392,11 +413,11 @@ impl AwsConfig {
             if let Some(v) = opt(v)
                 && !(v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
             {
-                return Err(format!("key {key}: {v:?} may only have letters, digits, _ - and ."));
+                return Err(bad(key, format!("{v:?} may only have letters, digits, _ - and .")));
             }
         }
         if let Some(db) = opt(&self.database) {
-            Ident::parse("database", db).map_err(|e| format!("key aws.database: {e}"))?;
+            Ident::parse("database", db).map_err(|e| bad("aws.database", e.to_string()))?;
         }
         for (key, v) in [
             ("aws.kinesis_endpoint_url", &self.kinesis_endpoint_url),
@@ -406,7 +427,7 @@ impl AwsConfig {
             if let Some(v) = opt(v)
                 && !((v.starts_with("http://") || v.starts_with("https://")) && !v.contains(char::is_whitespace))
             {
-                return Err(format!("key {key}: {v:?} is not an http:// or https:// URL"));
+                return Err(bad(key, format!("{v:?} is not an http:// or https:// URL")));
             }
         }
         for (key, v, service) in [
@@ -418,7 +439,7 @@ impl AwsConfig {
                     && v.split(':').nth(2) == Some(service)
                     && v.chars().all(|c| c.is_ascii_alphanumeric() || ":/_+=,.@-".contains(c));
                 if !ok {
-                    return Err(format!("key {key}: {v:?} is not an arn:aws:{service}:… ARN"));
+                    return Err(bad(key, format!("{v:?} is not an arn:aws:{service}:… ARN")));
                 }
             }
         }
@@ -427,25 +448,36 @@ impl AwsConfig {
         }
         match (opt(&self.workgroup), opt(&self.cluster_identifier)) {
             (Some(_), Some(_)) => {
-                return Err(
-                    "key aws.workgroup: give a Serverless workgroup or aws.cluster_identifier, not both".into(),
-                );
+                return Err(bad(
+                    "aws.workgroup",
+                    "give a Serverless workgroup or aws.cluster_identifier, not both",
+                ));
             }
             (None, None) => {
-                return Err("key aws.workgroup: backend \"aws\" needs a Redshift Serverless aws.workgroup or a provisioned aws.cluster_identifier".into());
+                return Err(bad(
+                    "aws.workgroup",
+                    "backend \"aws\" needs a Redshift Serverless aws.workgroup or a provisioned aws.cluster_identifier",
+                ));
             }
             (None, Some(_)) if opt(&self.secret_arn).is_none() && opt(&self.db_user).is_none() => {
-                return Err("key aws.secret_arn: a provisioned cluster needs aws.secret_arn or aws.db_user".into());
+                return Err(bad(
+                    "aws.secret_arn",
+                    "a provisioned cluster needs aws.secret_arn or aws.db_user",
+                ));
             }
             _ => {}
         }
         if opt(&self.database).is_none() {
-            return Err("key aws.database: backend \"aws\" needs the Redshift database name, e.g. \"dev\"".into());
+            return Err(bad(
+                "aws.database",
+                "backend \"aws\" needs the Redshift database name, e.g. \"dev\"",
+            ));
         }
         if opt(&self.copy_role_arn).is_none() {
-            return Err(
-                "key aws.copy_role_arn: backend \"aws\" needs the IAM role Redshift assumes for COPY from S3".into(),
-            );
+            return Err(bad(
+                "aws.copy_role_arn",
+                "backend \"aws\" needs the IAM role Redshift assumes for COPY from S3",
+            ));
         }
         Ok(())
     }
@@ -487,20 +519,20 @@ impl Config {
             file: file.to_string(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        config.validate().map_err(|message| ConfigError {
+        config.validate().map_err(|bad| ConfigError {
             file: file.to_string(),
-            message,
+            message: bad.to_string(),
         })?;
         Ok(config)
     }
 
     /// Checks serde can't express; each message names the key.
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), BadKey> {
         let range = |key: &str, v: u64, lo: u64, hi: u64| {
             if (lo..=hi).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("key {key}: must be between {lo} and {hi}, got {v}"))
+                Err(bad(key, format!("must be between {lo} and {hi}, got {v}")))
             }
         };
         range("stream.shards", self.stream.shards as u64, 1, 1024)?;
@@ -546,18 +578,21 @@ impl Config {
         range("dimensions.riders", self.dimensions.riders as u64, 1, 10_000_000)?;
         self.ingester.start_position()?;
         if self.ingester.reads_per_sec == 0 {
-            return Err("key ingester.reads_per_sec: must be at least 1".into());
+            return Err(bad("ingester.reads_per_sec", "must be at least 1"));
         }
         if self.ingester.batch_age.is_zero() {
-            return Err("key ingester.batch_age: must be more than 0".into());
+            return Err(bad("ingester.batch_age", "must be more than 0"));
         }
         if !crate::backend::valid_stream_name(&self.stream.name) {
-            return Err(format!(
-                "key stream.name: {:?} is not a valid stream name (1-128 of letters, digits, _ . -, not only dots)",
-                self.stream.name
+            return Err(bad(
+                "stream.name",
+                format!(
+                    "{:?} is not a valid stream name (1-128 of letters, digits, _ . -, not only dots)",
+                    self.stream.name
+                ),
             ));
         }
-        valid_bucket(&self.storage.bucket).map_err(|e| format!("key storage.bucket: {e}"))?;
+        valid_bucket(&self.storage.bucket).map_err(|e| bad("storage.bucket", e.to_string()))?;
         for (key, prefix) in [
             ("storage.dims_prefix", &self.storage.dims_prefix),
             ("storage.staging_prefix", &self.storage.staging_prefix),
@@ -566,33 +601,37 @@ impl Config {
                 && prefix.split('/').all(|p| !p.is_empty() && p != "..")
                 && prefix.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
             if !ok {
-                return Err(format!("key {key}: {prefix:?} is not a plain key prefix like \"dims\""));
+                return Err(bad(key, format!("{prefix:?} is not a plain key prefix like \"dims\"")));
             }
         }
-        Ident::parse("schema", &self.warehouse.schema).map_err(|e| format!("key warehouse.schema: {e}"))?;
+        Ident::parse("schema", &self.warehouse.schema).map_err(|e| bad("warehouse.schema", e.to_string()))?;
         let m = self.warehouse.memory_limit.trim();
         let digits = m.chars().take_while(|c| c.is_ascii_digit()).count();
         let unit = m[digits..].trim().to_ascii_uppercase();
         if digits == 0 || !["KB", "MB", "GB", "KIB", "MIB", "GIB"].contains(&unit.as_str()) {
-            return Err(format!(
-                "key warehouse.memory_limit: {m:?} is not a size like \"40MB\" or \"1GB\""
+            return Err(bad(
+                "warehouse.memory_limit",
+                format!("{m:?} is not a size like \"40MB\" or \"1GB\""),
             ));
         }
         range("ui.tick_ms", self.ui.tick_ms, 16, 10_000)?;
         if self.ui.lag_warn_ms > self.ui.lag_crit_ms {
-            return Err(format!(
-                "key ui.lag_warn_ms: {} is above ui.lag_crit_ms {}; the yellow threshold must be the lower one",
-                self.ui.lag_warn_ms, self.ui.lag_crit_ms
+            return Err(bad(
+                "ui.lag_warn_ms",
+                format!(
+                    "{} is above ui.lag_crit_ms {}; the yellow threshold must be the lower one",
+                    self.ui.lag_warn_ms, self.ui.lag_crit_ms
+                ),
             ));
         }
-        self.keymap()?;
+        self.keymap().map_err(BadKey::Keys)?;
         self.aws.validate(self.backend == BackendKind::Aws)
     }
 
     /// The console's key table: defaults with `[keys]` applied.
-    pub fn keymap(&self) -> Result<crate::keys::Keymap, String> {
+    pub fn keymap(&self) -> Result<crate::keys::Keymap, crate::keys::KeymapError> {
         let overrides = self.keys.iter().map(|(k, v)| (k.clone(), v.keys())).collect();
-        crate::keys::Keymap::new(&overrides).map_err(|e| format!("key {e}"))
+        crate::keys::Keymap::new(&overrides)
     }
 
     pub fn schema(&self) -> Ident {

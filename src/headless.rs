@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::engine::snapshot::LoadState;
-use crate::engine::{EngineHandle, Snapshot, Summary};
+use crate::engine::{EngineError, EngineHandle, Snapshot, Summary};
 use tokio_util::sync::CancellationToken;
 
 /// One status line.
@@ -96,7 +96,7 @@ pub fn status_json(snap: &Snapshot) -> serde_json::Value {
 /// Run headless until `stop` is cancelled (SIGINT, SIGTERM, `--for`) or the
 /// engine ends (`courier stop`, a fatal error); print status each second
 /// and the summary at the end.
-pub async fn run(engine: EngineHandle, json: bool, stop: CancellationToken) -> Result<Summary, String> {
+pub async fn run(engine: EngineHandle, json: bool, stop: CancellationToken) -> Result<Summary, EngineError> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {

@@ -169,7 +169,7 @@ impl Key {
 
     /// Parse `q`, `R`, `+`, `enter`, `tab`, `backtab`, `up`, `pagedown`, `f5`,
     /// `space`, `ctrl-r`, `alt-x`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, BadKeyName> {
         let mut rest = s;
         let (mut ctrl, mut alt) = (false, false);
         loop {
@@ -207,9 +207,7 @@ impl Key {
                     KeyCode::F(f[1..].parse().expect("checked"))
                 }
                 _ => {
-                    return Err(format!(
-                        "{s:?} is not a key name (e.g. \"q\", \"R\", \"enter\", \"ctrl-r\", \"f5\")"
-                    ));
+                    return Err(BadKeyName(s.to_string()));
                 }
             },
         };
@@ -244,6 +242,28 @@ impl fmt::Display for Key {
     }
 }
 
+/// A key name courier does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a key name (e.g. \"q\", \"R\", \"enter\", \"ctrl-r\", \"f5\")")]
+pub struct BadKeyName(pub String);
+
+/// Why a `[keys]` table can't be used, naming the entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeymapError {
+    #[error("keys.{0}: {1}")]
+    BadKey(String, BadKeyName),
+    #[error("keys.{name}: no such action (actions: {known})")]
+    NoSuchAction { name: String, known: String },
+    #[error("keys.{0}: Ctrl-C is reserved for quit")]
+    CtrlC(&'static str),
+    #[error("keys: {key} is bound to both {first} and {second}")]
+    Clash {
+        key: String,
+        first: &'static str,
+        second: &'static str,
+    },
+}
+
 /// The key table in force.
 #[derive(Debug, Clone)]
 pub struct Keymap {
@@ -260,38 +280,44 @@ pub const CTRL_C: Key = Key {
 impl Keymap {
     /// Defaults, with `overrides` (config name → one key or a list) applied.
     /// Unknown action names, bad key names and clashes are errors naming them.
-    pub fn new(overrides: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {
+    pub fn new(overrides: &BTreeMap<String, Vec<String>>) -> Result<Self, KeymapError> {
         let mut bindings = BTreeMap::new();
         for (action, name, defaults, _, _) in ACTIONS {
             let keys = match overrides.get(*name) {
                 Some(list) => list
                     .iter()
-                    .map(|k| Key::parse(k).map_err(|e| format!("keys.{name}: {e}")))
+                    .map(|k| Key::parse(k).map_err(|e| KeymapError::BadKey(name.to_string(), e)))
                     .collect(),
-                None => defaults.iter().map(|k| Key::parse(k)).collect::<Result<Vec<_>, _>>(),
+                None => defaults
+                    .iter()
+                    .map(|k| Key::parse(k).map_err(|e| KeymapError::BadKey(name.to_string(), e)))
+                    .collect::<Result<Vec<_>, _>>(),
             }?;
             bindings.insert(*action, keys);
         }
         for name in overrides.keys() {
             if !ACTIONS.iter().any(|(_, n, ..)| n == name) {
                 let known: Vec<&str> = ACTIONS.iter().map(|(_, n, ..)| *n).collect();
-                return Err(format!("keys.{name}: no such action (actions: {})", known.join(", ")));
+                return Err(KeymapError::NoSuchAction {
+                    name: name.clone(),
+                    known: known.join(", "),
+                });
             }
         }
         let mut seen: HashMap<Key, Action> = HashMap::new();
         for (action, keys) in &bindings {
             for key in keys {
                 if *key == CTRL_C && *action != Action::Quit {
-                    return Err(format!("keys.{}: Ctrl-C is reserved for quit", Self::name(*action)));
+                    return Err(KeymapError::CtrlC(Self::name(*action)));
                 }
                 if let Some(other) = seen.insert(*key, *action)
                     && other != *action
                 {
-                    return Err(format!(
-                        "keys: {key} is bound to both {} and {}",
-                        Self::name(other),
-                        Self::name(*action)
-                    ));
+                    return Err(KeymapError::Clash {
+                        key: key.to_string(),
+                        first: Self::name(other),
+                        second: Self::name(*action),
+                    });
                 }
             }
         }
@@ -362,16 +388,20 @@ mod tests {
         let k = Keymap::new(&overrides(&[("pause", &["space"])])).unwrap();
         assert_eq!(k.action_for(&Key::parse("space").unwrap()), Some(Action::Pause));
         assert_eq!(k.action_for(&Key::parse("p").unwrap()), None);
-        let e = Keymap::new(&overrides(&[("pause", &["r"])])).unwrap_err();
+        let e = Keymap::new(&overrides(&[("pause", &["r"])])).unwrap_err().to_string();
         assert!(
             e.contains("r is bound to both") && e.contains("pause") && e.contains("reload_dimension"),
             "{e}"
         );
-        let e = Keymap::new(&overrides(&[("explode", &["e"])])).unwrap_err();
+        let e = Keymap::new(&overrides(&[("explode", &["e"])])).unwrap_err().to_string();
         assert!(e.starts_with("keys.explode: no such action"), "{e}");
-        let e = Keymap::new(&overrides(&[("pause", &["hyper-p"])])).unwrap_err();
+        let e = Keymap::new(&overrides(&[("pause", &["hyper-p"])]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("keys.pause") && e.contains("is not a key name"), "{e}");
-        let e = Keymap::new(&overrides(&[("help", &["ctrl-c"])])).unwrap_err();
+        let e = Keymap::new(&overrides(&[("help", &["ctrl-c"])]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("reserved"), "{e}");
     }
 }

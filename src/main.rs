@@ -78,7 +78,7 @@ fn main() -> ExitCode {
                 match courier::emulate::run(&config, opts, stop).await {
                     Ok(()) => Ok(ExitCode::SUCCESS),
                     Err(e) => {
-                        eprintln!("courier emulate: {e}");
+                        eprintln!("courier emulate: {e:#}");
                         Ok(ExitCode::from(2))
                     }
                 }
@@ -231,7 +231,7 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
         Ok(p) => p,
         Err(e) => {
             let _ = std::fs::remove_file(&socket_path);
-            return Err(eyre!(e));
+            return Err(e);
         }
     };
     if let Some(stream) = &stream {
@@ -260,7 +260,7 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
     let faces = match faces {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("courier: {e}");
+            eprintln!("courier: {e:#}");
             engine.stop();
             let _ = engine.wait().await;
             let _ = std::fs::remove_file(&socket_path);
@@ -301,14 +301,15 @@ async fn run(cli: &Cli, config: &Config, stop: CancellationToken) -> Result<Exit
             })
         }
         Err(e) => {
-            faces.finish(Err(e.clone())).await;
-            Err(eyre!(e))
+            let e = std::sync::Arc::new(e);
+            faces.finish(Err(std::sync::Arc::clone(&e))).await;
+            Err(e.into())
         }
     }
 }
 
 fn app_for(config: &Config) -> Result<App> {
-    let keymap = config.keymap().map_err(|e| eyre!(e)).wrap_err("key bindings")?;
+    let keymap = config.keymap().wrap_err("key bindings")?;
     let lag = LagThresholds {
         warn_ms: config.ui.lag_warn_ms,
         crit_ms: config.ui.lag_crit_ms,
@@ -324,7 +325,7 @@ async fn console(
     config: &Config,
     stop: CancellationToken,
     operator: std::sync::Arc<ops::LocalOperator>,
-) -> Result<(courier::engine::Summary, Option<color_eyre::Report>), String> {
+) -> Result<(courier::engine::Summary, Option<color_eyre::Report>), courier::engine::EngineError> {
     let ui_result = match app_for(config) {
         Ok(app) => {
             let link = Link {
@@ -501,19 +502,19 @@ async fn query(cli: &Cli, config: &Config, sql: &str, format: Format, write: boo
                 Err(e) => return Ok(client_error(&e)),
             };
             match client.query(&sql, write).await {
-                Ok(r) => r,
+                Ok(r) => r.map_err(color_eyre::Report::new),
                 Err(e) => return Ok(client_error(&e)),
             }
         }
         None => {
             if !write && matches!(courier::dialect::is_read_only(&sql), Ok(false)) {
-                Err(control::server::READ_ONLY_QUERY.to_string())
+                Err(eyre!(control::server::READ_ONLY_QUERY))
             } else {
                 let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
                 match setup::query_warehouse(config, &paths).await {
-                    Ok(w) => w.query(&sql).await.map_err(|e| e.to_string()),
+                    Ok(w) => w.query(&sql).await.map_err(color_eyre::Report::new),
                     Err(e) => {
-                        eprintln!("courier: {e}");
+                        eprintln!("courier: {e:#}");
                         return Ok(ExitCode::FAILURE);
                     }
                 }
@@ -526,7 +527,7 @@ async fn query(cli: &Cli, config: &Config, sql: &str, format: Format, write: boo
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("courier: query failed: {e}");
+            eprintln!("courier: query failed: {e:#}");
             Ok(ExitCode::FAILURE)
         }
     }
@@ -589,8 +590,25 @@ async fn rewind(cli: &Cli, config: &Config, shard: Option<&str>, to: &str) -> Re
     }
 }
 
+/// A tail, trace or dlq command line that can't make a request (exit 2).
+#[derive(Debug, thiserror::Error)]
+enum Usage {
+    #[error("--from {0}")]
+    From(ops::PositionError),
+    #[error("--before {0}")]
+    Before(ops::PositionError),
+    #[error("--before takes a time, e.g. 2026-12-03T10:00:00Z or 15m")]
+    BeforeNotATime,
+    #[error("--filter: {0}")]
+    Filter(ops::records::FilterError),
+    #[error("{0:?} is not an OrderID (a whole number)")]
+    OrderId(String),
+    #[error("not an operator command")]
+    NotAnOperatorCommand,
+}
+
 /// The request a tail, trace or dlq command makes; Err is a usage error.
-fn op_request(cmd: &Cmd) -> Result<OpRequest, String> {
+fn op_request(cmd: &Cmd) -> Result<OpRequest, Usage> {
     let now = chrono::Utc::now();
     Ok(match cmd {
         Cmd::Tail {
@@ -605,15 +623,15 @@ fn op_request(cmd: &Cmd) -> Result<OpRequest, String> {
                 .as_deref()
                 .map(|f| Position::parse(f, now))
                 .transpose()
-                .map_err(|e| format!("--from {e}"))?;
+                .map_err(Usage::From)?;
             let before_ms = match before.as_deref().map(|b| Position::parse(b, now)).transpose() {
                 Ok(None) => None,
                 Ok(Some(Position::AtTimestamp(ms))) => Some(ms),
-                Ok(Some(_)) => return Err("--before takes a time, e.g. 2026-12-03T10:00:00Z or 15m".into()),
-                Err(e) => return Err(format!("--before {e}")),
+                Ok(Some(_)) => return Err(Usage::BeforeNotATime),
+                Err(e) => return Err(Usage::Before(e)),
             };
             if let Some(f) = filter {
-                ops::records::Filter::parse(f).map_err(|e| format!("--filter: {e}"))?;
+                ops::records::Filter::parse(f).map_err(Usage::Filter)?;
             }
             OpRequest::Tail(ops::records::TailRequest {
                 shard: shard.clone(),
@@ -624,10 +642,7 @@ fn op_request(cmd: &Cmd) -> Result<OpRequest, String> {
             })
         }
         Cmd::Trace { order_id, .. } => OpRequest::Trace {
-            order_id: order_id
-                .trim()
-                .parse()
-                .map_err(|_| format!("{order_id:?} is not an OrderID (a whole number)"))?,
+            order_id: order_id.trim().parse().map_err(|_| Usage::OrderId(order_id.clone()))?,
         },
         Cmd::Dlq { action } => match action {
             DlqCmd::List {
@@ -657,7 +672,7 @@ fn op_request(cmd: &Cmd) -> Result<OpRequest, String> {
                 ..Default::default()
             }),
         },
-        _ => return Err("not an operator command".into()),
+        _ => return Err(Usage::NotAnOperatorCommand),
     })
 }
 
@@ -688,22 +703,21 @@ async fn operate(cli: &Cli, config: &Config, cmd: &Cmd) -> Result<ExitCode> {
                 Err(e) => return Ok(client_error(&e)),
             };
             match client.op(request.clone()).await {
-                Ok(r) => r,
+                Ok(r) => r.map_err(color_eyre::Report::new),
                 Err(e) => return Ok(client_error(&e)),
             }
         }
         Ok(None) => {
             let paths = EmbeddedPaths::new(&config.resolve_data_dir(cli.data_dir.as_deref()));
             match setup::operator_ports(config, &paths).await {
-                Ok(ports) => {
-                    ops::run(
-                        &request,
-                        ports.stream.as_ref(),
-                        ports.warehouse.as_ref(),
-                        &config.schema(),
-                    )
-                    .await
-                }
+                Ok(ports) => ops::run(
+                    &request,
+                    ports.stream.as_ref(),
+                    ports.warehouse.as_ref(),
+                    &config.schema(),
+                )
+                .await
+                .map_err(color_eyre::Report::new),
                 Err(e) => Err(e),
             }
         }
@@ -711,7 +725,7 @@ async fn operate(cli: &Cli, config: &Config, cmd: &Cmd) -> Result<ExitCode> {
     let reply = match answer {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("courier {name}: {e}");
+            eprintln!("courier {name}: {e:#}");
             return Ok(ExitCode::FAILURE);
         }
     };

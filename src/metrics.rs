@@ -51,7 +51,7 @@ impl Health {
     }
 
     /// Look at a snapshot; `Err(reason)` when unhealthy.
-    pub fn judge(&self, s: &Snapshot, now: Instant) -> Result<(), String> {
+    pub fn judge(&self, s: &Snapshot, now: Instant) -> Result<(), Unhealthy> {
         let worst = s.shards.iter().max_by_key(|sh| sh.millis_behind_latest);
         let mut since = self.lagging_since.locked();
         let lagging = worst.filter(|sh| sh.millis_behind_latest > self.rules.lag_crit_ms);
@@ -61,24 +61,50 @@ impl Health {
             (None, _) => None,
         };
         if s.stopping {
-            return Err("stopping: draining what was acknowledged".into());
+            return Err(Unhealthy::Stopping);
         }
         if s.ingest.retrying {
-            return Err("warehouse retrying: commits are refused and backed off".into());
+            return Err(Unhealthy::Retrying);
         }
         if let (Some(sh), Some(t)) = (lagging, *since)
             && now.duration_since(t) >= self.rules.lag_grace
         {
-            return Err(format!(
-                "{} is {} ms behind (over ui.lag_crit_ms = {} for {:.0}s)",
-                sh.shard_id,
-                sh.millis_behind_latest,
-                self.rules.lag_crit_ms,
-                now.duration_since(t).as_secs_f64()
-            ));
+            return Err(Unhealthy::Lagging {
+                shard: sh.shard_id.clone(),
+                behind_ms: sh.millis_behind_latest,
+                crit_ms: self.rules.lag_crit_ms,
+                for_secs: now.duration_since(t).as_secs_f64(),
+            });
         }
         Ok(())
     }
+}
+
+/// Why `/healthz` answers 503.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Unhealthy {
+    #[error("stopping: draining what was acknowledged")]
+    Stopping,
+    #[error("warehouse retrying: commits are refused and backed off")]
+    Retrying,
+    #[error("{shard} is {behind_ms} ms behind (over ui.lag_crit_ms = {crit_ms} for {for_secs:.0}s)")]
+    Lagging {
+        shard: String,
+        behind_ms: u64,
+        crit_ms: u64,
+        for_secs: f64,
+    },
+}
+
+/// The metrics endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "--metrics {0} is not a loopback address: the metrics endpoint binds 127.0.0.1 unless --allow-remote is given"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("--metrics {addr}: {error}")]
+    Bind { addr: SocketAddr, error: std::io::Error },
 }
 
 /// Encodes the newest snapshot on every scrape.
@@ -367,16 +393,13 @@ pub async fn serve(
     snapshots: watch::Receiver<Snapshot>,
     rules: HealthRules,
     stop: CancellationToken,
-) -> Result<SocketAddr, String> {
+) -> Result<SocketAddr, ServeError> {
     if !addr.ip().is_loopback() && !allow_remote {
-        return Err(format!(
-            "--metrics {addr} is not a loopback address: the metrics endpoint binds 127.0.0.1 unless --allow-remote is given"
-        ));
+        return Err(ServeError::NotLoopback(addr));
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("--metrics {addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let bind = |error| ServeError::Bind { addr, error };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+    let bound = listener.local_addr().map_err(bind)?;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(SnapshotCollector(snapshots.clone())));
     let health = Arc::new(Health::new(rules));
@@ -433,7 +456,7 @@ mod tests {
         let t0 = Instant::now();
         assert!(h.judge(&s, t0).is_ok());
         assert!(h.judge(&s, t0 + Duration::from_secs(5)).is_ok());
-        let e = h.judge(&s, t0 + Duration::from_secs(11)).unwrap_err();
+        let e = h.judge(&s, t0 + Duration::from_secs(11)).unwrap_err().to_string();
         assert!(e.contains("shardId-000000000001 is 5000 ms behind"), "{e}");
         s.shards[0].millis_behind_latest = 10;
         assert!(h.judge(&s, t0 + Duration::from_secs(12)).is_ok());
@@ -441,6 +464,7 @@ mod tests {
         assert!(
             h.judge(&s, t0 + Duration::from_secs(13))
                 .unwrap_err()
+                .to_string()
                 .contains("warehouse retrying")
         );
     }

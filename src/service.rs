@@ -7,13 +7,25 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use color_eyre::eyre::{self, eyre};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::embedded::EmbeddedStream;
 use crate::config::Config;
 use crate::control::{ControlServer, ServiceFaces};
-use crate::engine::{EngineHandle, Summary};
+use crate::engine::{EngineError, EngineHandle, Summary};
 use crate::metrics::HealthRules;
+
+/// An endpoint asked for on an address other hosts can reach.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{flag} {addr} is not a loopback address: it is served without authentication, \
+     so it binds 127.0.0.1 unless --allow-remote is given"
+)]
+pub struct NotLoopback {
+    pub flag: &'static str,
+    pub addr: SocketAddr,
+}
 
 /// Which faces to open, resolved from flags and `[service]`.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +38,7 @@ pub struct FaceOptions {
 
 impl FaceOptions {
     /// Refuse non-loopback addresses before anything starts.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), NotLoopback> {
         for (flag, addr) in [
             ("--metrics", self.metrics),
             ("--kinesis-endpoint", self.kinesis_endpoint),
@@ -35,10 +47,7 @@ impl FaceOptions {
                 && !a.ip().is_loopback()
                 && !self.allow_remote
             {
-                return Err(format!(
-                    "{flag} {a} is not a loopback address: it is served without authentication, \
-                     so it binds 127.0.0.1 unless --allow-remote is given"
-                ));
+                return Err(NotLoopback { flag, addr: a });
             }
         }
         Ok(())
@@ -66,7 +75,7 @@ impl Faces {
         ports: crate::engine::Ports,
         stream: Option<(PathBuf, Arc<EmbeddedStream>)>,
         data_dir: String,
-    ) -> Result<Self, String> {
+    ) -> eyre::Result<Self> {
         let stop = CancellationToken::new();
         let metrics = match opts.metrics {
             Some(addr) => {
@@ -87,9 +96,10 @@ impl Faces {
                     .await?,
             ),
             (Some(_), None) => {
-                return Err("--kinesis-endpoint serves the embedded stream; with backend = \"aws\" \
-                            producers put into Kinesis itself"
-                    .into());
+                return Err(eyre!(
+                    "--kinesis-endpoint serves the embedded stream; with backend = \"aws\" \
+                     producers put into Kinesis itself"
+                ));
             }
             (None, _) => None,
         };
@@ -120,7 +130,7 @@ impl Faces {
 
     /// Tell every attached face how the engine ended, close the endpoints
     /// and remove the socket.
-    pub async fn finish(self, ending: Result<Summary, String>) {
+    pub async fn finish(self, ending: Result<Summary, Arc<EngineError>>) {
         self.control.finish(ending).await;
         self.stop.cancel();
     }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use color_eyre::eyre::{self, WrapErr, eyre};
+
 use crate::backend::embedded::{DirObjectStore, DuckDbWarehouse, EmbeddedStream, StreamLimits};
 use crate::config::{BackendKind, Config};
 use crate::engine::queries::QuerySource;
@@ -49,9 +51,8 @@ pub fn stream_limits(config: &Config) -> StreamLimits {
 
 /// Open the embedded stream, object store and warehouse under `paths`.
 /// Also returns the stream itself (for retention and tests).
-pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, Arc<EmbeddedStream>), String> {
-    std::fs::create_dir_all(&paths.data_dir)
-        .map_err(|e| format!("creating the data dir {}: {e}", paths.data_dir.display()))?;
+pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> eyre::Result<(Ports, Arc<EmbeddedStream>)> {
+    create_data_dir(paths)?;
     move_old_stream(paths, &config.stream.name)?;
     let stream = Arc::new(
         EmbeddedStream::open(
@@ -60,13 +61,12 @@ pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, 
             config.stream.shards,
             stream_limits(config),
         )
-        .map_err(|e| format!("opening the embedded stream: {e}"))?,
+        .wrap_err("opening the embedded stream")?,
     );
-    let warehouse =
-        DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects).map_err(|e| e.to_string())?;
+    let warehouse = DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects)?;
     warehouse
         .set_memory_limit(&config.warehouse.memory_limit)
-        .map_err(|e| format!("warehouse.memory_limit: {e}"))?;
+        .wrap_err("warehouse.memory_limit")?;
     let ports = Ports {
         stream: Arc::new(Arc::clone(&stream)),
         objects: Arc::new(DirObjectStore::new(&paths.objects)),
@@ -77,12 +77,12 @@ pub fn embedded_ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, 
 
 /// Data dirs made before `emulate` and the engine shared `streams/` kept the
 /// engine's stream in `stream/<name>`: move it, checkpoints still apply.
-fn move_old_stream(paths: &EmbeddedPaths, name: &str) -> Result<(), String> {
+fn move_old_stream(paths: &EmbeddedPaths, name: &str) -> eyre::Result<()> {
     let old = paths.data_dir.join("stream").join(name);
     let new = paths.stream_dir.join(name);
     if old.join("shards").exists() && !new.exists() {
-        std::fs::create_dir_all(&paths.stream_dir).map_err(|e| format!("{}: {e}", paths.stream_dir.display()))?;
-        std::fs::rename(&old, &new).map_err(|e| format!("moving {} to {}: {e}", old.display(), new.display()))?;
+        std::fs::create_dir_all(&paths.stream_dir).wrap_err_with(|| paths.stream_dir.display().to_string())?;
+        std::fs::rename(&old, &new).wrap_err_with(|| format!("moving {} to {}", old.display(), new.display()))?;
         let _ = std::fs::remove_dir(paths.data_dir.join("stream"));
         tracing::info!("moved the embedded stream {} to {}", old.display(), new.display());
     }
@@ -92,7 +92,7 @@ fn move_old_stream(paths: &EmbeddedPaths, name: &str) -> Result<(), String> {
 /// Connect to Kinesis, S3 and the Redshift Data API as `[aws]` says (the
 /// default credential chain signs), creating the stream and the bucket when
 /// they are missing and `aws.create_missing` is set.
-pub async fn aws_ports(config: &Config) -> Result<Ports, String> {
+pub async fn aws_ports(config: &Config) -> eyre::Result<Ports> {
     use crate::backend::aws::{Clients, KinesisStream, S3ObjectStore, sdk_config};
     let aws = &config.aws;
     let sdk = sdk_config(aws).await;
@@ -102,7 +102,7 @@ pub async fn aws_ports(config: &Config) -> Result<Ports, String> {
     stream
         .ensure_active(config.stream.shards, aws.create_missing, Duration::from_secs(60))
         .await
-        .map_err(|e| format!("Kinesis stream {}: {e}", config.stream.name))?;
+        .wrap_err_with(|| format!("Kinesis stream {}", config.stream.name))?;
     let objects = S3ObjectStore::new(clients.s3);
     objects
         .ensure_bucket(&config.storage.bucket, region.as_deref(), aws.create_missing)
@@ -148,11 +148,10 @@ pub fn aws_warehouse(
 pub async fn query_warehouse(
     config: &Config,
     paths: &EmbeddedPaths,
-) -> Result<Arc<dyn crate::backend::Warehouse>, String> {
+) -> eyre::Result<Arc<dyn crate::backend::Warehouse>> {
     match config.backend {
         BackendKind::Embedded => {
-            let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects)
-                .map_err(|e| e.to_string())?;
+            let w = DuckDbWarehouse::open_for_query(&paths.warehouse, &config.schema(), &paths.objects)?;
             Ok(Arc::new(w))
         }
         BackendKind::Aws => {
@@ -167,11 +166,11 @@ pub async fn query_warehouse(
 /// The ports for an operator command when no engine runs: the embedded
 /// data dir must hold a warehouse already (a run made it), AWS is reached
 /// as the engine would.
-pub async fn operator_ports(config: &Config, paths: &EmbeddedPaths) -> Result<Ports, String> {
+pub async fn operator_ports(config: &Config, paths: &EmbeddedPaths) -> eyre::Result<Ports> {
     match config.backend {
         BackendKind::Embedded => {
             if !paths.warehouse.exists() {
-                return Err(format!(
+                return Err(eyre!(
                     "no warehouse at {}: run `courier --no-tui` first, or pass the --data-dir it used",
                     paths.warehouse.display()
                 ));
@@ -189,25 +188,26 @@ pub async fn operator_ports(config: &Config, paths: &EmbeddedPaths) -> Result<Po
 }
 
 /// The tables a newer courier keeps (dead letters moved to `courier_dlq`).
-async fn prepare_for_operator(config: &Config, ports: &Ports) -> Result<(), String> {
-    ports
-        .warehouse
-        .ensure_schema()
-        .await
-        .map_err(|e| format!("the warehouse schema: {e}"))?;
-    crate::ops::dlq::migrate_old_table(ports.warehouse.as_ref(), &config.schema(), &config.stream.name).await
+async fn prepare_for_operator(config: &Config, ports: &Ports) -> eyre::Result<()> {
+    ports.warehouse.ensure_schema().await.wrap_err("the warehouse schema")?;
+    crate::ops::dlq::migrate_old_table(ports.warehouse.as_ref(), &config.schema(), &config.stream.name).await?;
+    Ok(())
 }
 
 /// The ports `config.backend` names. The embedded stream comes back too, for retention.
-pub async fn ports(config: &Config, paths: &EmbeddedPaths) -> Result<(Ports, Option<Arc<EmbeddedStream>>), String> {
+pub async fn ports(config: &Config, paths: &EmbeddedPaths) -> eyre::Result<(Ports, Option<Arc<EmbeddedStream>>)> {
     match config.backend {
         BackendKind::Embedded => embedded_ports(config, paths).map(|(p, s)| (p, Some(s))),
         BackendKind::Aws => {
-            std::fs::create_dir_all(&paths.data_dir)
-                .map_err(|e| format!("creating the data dir {}: {e}", paths.data_dir.display()))?;
+            create_data_dir(paths)?;
             aws_ports(config).await.map(|p| (p, None))
         }
     }
+}
+
+fn create_data_dir(paths: &EmbeddedPaths) -> eyre::Result<()> {
+    std::fs::create_dir_all(&paths.data_dir)
+        .wrap_err_with(|| format!("creating the data dir {}", paths.data_dir.display()))
 }
 
 /// Engine settings from config; `rate`, `paused` and `read_only` are the flags' overrides.

@@ -10,21 +10,32 @@ use std::fmt;
 pub struct Ident(String);
 
 impl Ident {
-    pub fn parse(what: &str, s: &str) -> Result<Self, String> {
+    pub fn parse(what: &str, s: &str) -> Result<Self, BadIdent> {
         let ok_first = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
         let ok_rest = s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if ok_first && ok_rest && s.len() <= 127 {
             Ok(Ident(s.to_string()))
         } else {
-            Err(format!(
-                "{what} {s:?} is not a plain SQL identifier (letters, digits and _, not starting with a digit, at most 127 characters)"
-            ))
+            Err(BadIdent {
+                what: what.to_string(),
+                name: s.to_string(),
+            })
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A name from config or a request that is not a plain SQL identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{what} {name:?} is not a plain SQL identifier (letters, digits and _, not starting with a digit, at most 127 characters)"
+)]
+pub struct BadIdent {
+    pub what: String,
+    pub name: String,
 }
 
 impl fmt::Display for Ident {
@@ -47,7 +58,7 @@ pub struct TableName {
 }
 
 impl TableName {
-    pub fn new(schema: &Ident, table: &str) -> Result<Self, String> {
+    pub fn new(schema: &Ident, table: &str) -> Result<Self, BadIdent> {
         Ok(TableName {
             schema: schema.clone(),
             table: Ident::parse("table", table)?,
@@ -70,7 +81,7 @@ mod tests {
         assert!(Ident::parse("schema", "food_delivery_datamart").is_ok());
         assert!(Ident::parse("table", "dimCustomers").is_ok());
         for bad in ["", "1abc", "a b", "x;drop table y", "a\"b", "a.b", "é"] {
-            let err = Ident::parse("table", bad).unwrap_err();
+            let err = Ident::parse("table", bad).unwrap_err().to_string();
             assert!(err.contains("not a plain SQL identifier"), "{err}");
         }
     }

@@ -64,7 +64,29 @@ pub enum Unpacked {
     /// An aggregate's user records, in order (possibly none).
     Aggregate(Vec<UserRecord>),
     /// The magic number, but no aggregate: why. Take it as a plain record.
-    NotAggregate(String),
+    NotAggregate(KplError),
+}
+
+/// Why data with the aggregate's magic number is not an aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KplError {
+    #[error("{0} bytes, more than a Kinesis record's {MAX_AGGREGATE_BYTES}")]
+    TooLarge(usize),
+    #[error("{0} bytes: too short for the magic number and an MD5")]
+    TooShort(usize),
+    #[error("its MD5 does not match its protobuf")]
+    Digest,
+    #[error("{0} entries in one table, more than the {MAX_ENTRIES} courier takes")]
+    TooManyEntries(usize),
+    #[error("its protobuf does not decode: {0}")]
+    Protobuf(String),
+    #[error("user record {record}'s {which} index {index} is outside its table of {len}")]
+    Index {
+        record: usize,
+        which: &'static str,
+        index: u64,
+        len: usize,
+    },
 }
 
 /// Whether `data` starts like an aggregate (cheap: four bytes).
@@ -84,30 +106,22 @@ pub fn unpack(data: &[u8]) -> Unpacked {
     }
 }
 
-fn decode(data: &[u8]) -> Result<Vec<UserRecord>, String> {
+fn decode(data: &[u8]) -> Result<Vec<UserRecord>, KplError> {
     if data.len() > MAX_AGGREGATE_BYTES {
-        return Err(format!(
-            "{} bytes, more than a Kinesis record's {MAX_AGGREGATE_BYTES}",
-            data.len()
-        ));
+        return Err(KplError::TooLarge(data.len()));
     }
     let Some(body) = data.get(MAGIC.len()..data.len().saturating_sub(DIGEST_BYTES)) else {
-        return Err(format!(
-            "{} bytes: too short for the magic number and an MD5",
-            data.len()
-        ));
+        return Err(KplError::TooShort(data.len()));
     };
     let digest = &data[data.len() - DIGEST_BYTES..];
     if Md5::digest(body).as_slice() != digest {
-        return Err("its MD5 does not match its protobuf".into());
+        return Err(KplError::Digest);
     }
     let counts = count_entries(body)?;
-    if let Some(n) = counts.iter().find(|&&n| n > MAX_ENTRIES) {
-        return Err(format!(
-            "{n} entries in one table, more than the {MAX_ENTRIES} courier takes"
-        ));
+    if let Some(&n) = counts.iter().find(|&&n| n > MAX_ENTRIES) {
+        return Err(KplError::TooManyEntries(n));
     }
-    let agg = AggregatedRecord::decode(body).map_err(|e| format!("its protobuf does not decode: {e}"))?;
+    let agg = AggregatedRecord::decode(body).map_err(|e| KplError::Protobuf(e.to_string()))?;
     let keys = &agg.partition_key_table;
     let hashes = &agg.explicit_hash_key_table;
     let mut out = Vec::with_capacity(agg.records.len());
@@ -115,21 +129,25 @@ fn decode(data: &[u8]) -> Result<Vec<UserRecord>, String> {
         let pk = usize::try_from(r.partition_key_index)
             .ok()
             .and_then(|k| keys.get(k))
-            .ok_or_else(|| {
-                format!(
-                    "user record {i}'s partition key index {} is outside its table of {}",
-                    r.partition_key_index,
-                    keys.len()
-                )
+            .ok_or(KplError::Index {
+                record: i,
+                which: "partition key",
+                index: r.partition_key_index,
+                len: keys.len(),
             })?;
         let ehk = match r.explicit_hash_key_index {
             None => None,
-            Some(h) => Some(usize::try_from(h).ok().and_then(|k| hashes.get(k)).ok_or_else(|| {
-                format!(
-                    "user record {i}'s explicit hash key index {h} is outside its table of {}",
-                    hashes.len()
-                )
-            })?),
+            Some(h) => Some(
+                usize::try_from(h)
+                    .ok()
+                    .and_then(|k| hashes.get(k))
+                    .ok_or(KplError::Index {
+                        record: i,
+                        which: "explicit hash key",
+                        index: h,
+                        len: hashes.len(),
+                    })?,
+            ),
         };
         out.push(UserRecord {
             partition_key: pk.clone(),
@@ -143,9 +161,9 @@ fn decode(data: &[u8]) -> Result<Vec<UserRecord>, String> {
 /// How many entries of fields 1, 2 and 3 the message has, read from its
 /// wire format without decoding them (so a record of a million empty
 /// entries is refused before anything is allocated for them).
-fn count_entries(mut buf: &[u8]) -> Result<[usize; 3], String> {
+fn count_entries(mut buf: &[u8]) -> Result<[usize; 3], KplError> {
     use prost::encoding::{WireType, decode_key, decode_varint};
-    let bad = |e: prost::DecodeError| format!("its protobuf does not decode: {e}");
+    let bad = |e: prost::DecodeError| KplError::Protobuf(e.to_string());
     let mut counts = [0usize; 3];
     while !buf.is_empty() {
         let (tag, wire) = decode_key(&mut buf).map_err(bad)?;
@@ -161,13 +179,13 @@ fn count_entries(mut buf: &[u8]) -> Result<[usize; 3], String> {
                 usize::try_from(len).unwrap_or(usize::MAX)
             }
             WireType::StartGroup | WireType::EndGroup => {
-                return Err("its protobuf does not decode: groups are not of this format".into());
+                return Err(KplError::Protobuf("groups are not of this format".into()));
             }
         };
         if skip > buf.len() {
-            return Err(format!(
-                "its protobuf does not decode: field {tag} runs {skip} bytes past its end"
-            ));
+            return Err(KplError::Protobuf(format!(
+                "field {tag} runs {skip} bytes past its end"
+            )));
         }
         buf = &buf[skip..];
         if let Some(c) = (1..=3).contains(&tag).then(|| &mut counts[tag as usize - 1]) {
@@ -296,7 +314,7 @@ mod tests {
         assert_eq!(unpack(&framed(b"")), Unpacked::Aggregate(vec![]));
         let good = aggregate([("1", &b"{}"[..]), ("2", &b"{}"[..])]);
         let why = |data: &[u8]| match unpack(data) {
-            Unpacked::NotAggregate(why) => why,
+            Unpacked::NotAggregate(why) => why.to_string(),
             other => panic!("{other:?}"),
         };
         let mut bad_md5 = good.clone();
@@ -329,7 +347,7 @@ mod tests {
         // 500,000 empty user records (2 bytes each) in under a MiB.
         let body = [0x1a, 0x00].repeat(500_000);
         match unpack(&framed(&body)) {
-            Unpacked::NotAggregate(why) => assert!(why.contains("500000 entries"), "{why}"),
+            Unpacked::NotAggregate(why) => assert!(why.to_string().contains("500000 entries"), "{why}"),
             other => panic!("{other:?}"),
         }
         // A length that claims far more than there is.

@@ -13,20 +13,16 @@ pub struct ObjectUri {
 impl ObjectUri {
     /// Parse `s3://bucket/key`. Bucket names follow S3's rules (3–63 of
     /// lowercase letters, digits, `-`, `.`); keys may not climb out with `..`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let rest = s
-            .strip_prefix("s3://")
-            .ok_or_else(|| format!("{s:?} is not an s3:// address"))?;
-        let (bucket, key) = rest
-            .split_once('/')
-            .ok_or_else(|| format!("{s:?} has no key after the bucket"))?;
+    pub fn parse(s: &str) -> Result<Self, UriError> {
+        let rest = s.strip_prefix("s3://").ok_or_else(|| UriError::NotS3(s.to_string()))?;
+        let (bucket, key) = rest.split_once('/').ok_or_else(|| UriError::NoKey(s.to_string()))?;
         Self::new(bucket, key)
     }
 
-    pub fn new(bucket: &str, key: &str) -> Result<Self, String> {
+    pub fn new(bucket: &str, key: &str) -> Result<Self, UriError> {
         valid_bucket(bucket)?;
         if key.is_empty() || key.split('/').any(|part| part == ".." || part == ".") || key.starts_with('/') {
-            return Err(format!("object key {key:?} is empty or has . or .. parts"));
+            return Err(UriError::BadKey(key.to_string()));
         }
         Ok(ObjectUri {
             bucket: bucket.to_string(),
@@ -35,7 +31,20 @@ impl ObjectUri {
     }
 }
 
-pub fn valid_bucket(bucket: &str) -> Result<(), String> {
+/// Why a string is not an object address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    #[error("{0:?} is not an s3:// address")]
+    NotS3(String),
+    #[error("{0:?} has no key after the bucket")]
+    NoKey(String),
+    #[error("object key {0:?} is empty or has . or .. parts")]
+    BadKey(String),
+    #[error("bucket {0:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, - and .)")]
+    BadBucket(String),
+}
+
+pub fn valid_bucket(bucket: &str) -> Result<(), UriError> {
     let ok = (3..=63).contains(&bucket.len())
         && bucket
             .chars()
@@ -45,9 +54,7 @@ pub fn valid_bucket(bucket: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "bucket {bucket:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, - and .)"
-        ))
+        Err(UriError::BadBucket(bucket.to_string()))
     }
 }
 

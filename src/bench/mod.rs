@@ -2,12 +2,13 @@
 //! table of figure, goal and pass/fail. Timings live here, never in tests.
 //! Build with `--release` for figures that mean anything; a debug build
 //! (and the -O0 bundled DuckDB) is many times slower.
-
 //!
 //! `stream`: the generator and the stream (embedded, over the Kinesis
 //! protocol, against shard capacity, freshness); `warehouse`: loads into
 //! DuckDB; `process`: a separate courier process's memory and CPU, and the
 //! console's frame time; `service`: the control socket's faces.
+
+use color_eyre::eyre::{self, WrapErr};
 
 mod process;
 mod service;
@@ -53,10 +54,10 @@ struct Repeated {
 }
 
 impl Repeated {
-    async fn run<F, Fut>(reps: usize, events: usize, mut one: F) -> Result<Repeated, String>
+    async fn run<F, Fut>(reps: usize, events: usize, mut one: F) -> eyre::Result<Repeated>
     where
         F: FnMut(usize) -> Fut,
-        Fut: std::future::Future<Output = Result<f64, String>>,
+        Fut: std::future::Future<Output = eyre::Result<f64>>,
     {
         let mut r = Repeated {
             rates: Vec::new(),
@@ -121,13 +122,13 @@ pub fn machine_load() -> Option<(f64, usize, f64)> {
 impl Figure {
     /// The row of a measurement: `judge` says what was measured and whether
     /// it meets `goal`; an error is a failed row.
-    fn of<T>(
+    fn of<T, E: std::fmt::Display>(
         name: &'static str,
         goal: &'static str,
-        result: Result<T, String>,
+        result: Result<T, E>,
         judge: impl FnOnce(T) -> (String, Option<bool>),
     ) -> Figure {
-        let (measured, pass) = result.map_or_else(|e| (format!("error: {e}"), Some(false)), judge);
+        let (measured, pass) = result.map_or_else(|e| (format!("error: {e:#}"), Some(false)), judge);
         Figure {
             name,
             measured,
@@ -139,13 +140,13 @@ impl Figure {
 
     /// As `of`, for a measurement this machine may lack a tool for: an error
     /// is a row not judged.
-    fn unless_missing<T>(
+    fn unless_missing<T, E: std::fmt::Display>(
         name: &'static str,
         goal: &'static str,
-        result: Result<T, String>,
+        result: Result<T, E>,
         judge: impl FnOnce(T) -> (String, Option<bool>),
     ) -> Figure {
-        let missing = result.as_ref().err().map(|e| format!("not measured: {e}"));
+        let missing = result.as_ref().err().map(|e| format!("not measured: {e:#}"));
         let mut figure = Figure::of(name, goal, result, judge);
         if let Some(measured) = missing {
             (figure.measured, figure.pass) = (measured, None);
@@ -205,7 +206,7 @@ impl Sizes {
 }
 
 /// The row's CPU cost, where the throughput was measured.
-fn with_cpu(r: &Result<Repeated, String>, mut f: Figure) -> Figure {
+fn with_cpu(r: &eyre::Result<Repeated>, mut f: Figure) -> Figure {
     f.cpu = r.as_ref().ok().and_then(Repeated::cpu);
     f
 }
@@ -220,7 +221,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
         Err(e) => {
             return vec![Figure {
                 name: "set-up",
-                measured: e,
+                measured: format!("{e:#}"),
                 goal: "",
                 cpu: None,
                 pass: Some(false),
@@ -257,7 +258,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             Figure::of(
                 "generator → embedded stream, events/s",
                 "≥ 1,000,000",
-                r.as_ref().map(|r| (r.median(), r.measured())).map_err(Clone::clone),
+                r.as_ref().map(|r| (r.median(), r.measured())),
                 |(rate, shown)| (shown, Some(rate >= 1e6)),
             ),
         ));
@@ -305,7 +306,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
                 Figure::of(
                     name,
                     "≥ 250,000",
-                    r.as_ref().map(|r| (r.median(), r.measured())).map_err(Clone::clone),
+                    r.as_ref().map(|r| (r.median(), r.measured())),
                     |(rate, shown)| (shown, Some(rate >= 250_000.0)),
                 ),
             ));
@@ -407,7 +408,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             Figure::of(
                 copy_name,
                 "≤ 3 (1M rows)",
-                r.as_ref().map(|r| rows as f64 / r.median()).map_err(Clone::clone),
+                r.as_ref().map(|r| rows as f64 / r.median()),
                 |secs| (format!("{secs:.2}"), (!quick).then_some(secs <= 3.0)),
             ),
         ));
@@ -427,9 +428,9 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
     out
 }
 
-fn tempfile_dir() -> Result<std::path::PathBuf, String> {
+fn tempfile_dir() -> eyre::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("courier-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }
 

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use color_eyre::eyre::{self, eyre};
+
 /// Resident memory of process `pid`, MB (10^6 bytes): all of it (VmRSS),
 /// and its private part (RssAnon: heap, stacks).
 fn rss_of(pid: u32) -> Option<(f64, f64)> {
@@ -35,16 +37,15 @@ pub(super) fn cpu_ticks(pid: u32) -> Option<u64> {
 /// process's CPU seconds per million acknowledged events.
 /// Sampled every 50 ms: each group load lifts RSS for a few tenths of a
 /// second, and a coarser sampler misses the top of it.
-pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64, f64, f64, f64), String> {
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> eyre::Result<(f64, f64, f64, f64)> {
+    std::fs::create_dir_all(dir)?;
     let config = dir.join("rss.toml");
     std::fs::write(
         &config,
         "[stream]\nshards = 8\nwrite_records_per_sec = 10000000\nwrite_bytes_per_sec = 17179869184\n\
          reads_per_sec = 20\nread_bytes_per_sec = 17179869184\nfsync = false\n",
-    )
-    .map_err(|e| e.to_string())?;
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    )?;
+    let exe = std::env::current_exe()?;
     let child = tokio::process::Command::new(exe)
         .arg("--config")
         .arg(&config)
@@ -61,9 +62,8 @@ pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let pid = child.id().ok_or("no pid")?;
+        .spawn()?;
+    let pid = child.id().ok_or_else(|| eyre!("no pid"))?;
     let sampler = tokio::spawn(async move {
         let (mut peak, mut ticks) = ((0.0f64, 0.0f64), 0u64);
         while let Some(r) = rss_of(pid) {
@@ -76,14 +76,14 @@ pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64
         }
         (peak, ticks)
     });
-    let out = child.wait_with_output().await.map_err(|e| e.to_string())?;
-    let (peak, ticks) = sampler.await.map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().await?;
+    let (peak, ticks) = sampler.await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary: serde_json::Value = stdout
         .lines()
         .last()
         .and_then(|l| serde_json::from_str(l).ok())
-        .ok_or("no summary from the run")?;
+        .ok_or_else(|| eyre!("no summary from the run"))?;
     let acked = summary["acknowledged"].as_f64().unwrap_or(0.0);
     let rate = acked / summary["seconds"].as_f64().unwrap_or(1.0).max(1.0);
     // USER_HZ is 100 on Linux: seconds of CPU per million acknowledged events.
@@ -93,32 +93,31 @@ pub(super) async fn rss_at_rate(dir: &Path, rate: u32, secs: u64) -> Result<(f64
 
 /// Open the console (this binary) in a detached tmux session with the
 /// generator paused, let it settle, and measure its CPU over `secs`.
-pub(super) async fn idle_console_cpu(dir: &Path, secs: u64) -> Result<f64, String> {
+pub(super) async fn idle_console_cpu(dir: &Path, secs: u64) -> eyre::Result<f64> {
     let tmux = |args: &[&str]| std::process::Command::new("tmux").args(args).output();
     if tmux(&["-V"]).is_err() {
-        return Err("tmux is not installed".into());
+        return Err(eyre!("tmux is not installed"));
     }
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir)?;
+    let exe = std::env::current_exe()?;
     let session = format!("courier-bench-{}", std::process::id());
     let cmd = format!("{} --data-dir {} --paused", exe.display(), dir.join("data").display());
-    let started =
-        tmux(&["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", &cmd]).map_err(|e| e.to_string())?;
+    let started = tmux(&["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", &cmd])?;
     if !started.status.success() {
-        return Err(String::from_utf8_lossy(&started.stderr).trim().to_string());
+        return Err(eyre!("{}", String::from_utf8_lossy(&started.stderr).trim()));
     }
     let result = async {
-        let pane = tmux(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]).map_err(|e| e.to_string())?;
+        let pane = tmux(&["list-panes", "-t", &session, "-F", "#{pane_pid}"])?;
         let pid: u32 = String::from_utf8_lossy(&pane.stdout)
             .trim()
             .parse()
-            .map_err(|_| "no console pid".to_string())?;
+            .map_err(|_| eyre!("no console pid"))?;
         // Start-up (dimension loads, first queries) is not idle: let it pass.
         tokio::time::sleep(Duration::from_secs(8)).await;
-        let t0 = cpu_ticks(pid).ok_or("the console exited")?;
+        let t0 = cpu_ticks(pid).ok_or_else(|| eyre!("the console exited"))?;
         let w0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(secs)).await;
-        let t1 = cpu_ticks(pid).ok_or("the console exited")?;
+        let t1 = cpu_ticks(pid).ok_or_else(|| eyre!("the console exited"))?;
         let ticks_per_sec = 100.0; // USER_HZ on Linux
         Ok((t1 - t0) as f64 / ticks_per_sec / w0.elapsed().as_secs_f64() * 100.0)
     }

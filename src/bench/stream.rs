@@ -2,6 +2,7 @@
 //! Kinesis protocol against a boto3 producer, and the real engine run at a
 //! rate (capacity share, freshness).
 
+use color_eyre::eyre::{self, WrapErr, eyre};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,8 +43,8 @@ fn event(id: i64, now: chrono::DateTime<chrono::Utc>) -> OrderEvent {
 }
 
 /// Serialize and put `n` events through PutRecords batches of 500.
-pub(super) async fn generator_to_stream(dir: &Path, n: usize) -> Result<f64, String> {
-    let stream = Arc::new(EmbeddedStream::open(dir, "bench", 8, unlimited()).map_err(|e| e.to_string())?);
+pub(super) async fn generator_to_stream(dir: &Path, n: usize) -> eyre::Result<f64> {
+    let stream = Arc::new(EmbeddedStream::open(dir, "bench", 8, unlimited())?);
     let started = Instant::now();
     let mut next = 1i64;
     while (next as usize) <= n {
@@ -58,7 +59,7 @@ pub(super) async fn generator_to_stream(dir: &Path, n: usize) -> Result<f64, Str
             })
             .collect();
         next += entries.len() as i64;
-        Stream::put_records(&stream, entries).await.map_err(|e| e.to_string())?;
+        Stream::put_records(&stream, entries).await?;
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
@@ -74,35 +75,36 @@ impl Drop for EmulateChild {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+fn free_port() -> eyre::Result<u16> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+        .wrap_err("no free port")
 }
 
 /// Through the same Kinesis-protocol endpoint (`courier emulate`), in the
 /// same run: courier's PutRecords path (batches of 500, 4 in flight,
 /// serialization included) for `secs`, then the reference generator's
 /// method — boto3, one `put_record` per order — for `secs`. Events/s of each.
-pub(super) async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> Result<(f64, f64), String> {
+pub(super) async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> eyre::Result<(f64, f64)> {
     use std::io::BufRead;
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let producer = repo.join("scripts/boto3_producer.py");
     let emulators = repo.join("scripts/emulators.sh");
     if !producer.exists() || !emulators.exists() {
-        return Err("scripts/boto3_producer.py is not here (run from a courier checkout)".into());
+        return Err(eyre!(
+            "scripts/boto3_producer.py is not here (run from a courier checkout)"
+        ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir)?;
     let config = dir.join("emulate.toml");
     std::fs::write(
         &config,
         "[stream]\nname = \"bench\"\nshards = 8\nwrite_records_per_sec = 10000000\n\
          write_bytes_per_sec = 17179869184\nfsync = false\n",
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let (kport, rport) = (free_port()?, free_port()?);
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe()?;
     let mut child = std::process::Command::new(exe)
         .arg("--config")
         .arg(&config)
@@ -113,7 +115,7 @@ pub(super) async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> Result<(f64, f64)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| format!("starting courier emulate: {e}"))?;
+        .wrap_err("starting courier emulate")?;
     let stderr = child.stderr.take();
     let child = EmulateChild(child);
     let ready = tokio::task::spawn_blocking(move || {
@@ -130,7 +132,7 @@ pub(super) async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> Result<(f64, f64)
         .await
         .is_ok_and(|r| r.unwrap_or(false))
     {
-        return Err("courier emulate did not start".into());
+        return Err(eyre!("courier emulate did not start"));
     }
     let endpoint = format!("http://127.0.0.1:{kport}");
 
@@ -168,18 +170,18 @@ pub(super) async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> Result<(f64, f64)
                     })
                     .collect();
                 next += 500;
-                let out = stream.put_records(entries).await.map_err(|e| e.to_string())?;
+                let out = stream.put_records(entries).await?;
                 sent += out
                     .iter()
                     .filter(|o| matches!(o, crate::backend::PutOutcome::Ok { .. }))
                     .count() as u64;
             }
-            Ok::<u64, String>(sent)
+            Ok::<u64, eyre::Report>(sent)
         });
     }
     let mut ours = 0u64;
     while let Some(r) = tasks.join_next().await {
-        ours += r.map_err(|e| e.to_string())??;
+        ours += r??;
     }
     let ours = ours as f64 / started.elapsed().as_secs_f64();
 
@@ -202,7 +204,7 @@ pub(super) async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> Result<(f64, f64)
         .env("AWS_REGION", "us-east-1")
         .output()
         .await
-        .map_err(|e| format!("running the boto3 producer: {e}"))?;
+        .wrap_err("running the boto3 producer")?;
     drop(child);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report: serde_json::Value = stdout
@@ -210,12 +212,14 @@ pub(super) async fn kinesis_vs_boto3(dir: &Path, secs: u64) -> Result<(f64, f64)
         .last()
         .and_then(|l| serde_json::from_str(l).ok())
         .ok_or_else(|| {
-            format!(
+            eyre!(
                 "the boto3 producer failed (scripts/emulators.sh install?): {}",
                 String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
             )
         })?;
-    let boto3 = report["rate"].as_f64().ok_or("the boto3 producer reported no rate")?;
+    let boto3 = report["rate"]
+        .as_f64()
+        .ok_or_else(|| eyre!("the boto3 producer reported no rate"))?;
     Ok((ours, boto3))
 }
 
@@ -227,13 +231,13 @@ pub(super) async fn engine_run(
     shards: usize,
     shard_limit: u64,
     secs: u64,
-) -> Result<(f64, u64, Option<u64>, Option<u64>), String> {
+) -> eyre::Result<(f64, u64, Option<u64>, Option<u64>)> {
     let text = format!(
         "[stream]\nshards = {shards}\nwrite_records_per_sec = {shard_limit}\nwrite_bytes_per_sec = 17179869184\n\
          reads_per_sec = 20\nread_bytes_per_sec = 17179869184\nfsync = false\n\
          [generator]\nstatus_updates = false\n[ingester]\nbatch_age = \"100ms\"\ndrain_timeout = \"120s\"\n"
     );
-    let cfg = Config::parse(&text, "bench").map_err(|e| e.to_string())?;
+    let cfg = Config::parse(&text, "bench")?;
     let paths = EmbeddedPaths::new(dir);
     let (ports, _) = setup::embedded_ports(&cfg, &paths)?;
     let handle = crate::engine::start(setup::engine_settings(&cfg, &paths, Some(rate), false, false), ports);

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use color_eyre::eyre;
+
 use crate::backend::embedded::{DirObjectStore, DuckDbWarehouse};
 use crate::backend::{FactBatch, FactRow, ObjectStore, ObjectUri, SequenceNumber, TableName, Warehouse};
 use crate::config::Config;
@@ -19,15 +21,16 @@ const INGEST_BATCH: usize = 10_000;
 /// every order arrives as Processing, then On the way and Delivered in later
 /// batches (two of three events update a row already loaded); without, every
 /// event is a new order.
-pub(super) async fn ingest(dir: &Path, n: usize, updates: bool) -> Result<f64, String> {
+pub(super) async fn ingest(dir: &Path, n: usize, updates: bool) -> eyre::Result<f64> {
     let schema = Config::default().schema();
-    let w = Arc::new(
-        DuckDbWarehouse::open(&dir.join("bench.duckdb"), &schema, &dir.join("objects")).map_err(|e| e.to_string())?,
-    );
+    let w = Arc::new(DuckDbWarehouse::open(
+        &dir.join("bench.duckdb"),
+        &schema,
+        &dir.join("objects"),
+    )?);
     // Measured as courier runs it: under the default memory cap.
-    w.set_memory_limit(&Config::default().warehouse.memory_limit)
-        .map_err(|e| e.to_string())?;
-    w.ensure_schema().await.map_err(|e| e.to_string())?;
+    w.set_memory_limit(&Config::default().warehouse.memory_limit)?;
+    w.ensure_schema().await?;
     let date = chrono::Utc::now().naive_utc();
     let per_shard = n / INGEST_SHARDS;
     let started = Instant::now();
@@ -85,34 +88,32 @@ pub(super) async fn ingest(dir: &Path, n: usize, updates: bool) -> Result<f64, S
                         rewound: false,
                         partial: false,
                     };
-                    w.load_facts(Arc::new(batch)).await.map_err(|e| e.to_string())?;
+                    w.load_facts(Arc::new(batch)).await?;
                 }
-                Ok::<usize, String>(sent)
+                Ok::<usize, eyre::Report>(sent)
             })
         })
         .collect();
     let mut loaded = 0;
     for t in tasks {
-        loaded += t.await.map_err(|e| e.to_string())??;
+        loaded += t.await??;
     }
     Ok(loaded as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Generate, upload and COPY a customers file of `rows` rows.
-pub(super) async fn dimension_copy(dir: &Path, rows: u32) -> Result<Duration, String> {
+pub(super) async fn dimension_copy(dir: &Path, rows: u32) -> eyre::Result<Duration> {
     let schema = Config::default().schema();
     let objects = dir.join("objects");
-    let w = DuckDbWarehouse::open(&dir.join("copy.duckdb"), &schema, &objects).map_err(|e| e.to_string())?;
-    w.set_memory_limit(&Config::default().warehouse.memory_limit)
-        .map_err(|e| e.to_string())?;
-    w.ensure_schema().await.map_err(|e| e.to_string())?;
+    let w = DuckDbWarehouse::open(&dir.join("copy.duckdb"), &schema, &objects)?;
+    w.set_memory_limit(&Config::default().warehouse.memory_limit)?;
+    w.ensure_schema().await?;
     let uri = ObjectUri::parse("s3://bench/dims/dimCustomers.csv")?;
     DirObjectStore::new(&objects)
         .put(&uri, crate::engine::dimensions::generate_csv("dimCustomers", rows, 1))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let table = TableName::new(&schema, "dimCustomers")?;
     let started = Instant::now();
-    w.copy_replace(&table, &uri).await.map_err(|e| e.to_string())?;
+    w.copy_replace(&table, &uri).await?;
     Ok(started.elapsed())
 }

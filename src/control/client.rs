@@ -11,7 +11,7 @@ use tokio::io::BufReader;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 
-use super::protocol::{self, Hello, MAX_REPLY_LINE, PROTOCOL, Reply, Request, Role, Welcome, WireError};
+use super::protocol::{self, Hello, MAX_REPLY_LINE, PROTOCOL, RemoteError, Reply, Request, Role, Welcome, WireError};
 use super::socket::{self, SocketError};
 use crate::backend::ResultSet;
 use crate::engine::{Command, Snapshot, Summary};
@@ -123,7 +123,7 @@ impl Client {
     }
 
     /// Run SQL on the service's warehouse: `Ok(Err(message))` is the SQL's own error.
-    pub async fn query(&mut self, sql: &str, write: bool) -> Result<Result<ResultSet, String>, ClientError> {
+    pub async fn query(&mut self, sql: &str, write: bool) -> Result<Result<ResultSet, RemoteError>, ClientError> {
         self.send(&Request::Query {
             sql: sql.to_string(),
             write,
@@ -131,17 +131,20 @@ impl Client {
         .await?;
         match self.recv().await? {
             Reply::Result(rs) => Ok(Ok(rs)),
-            Reply::QueryError { message } => Ok(Err(message)),
+            Reply::QueryError { message } => Ok(Err(RemoteError(message))),
             other => Err(unexpected(other)),
         }
     }
 
     /// An operator action through the service: `Ok(Err(message))` is its own failure.
-    pub async fn op(&mut self, op: crate::ops::OpRequest) -> Result<Result<crate::ops::OpReply, String>, ClientError> {
+    pub async fn op(
+        &mut self,
+        op: crate::ops::OpRequest,
+    ) -> Result<Result<crate::ops::OpReply, RemoteError>, ClientError> {
         self.send(&Request::Op(op)).await?;
         match self.recv().await? {
             Reply::Op(r) => Ok(Ok(r)),
-            Reply::OpError { message } => Ok(Err(message)),
+            Reply::OpError { message } => Ok(Err(RemoteError(message))),
             other => Err(unexpected(other)),
         }
     }
@@ -253,10 +256,11 @@ pub struct SocketOperator {
 
 #[async_trait::async_trait]
 impl crate::ops::Operator for SocketOperator {
-    async fn run(&self, op: crate::ops::OpRequest) -> Result<crate::ops::OpReply, String> {
+    async fn run(&self, op: crate::ops::OpRequest) -> Result<crate::ops::OpReply, crate::ops::OpFailure> {
+        let unreachable = |e: ClientError| crate::ops::OpFailure(e.to_string());
         let mut client = Client::connect(&self.path, Role::Console, self.read_only)
             .await
-            .map_err(|e| e.to_string())?;
-        client.op(op).await.map_err(|e| e.to_string())?
+            .map_err(unreachable)?;
+        Ok(client.op(op).await.map_err(unreachable)??)
     }
 }

@@ -104,6 +104,44 @@ pub enum Reply {
     },
 }
 
+/// Text the other end answered as its error: a query's or an operator
+/// action's own failure. On the wire it is only the text (a JSON string).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{0}")]
+#[serde(transparent)]
+pub struct RemoteError(pub String);
+
+impl From<&crate::ops::OpError> for RemoteError {
+    fn from(e: &crate::ops::OpError) -> Self {
+        RemoteError(e.to_string())
+    }
+}
+
+impl From<RemoteError> for crate::ops::OpFailure {
+    fn from(e: RemoteError) -> Self {
+        crate::ops::OpFailure(e.0)
+    }
+}
+
+/// Why a client's first line is not a hello this service takes.
+#[derive(Debug, thiserror::Error)]
+pub enum HelloError {
+    #[error("not a courier control client: the first line is not JSON ({0})")]
+    NotJson(serde_json::Error),
+    #[error("not a courier control client: the first line must be {{\"hello\":{{\"courier_protocol\":1,…}}}}")]
+    NoHello,
+    #[error(
+        "control protocol {0} is not spoken here: this service (courier {version}) speaks protocol {PROTOCOL}; \
+         use the courier binary that started it",
+        version = env!("CARGO_PKG_VERSION")
+    )]
+    OtherVersion(u64),
+    #[error("the hello has no courier_protocol version")]
+    NoVersion,
+    #[error("a bad hello: {0}")]
+    Bad(serde_json::Error),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     #[error("connection closed")]
@@ -157,24 +195,15 @@ pub async fn write_message<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: 
 
 /// Parse a client's first line: a hello of this protocol version, or an
 /// error that says what was wrong with it.
-pub fn parse_hello(line: &str) -> Result<Hello, String> {
-    let value: serde_json::Value = serde_json::from_str(line)
-        .map_err(|e| format!("not a courier control client: the first line is not JSON ({e})"))?;
-    let hello = value.get("hello").ok_or_else(|| {
-        "not a courier control client: the first line must be {\"hello\":{\"courier_protocol\":1,…}}".to_string()
-    })?;
+pub fn parse_hello(line: &str) -> Result<Hello, HelloError> {
+    let value: serde_json::Value = serde_json::from_str(line).map_err(HelloError::NotJson)?;
+    let hello = value.get("hello").ok_or(HelloError::NoHello)?;
     match hello.get("courier_protocol").and_then(serde_json::Value::as_u64) {
         Some(v) if v == PROTOCOL as u64 => {}
-        Some(v) => {
-            return Err(format!(
-                "control protocol {v} is not spoken here: this service (courier {}) speaks protocol {PROTOCOL}; \
-                 use the courier binary that started it",
-                env!("CARGO_PKG_VERSION")
-            ));
-        }
-        None => return Err("the hello has no courier_protocol version".into()),
+        Some(v) => return Err(HelloError::OtherVersion(v)),
+        None => return Err(HelloError::NoVersion),
     }
-    serde_json::from_value(hello.clone()).map_err(|e| format!("a bad hello: {e}"))
+    serde_json::from_value(hello.clone()).map_err(HelloError::Bad)
 }
 
 #[cfg(test)]
@@ -186,15 +215,25 @@ mod tests {
         let ok = parse_hello(r#"{"hello":{"courier_protocol":1,"role":"console"}}"#).unwrap();
         assert_eq!(ok.role, Role::Console);
         assert!(!ok.read_only);
-        let e = parse_hello(r#"{"hello":{"courier_protocol":7,"role":"console"}}"#).unwrap_err();
+        let e = parse_hello(r#"{"hello":{"courier_protocol":7,"role":"console"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("protocol 7") && e.contains("speaks protocol 1"), "{e}");
-        assert!(parse_hello("GET / HTTP/1.1").unwrap_err().contains("not JSON"));
-        assert!(parse_hello("{}").unwrap_err().contains("first line must be"));
         assert!(
-            parse_hello(r#"{"hello":{"courier_protocol":1,"role":"root"}}"#)
-                .unwrap_err()
-                .contains("bad hello")
+            e.ends_with("speaks protocol 1; use the courier binary that started it"),
+            "{e}"
         );
+        let text = |line: &str| parse_hello(line).unwrap_err().to_string();
+        assert!(text("GET / HTTP/1.1").starts_with("not a courier control client: the first line is not JSON ("));
+        assert_eq!(
+            text("{}"),
+            r#"not a courier control client: the first line must be {"hello":{"courier_protocol":1,…}}"#
+        );
+        assert_eq!(
+            text(r#"{"hello":{"role":"console"}}"#),
+            "the hello has no courier_protocol version"
+        );
+        assert!(text(r#"{"hello":{"courier_protocol":1,"role":"root"}}"#).starts_with("a bad hello: "));
     }
 
     #[tokio::test]
@@ -204,6 +243,23 @@ mod tests {
         assert!(matches!(read_line(&mut r, 4).await, Err(WireError::TooLong(4))));
         let mut empty = tokio::io::BufReader::new(&b""[..]);
         assert!(matches!(read_line(&mut empty, 4).await, Err(WireError::Closed)));
+    }
+
+    #[test]
+    fn remote_errors_are_only_text_on_the_wire() {
+        let e = RemoteError("no shard \"7\"".into());
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#""no shard \"7\"""#);
+        assert_eq!(
+            serde_json::from_str::<RemoteError>(r#""x""#).unwrap(),
+            RemoteError("x".into())
+        );
+        assert_eq!(e.to_string(), "no shard \"7\"");
+        // A protocol-1 op error line is unchanged.
+        let line = serde_json::to_string(&Reply::OpError {
+            message: RemoteError::from(&crate::ops::OpError::NoShards).0,
+        })
+        .unwrap();
+        assert_eq!(line, r#"{"op_error":{"message":"the stream has no shards"}}"#);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use super::protocol::{self, MAX_REQUEST_LINE, PROTOCOL, Reply, Request, Welcome, WireError};
 use crate::backend::ident::Ident;
 use crate::backend::{Stream, Warehouse};
-use crate::engine::{Command, Snapshot, Summary};
+use crate::engine::{Command, EngineError, Snapshot, Summary};
 
 /// A client has this long to say hello.
 const HELLO_WITHIN: Duration = Duration::from_secs(5);
@@ -24,7 +24,16 @@ const HELLO_WITHIN: Duration = Duration::from_secs(5);
 const WRITE_WITHIN: Duration = Duration::from_secs(10);
 
 /// How the engine ended, for the faces still attached.
-pub type Ending = Option<Result<Summary, String>>;
+pub type Ending = Option<Result<Summary, Arc<EngineError>>>;
+
+/// A request line that is not one: the connection gets this and is closed.
+#[derive(Debug, thiserror::Error)]
+enum BadRequest {
+    #[error("bad request: {0}")]
+    Line(WireError),
+    #[error("bad request: {0}")]
+    Json(serde_json::Error),
+}
 
 /// What connections reach the engine through.
 #[derive(Clone)]
@@ -60,7 +69,7 @@ impl ControlServer {
 
     /// Send the ending to every connection, give them a moment to write it,
     /// close them and remove the socket.
-    pub async fn finish(self, ending: Result<Summary, String>) {
+    pub async fn finish(self, ending: Result<Summary, Arc<EngineError>>) {
         let _ = self.ending.send(Some(ending));
         if let Ok(mut conns) = self.accept.await {
             let all = async { while conns.join_next().await.is_some() {} };
@@ -157,9 +166,15 @@ async fn connection(stream: UnixStream, faces: ServiceFaces, mut ending: watch::
         }
         Ok(Ok(line)) => match protocol::parse_hello(&line) {
             Ok(h) => h,
-            Err(message) => {
-                tracing::warn!("control socket: refused a client: {message}");
-                let _ = send(&mut write, &Reply::Error { message }).await;
+            Err(refused) => {
+                tracing::warn!("control socket: refused a client: {refused}");
+                let _ = send(
+                    &mut write,
+                    &Reply::Error {
+                        message: refused.to_string(),
+                    },
+                )
+                .await;
                 return;
             }
         },
@@ -178,13 +193,13 @@ async fn connection(stream: UnixStream, faces: ServiceFaces, mut ending: watch::
     tracing::info!(role = ?hello.role, read_only, "control client attached");
     // Lines are read by their own task: a read cut off by select! would lose
     // a half-read line.
-    let (req_tx, mut requests) = mpsc::channel::<Result<Request, String>>(8);
+    let (req_tx, mut requests) = mpsc::channel::<Result<Request, BadRequest>>(8);
     let reader = tokio::spawn(async move {
         loop {
             let parsed = match protocol::read_line(&mut read, MAX_REQUEST_LINE).await {
                 Err(WireError::Closed) => return,
-                Err(e) => Err(format!("bad request: {e}")),
-                Ok(line) => serde_json::from_str::<Request>(&line).map_err(|e| format!("bad request: {e}")),
+                Err(e) => Err(BadRequest::Line(e)),
+                Ok(line) => serde_json::from_str::<Request>(&line).map_err(BadRequest::Json),
             };
             let fatal = parsed.is_err();
             if req_tx.send(parsed).await.is_err() || fatal {
@@ -200,7 +215,7 @@ async fn serve_requests(
     faces: &ServiceFaces,
     read_only: bool,
     write: &mut OwnedWriteHalf,
-    requests: &mut mpsc::Receiver<Result<Request, String>>,
+    requests: &mut mpsc::Receiver<Result<Request, BadRequest>>,
     ending: &mut watch::Receiver<Ending>,
 ) {
     let mut snapshots = faces.snapshots.clone();
@@ -237,8 +252,8 @@ async fn serve_requests(
                     // Half-closed: nothing more will come, but a subscriber still reads.
                     None if subscribed => { reading = false; continue; }
                     None => return,
-                    Some(Err(message)) => {
-                        let _ = send(write, &Reply::Error { message }).await;
+                    Some(Err(bad)) => {
+                        let _ = send(write, &Reply::Error { message: bad.to_string() }).await;
                         return;
                     }
                     Some(Ok(r)) => r,
@@ -329,7 +344,7 @@ async fn operation(faces: &ServiceFaces, read_only: bool, op: crate::ops::OpRequ
     }
     match crate::ops::run(&op, faces.stream.as_ref(), faces.warehouse.as_ref(), &faces.schema).await {
         Ok(r) => Reply::Op(r),
-        Err(message) => Reply::OpError { message },
+        Err(e) => Reply::OpError { message: e.to_string() },
     }
 }
 

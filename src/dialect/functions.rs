@@ -387,8 +387,9 @@ pub(super) fn function(f: &Function) -> Result<Option<Expr>, TranslateError> {
             // Zones given as literals are checked now, so a typo names itself.
             for e in &c.args[..n - 1] {
                 if let Ok(z) = literal(&c, e, "time zone") {
-                    super::timezone::Zone::parse(z)
-                        .map_err(|why| TranslateError::unsupported(format!("CONVERT_TIMEZONE zone '{z}'"), why))?;
+                    super::timezone::Zone::parse(z).map_err(|why| {
+                        TranslateError::unsupported(format!("CONVERT_TIMEZONE zone '{z}'"), why.to_string())
+                    })?;
                 }
             }
             let src = if n == 3 { a(0) } else { "'UTC'".to_string() };

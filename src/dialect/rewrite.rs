@@ -279,7 +279,7 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>, TranslateError> {
                 && let Value::SingleQuotedString(z) = &v.value
             {
                 super::timezone::Zone::parse(z)
-                    .map_err(|why| TranslateError::unsupported(format!("AT TIME ZONE '{z}'"), why))?;
+                    .map_err(|why| TranslateError::unsupported(format!("AT TIME ZONE '{z}'"), why.to_string()))?;
             }
             let tz_input = matches!(timestamp.as_ref(), Expr::TypedString(t) if is_timestamptz(&t.data_type))
                 || matches!(timestamp.as_ref(), Expr::Cast { expr, .. } if matches!(expr.as_ref(), Expr::Cast { data_type, .. } if is_timestamptz(data_type)));

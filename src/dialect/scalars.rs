@@ -101,7 +101,16 @@ enum Tok {
     Lit(char),
 }
 
-fn tokens(fmt: &str) -> Result<(bool, Vec<Tok>), String> {
+/// Why a numeric TO_CHAR format is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberFormatError {
+    #[error("the format element {0} is not supported")]
+    Unsupported(char),
+    #[error("the format {0:?} has no digit position (9 or 0)")]
+    NoDigit(String),
+}
+
+fn tokens(fmt: &str) -> Result<(bool, Vec<Tok>), NumberFormatError> {
     let upper: Vec<char> = fmt.to_ascii_uppercase().chars().collect();
     let raw: Vec<char> = fmt.chars().collect();
     let (mut fm, mut out, mut i) = (false, Vec::new(), 0);
@@ -121,14 +130,14 @@ fn tokens(fmt: &str) -> Result<(bool, Vec<Tok>), String> {
             ('G' | ',', _) => (Tok::Group, 1),
             ('S', _) => (Tok::Sign, 1),
             ('L', _) => (Tok::Currency, 1),
-            ('V' | 'E' | 'R', _) => return Err(format!("the format element {} is not supported", raw[i])),
+            ('V' | 'E' | 'R', _) => return Err(NumberFormatError::Unsupported(raw[i])),
             _ => (Tok::Lit(raw[i]), 1),
         };
         out.push(t);
         i += len;
     }
     if !out.iter().any(|t| matches!(t, Tok::Nine | Tok::Zero)) {
-        return Err(format!("the format {fmt:?} has no digit position (9 or 0)"));
+        return Err(NumberFormatError::NoDigit(fmt.to_string()));
     }
     Ok((fm, out))
 }
@@ -138,7 +147,7 @@ fn tokens(fmt: &str) -> Result<(bool, Vec<Tok>), String> {
 /// `S` an anchored sign, `MI` a minus, `PR` angle brackets, `L` the
 /// currency symbol, `FM` no padding; without a sign element one blank (or
 /// `-`) goes left of the digits.
-pub fn to_char(v: f64, fmt: &str) -> Result<String, String> {
+pub fn to_char(v: f64, fmt: &str) -> Result<String, NumberFormatError> {
     let (fm, toks) = tokens(fmt)?;
     let first_digit = toks
         .iter()
@@ -294,7 +303,9 @@ pub fn to_char(v: f64, fmt: &str) -> Result<String, String> {
 
 /// The SQL for TO_CHAR(number, 'format'), the format checked now.
 pub fn to_char_sql(value_sql: &str, fmt: &str) -> Result<String, TranslateError> {
-    tokens(fmt).map_err(|why| TranslateError::unsupported(format!("TO_CHAR with the numeric format '{fmt}'"), why))?;
+    tokens(fmt).map_err(|why| {
+        TranslateError::unsupported(format!("TO_CHAR with the numeric format '{fmt}'"), why.to_string())
+    })?;
     Ok(format!(
         "{TO_CHAR_NUMBER}(CAST({value_sql} AS DOUBLE), '{}')",
         fmt.replace('\'', "''")

@@ -23,8 +23,18 @@ pub enum Zone {
     Fixed(FixedOffset),
 }
 
+/// Why a zone or a conversion between zones is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    #[error("unknown time zone {0:?} (use an IANA name like 'America/New_York')")]
+    Unknown(String),
+    /// A wall-clock time skipped by a change to summer time.
+    #[error("{0} does not exist in that time zone")]
+    NoSuchTime(NaiveDateTime),
+}
+
 impl Zone {
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, ZoneError> {
         let fixed = |h: i32| Zone::Fixed(FixedOffset::east_opt(h * 3600).expect("valid offset"));
         match name.trim().to_ascii_uppercase().as_str() {
             "UTC" | "GMT" | "Z" | "ZULU" | "UCT" => return Ok(fixed(0)),
@@ -41,11 +51,11 @@ impl Zone {
         name.trim()
             .parse::<Tz>()
             .map(Zone::Named)
-            .map_err(|_| format!("unknown time zone {name:?} (use an IANA name like 'America/New_York')"))
+            .map_err(|_| ZoneError::Unknown(name.to_string()))
     }
 
     /// The wall-clock time `t` (in this zone) as a UTC instant.
-    fn to_utc(self, t: NaiveDateTime) -> Result<DateTime<chrono::Utc>, String> {
+    fn to_utc(self, t: NaiveDateTime) -> Result<DateTime<chrono::Utc>, ZoneError> {
         let local = match self {
             Zone::Named(tz) => tz
                 .from_local_datetime(&t)
@@ -56,7 +66,7 @@ impl Zone {
                 .earliest()
                 .map(|d| d.with_timezone(&chrono::Utc)),
         };
-        local.ok_or_else(|| format!("{t} does not exist in that time zone"))
+        local.ok_or(ZoneError::NoSuchTime(t))
     }
 
     /// The UTC instant `t` as wall-clock time in this zone.
@@ -69,7 +79,7 @@ impl Zone {
 }
 
 /// Convert wall-clock time `t` from `src` to `dst`.
-pub fn convert(src: &str, dst: &str, t: NaiveDateTime) -> Result<NaiveDateTime, String> {
+pub fn convert(src: &str, dst: &str, t: NaiveDateTime) -> Result<NaiveDateTime, ZoneError> {
     let instant = Zone::parse(src)?.to_utc(t)?;
     Ok(Zone::parse(dst)?.wall_clock(instant))
 }
@@ -151,6 +161,7 @@ mod tests {
         assert!(
             convert("UTC", "Mars/Olympus", t("2026-07-01 12:00:00"))
                 .unwrap_err()
+                .to_string()
                 .contains("unknown time zone")
         );
     }

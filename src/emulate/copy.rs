@@ -8,10 +8,17 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
+use aws_sdk_s3::primitives::ByteStreamError;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use duckdb::Connection;
 
 use crate::backend::ObjectUri;
+use crate::backend::objects::UriError;
 
 /// Where `s3://` objects come from.
 pub enum CopySource {
@@ -40,8 +47,100 @@ const MAX_MANIFEST_ENTRIES: usize = 1000;
 /// Objects a prefix may match.
 const MAX_PREFIX_OBJECTS: usize = 1000;
 
+/// Why a COPY statement can't be run as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CopyParseError {
+    #[error("syntax error: unterminated quoted string in COPY")]
+    UnterminatedQuote,
+    #[error("syntax error: COPY needs a table name")]
+    NoTable,
+    #[error("syntax error: expected FROM after the COPY table (column lists are not supported)")]
+    NoFrom,
+    #[error("syntax error: COPY … FROM needs a quoted 's3://bucket/key'")]
+    UnquotedSource,
+    #[error("COPY source: {0}")]
+    Source(UriError),
+    /// The option at this word needs a quoted value after it.
+    #[error("syntax error: COPY option at word {0} needs a quoted value")]
+    NeedsQuoted(usize),
+    #[error("syntax error: IGNOREHEADER needs a number")]
+    IgnoreHeader,
+    #[error("syntax error: empty QUOTE or DELIMITER")]
+    EmptyChar,
+    #[error("COPY option {0} is not supported by courier emulate")]
+    Unsupported(String),
+}
+
+/// Why a COPY failed: its source objects, or loading them.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("reading {uri}: {error}")]
+    Read { uri: ObjectUri, error: std::io::Error },
+    #[error("reading {uri}: {error}")]
+    ReadBody { uri: ObjectUri, error: ByteStreamError },
+    #[error("S3 GetObject {uri}: {}", DisplayErrorContext(.error))]
+    GetObject {
+        uri: ObjectUri,
+        error: Box<SdkError<GetObjectError>>,
+    },
+    #[error("listing {prefix}: {error}")]
+    List { prefix: ObjectUri, error: std::io::Error },
+    #[error("S3 ListObjectsV2 {prefix}: {}", DisplayErrorContext(.error))]
+    ListObjects {
+        prefix: ObjectUri,
+        error: Box<SdkError<ListObjectsV2Error>>,
+    },
+    #[error("prefix {0} matches more than {MAX_PREFIX_OBJECTS} objects (courier emulate's limit)")]
+    TooManyObjects(ObjectUri),
+    #[error("The specified S3 prefix '{0}' does not exist")]
+    NoSuchPrefix(String),
+    #[error("{0} was deleted during the COPY")]
+    Deleted(ObjectUri),
+    #[error("Manifest file {0} does not exist")]
+    NoManifest(ObjectUri),
+    #[error("Manifest file {uri} is not a valid manifest: {error}")]
+    BadManifest { uri: ObjectUri, error: serde_json::Error },
+    #[error("Manifest file {uri} names {entries} objects; courier emulate takes at most {MAX_MANIFEST_ENTRIES}")]
+    ManifestTooLong { uri: ObjectUri, entries: usize },
+    #[error("Manifest file {uri}: entry {url:?}: {error}")]
+    ManifestEntry {
+        uri: ObjectUri,
+        url: String,
+        error: UriError,
+    },
+    #[error("Manifest file {uri}: mandatory file {entry} does not exist")]
+    MissingMandatory { uri: ObjectUri, entry: ObjectUri },
+    #[error("Load into table '{table}' failed: {uri} is not valid gzip: {error}")]
+    BadGzip {
+        table: String,
+        uri: ObjectUri,
+        error: std::io::Error,
+    },
+    #[error("Load into table '{table}' failed: {uri} holds more than {} MiB (courier emulate's limit)", MAX_OBJECT_BYTES >> 20)]
+    TooLarge { table: String, uri: ObjectUri },
+    #[error("Load into table '{table}' from {uri} failed: {error}")]
+    Load {
+        table: String,
+        uri: ObjectUri,
+        error: Box<duckdb::Error>,
+    },
+    #[error(transparent)]
+    Scratch(#[from] ScratchDirError),
+    #[error("writing {}: {error}", path.display())]
+    WriteTemp { path: PathBuf, error: std::io::Error },
+}
+
+/// The scratch directory for COPY's files could not be made (kept, so
+/// every caller gets the same answer).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("creating {}: {error}", dir.display())]
+pub struct ScratchDirError {
+    dir: PathBuf,
+    error: Arc<std::io::Error>,
+}
+
 /// Split SQL into words and quoted strings ('…' with '' escapes).
-fn tokens(sql: &str) -> Result<Vec<(bool, String)>, String> {
+fn tokens(sql: &str) -> Result<Vec<(bool, String)>, CopyParseError> {
     let mut out = Vec::new();
     let mut chars = sql.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -58,7 +157,7 @@ fn tokens(sql: &str) -> Result<Vec<(bool, String)>, String> {
                     }
                     Some('\'') => break,
                     Some(ch) => s.push(ch),
-                    None => return Err("syntax error: unterminated quoted string in COPY".into()),
+                    None => return Err(CopyParseError::UnterminatedQuote),
                 }
             }
             out.push((true, s));
@@ -78,7 +177,7 @@ fn tokens(sql: &str) -> Result<Vec<(bool, String)>, String> {
 }
 
 /// `Ok(None)` when `sql` is not a COPY; an error when it is one we can't run.
-pub fn parse_copy(sql: &str) -> Result<Option<CopyCommand>, String> {
+pub fn parse_copy(sql: &str) -> Result<Option<CopyCommand>, CopyParseError> {
     // Only a statement that starts (after comments) with COPY is one; the
     // rest — whose comments may hold a lone quote — is not tokenized here.
     let mut rest = sql.trim_start();
@@ -102,14 +201,14 @@ pub fn parse_copy(sql: &str) -> Result<Option<CopyCommand>, String> {
     }
     let table = match t.get(1) {
         Some((false, w)) if w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') => w.clone(),
-        _ => return Err("syntax error: COPY needs a table name".into()),
+        _ => return Err(CopyParseError::NoTable),
     };
     if word(2).as_deref() != Some("FROM") {
-        return Err("syntax error: expected FROM after the COPY table (column lists are not supported)".into());
+        return Err(CopyParseError::NoFrom);
     }
     let source = match t.get(3) {
-        Some((true, s)) => ObjectUri::parse(s).map_err(|e| format!("COPY source: {e}"))?,
-        _ => return Err("syntax error: COPY … FROM needs a quoted 's3://bucket/key'".into()),
+        Some((true, s)) => ObjectUri::parse(s).map_err(CopyParseError::Source)?,
+        _ => return Err(CopyParseError::UnquotedSource),
     };
     let mut copy = CopyCommand {
         table,
@@ -123,7 +222,7 @@ pub fn parse_copy(sql: &str) -> Result<Option<CopyCommand>, String> {
     let mut i = 4;
     let quoted = |i: usize| match t.get(i) {
         Some((true, s)) => Ok(s.clone()),
-        _ => Err(format!("syntax error: COPY option at word {i} needs a quoted value")),
+        _ => Err(CopyParseError::NeedsQuoted(i)),
     };
     while i < t.len() {
         let w = word(i).unwrap_or_default();
@@ -143,12 +242,12 @@ pub fn parse_copy(sql: &str) -> Result<Option<CopyCommand>, String> {
                 i = skip_as(i);
                 copy.ignore_header = word(i)
                     .and_then(|n| n.parse().ok())
-                    .ok_or("syntax error: IGNOREHEADER needs a number")?;
+                    .ok_or(CopyParseError::IgnoreHeader)?;
             }
             "QUOTE" | "DELIMITER" => {
                 i = skip_as(i);
                 let v = quoted(i)?;
-                let c = v.chars().next().ok_or("syntax error: empty QUOTE or DELIMITER")?;
+                let c = v.chars().next().ok_or(CopyParseError::EmptyChar)?;
                 if w == "QUOTE" {
                     copy.quote = c;
                 } else {
@@ -161,19 +260,22 @@ pub fn parse_copy(sql: &str) -> Result<Option<CopyCommand>, String> {
             }
             "EMPTYASNULL" | "BLANKSASNULL" | "TRUNCATECOLUMNS" | "COMPUPDATE" | "STATUPDATE" | "OFF" | "ON"
             | "DEFAULT" => {}
-            other => return Err(format!("COPY option {other} is not supported by courier emulate")),
+            other => return Err(CopyParseError::Unsupported(other.to_string())),
         }
         i += 1;
     }
     Ok(Some(copy))
 }
 
-fn fetch(source: &CopySource, uri: &ObjectUri) -> Result<Option<Vec<u8>>, String> {
+fn fetch(source: &CopySource, uri: &ObjectUri) -> Result<Option<Vec<u8>>, CopyError> {
     match source {
         CopySource::Dir(dir) => match std::fs::read(dir.join(&uri.bucket).join(&uri.key)) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("reading {uri}: {e}")),
+            Err(error) => Err(CopyError::Read {
+                uri: uri.clone(),
+                error,
+            }),
         },
         CopySource::S3(client) => {
             let handle = tokio::runtime::Handle::current();
@@ -184,14 +286,17 @@ fn fetch(source: &CopySource, uri: &ObjectUri) -> Result<Option<Vec<u8>>, String
                         use aws_sdk_s3::error::ProvideErrorMetadata;
                         return match e.code() {
                             Some("NoSuchKey" | "NoSuchBucket" | "NotFound") => Ok(None),
-                            _ => Err(format!(
-                                "S3 GetObject {uri}: {}",
-                                aws_smithy_types::error::display::DisplayErrorContext(&e)
-                            )),
+                            _ => Err(CopyError::GetObject {
+                                uri: uri.clone(),
+                                error: Box::new(e),
+                            }),
                         };
                     }
                 };
-                let body = out.body.collect().await.map_err(|e| format!("reading {uri}: {e}"))?;
+                let body = out.body.collect().await.map_err(|error| CopyError::ReadBody {
+                    uri: uri.clone(),
+                    error,
+                })?;
                 Ok(Some(body.into_bytes().to_vec()))
             })
         }
@@ -199,9 +304,12 @@ fn fetch(source: &CopySource, uri: &ObjectUri) -> Result<Option<Vec<u8>>, String
 }
 
 /// Every object whose key begins with `prefix.key`, in key order.
-fn list_prefix(source: &CopySource, prefix: &ObjectUri) -> Result<Vec<ObjectUri>, String> {
-    let too_many =
-        || format!("prefix {prefix} matches more than {MAX_PREFIX_OBJECTS} objects (courier emulate's limit)");
+fn list_prefix(source: &CopySource, prefix: &ObjectUri) -> Result<Vec<ObjectUri>, CopyError> {
+    let too_many = || CopyError::TooManyObjects(prefix.clone());
+    let listing = |error| CopyError::List {
+        prefix: prefix.clone(),
+        error,
+    };
     let mut keys = Vec::new();
     match source {
         CopySource::Dir(dir) => {
@@ -212,7 +320,7 @@ fn list_prefix(source: &CopySource, prefix: &ObjectUri) -> Result<Vec<ObjectUri>
             let entries = match std::fs::read_dir(&walk) {
                 Ok(e) => e,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(format!("listing {prefix}: {e}")),
+                Err(e) => return Err(listing(e)),
             };
             let mut stack: Vec<std::fs::DirEntry> = entries.filter_map(Result::ok).collect();
             while let Some(entry) = stack.pop() {
@@ -221,11 +329,7 @@ fn list_prefix(source: &CopySource, prefix: &ObjectUri) -> Result<Vec<ObjectUri>
                 let key = rel.to_string_lossy().replace('\\', "/");
                 if path.is_dir() {
                     if prefix.key.starts_with(&format!("{key}/")) || key.starts_with(&prefix.key) {
-                        stack.extend(
-                            std::fs::read_dir(&path)
-                                .map_err(|e| format!("listing {prefix}: {e}"))?
-                                .filter_map(Result::ok),
-                        );
+                        stack.extend(std::fs::read_dir(&path).map_err(listing)?.filter_map(Result::ok));
                     }
                 } else if key.starts_with(&prefix.key) {
                     keys.push(key);
@@ -247,11 +351,9 @@ fn list_prefix(source: &CopySource, prefix: &ObjectUri) -> Result<Vec<ObjectUri>
                         .set_continuation_token(token.take())
                         .send()
                         .await
-                        .map_err(|e| {
-                            format!(
-                                "S3 ListObjectsV2 {prefix}: {}",
-                                aws_smithy_types::error::display::DisplayErrorContext(&e)
-                            )
+                        .map_err(|e| CopyError::ListObjects {
+                            prefix: prefix.clone(),
+                            error: Box::new(e),
                         })?;
                     keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
                     if keys.len() > MAX_PREFIX_OBJECTS {
@@ -288,26 +390,39 @@ struct ManifestEntry {
 }
 
 /// The objects a COPY loads, each with its bytes.
-fn sources(source: &CopySource, copy: &CopyCommand) -> Result<Vec<(ObjectUri, Vec<u8>)>, String> {
+fn sources(source: &CopySource, copy: &CopyCommand) -> Result<Vec<(ObjectUri, Vec<u8>)>, CopyError> {
     let uri = &copy.source;
     if copy.manifest {
-        let raw = fetch(source, uri)?.ok_or_else(|| format!("Manifest file {uri} does not exist"))?;
-        let m: Manifest =
-            serde_json::from_slice(&raw).map_err(|e| format!("Manifest file {uri} is not a valid manifest: {e}"))?;
+        let raw = fetch(source, uri)?.ok_or_else(|| CopyError::NoManifest(uri.clone()))?;
+        let m: Manifest = serde_json::from_slice(&raw).map_err(|error| CopyError::BadManifest {
+            uri: uri.clone(),
+            error,
+        })?;
         if m.entries.len() > MAX_MANIFEST_ENTRIES {
-            return Err(format!(
-                "Manifest file {uri} names {} objects; courier emulate takes at most {MAX_MANIFEST_ENTRIES}",
-                m.entries.len()
-            ));
+            return Err(CopyError::ManifestTooLong {
+                uri: uri.clone(),
+                entries: m.entries.len(),
+            });
         }
         let mut out = Vec::new();
         for e in m.entries {
-            let entry =
-                ObjectUri::parse(&e.url).map_err(|err| format!("Manifest file {uri}: entry {:?}: {err}", e.url))?;
+            let entry = match ObjectUri::parse(&e.url) {
+                Ok(entry) => entry,
+                Err(error) => {
+                    return Err(CopyError::ManifestEntry {
+                        uri: uri.clone(),
+                        url: e.url,
+                        error,
+                    });
+                }
+            };
             match fetch(source, &entry)? {
                 Some(b) => out.push((entry, b)),
                 None if e.mandatory => {
-                    return Err(format!("Manifest file {uri}: mandatory file {entry} does not exist"));
+                    return Err(CopyError::MissingMandatory {
+                        uri: uri.clone(),
+                        entry,
+                    });
                 }
                 None => {}
             }
@@ -316,12 +431,14 @@ fn sources(source: &CopySource, copy: &CopyCommand) -> Result<Vec<(ObjectUri, Ve
     }
     let matches = list_prefix(source, uri)?;
     if matches.is_empty() {
-        return Err(format!("The specified S3 prefix '{}' does not exist", uri.key));
+        return Err(CopyError::NoSuchPrefix(uri.key.clone()));
     }
     let mut out = Vec::with_capacity(matches.len());
     for m in matches {
         // Listed a moment ago; gone now means someone deleted it meanwhile.
-        let b = fetch(source, &m)?.ok_or_else(|| format!("{m} was deleted during the COPY"))?;
+        let Some(b) = fetch(source, &m)? else {
+            return Err(CopyError::Deleted(m));
+        };
         out.push((m, b));
     }
     Ok(out)
@@ -333,25 +450,30 @@ const MAX_OBJECT_BYTES: u64 = 512 << 20;
 
 /// Fetch the objects and load them into the table on `conn` (inside the
 /// caller's transaction). Returns the rows loaded.
-pub fn run_copy(conn: &Connection, source: &CopySource, copy: &CopyCommand) -> Result<usize, String> {
+pub fn run_copy(conn: &Connection, source: &CopySource, copy: &CopyCommand) -> Result<usize, CopyError> {
     let mut rows = 0;
     for (uri, raw) in sources(source, copy)? {
         let data = if copy.gzip {
             let mut out = Vec::new();
-            flate2::read::GzDecoder::new(raw.as_slice())
+            if let Err(error) = flate2::read::GzDecoder::new(raw.as_slice())
                 .take(MAX_OBJECT_BYTES + 1)
                 .read_to_end(&mut out)
-                .map_err(|e| format!("Load into table '{}' failed: {uri} is not valid gzip: {e}", copy.table))?;
+            {
+                return Err(CopyError::BadGzip {
+                    table: copy.table.clone(),
+                    uri,
+                    error,
+                });
+            }
             out
         } else {
             raw
         };
         if data.len() as u64 > MAX_OBJECT_BYTES {
-            return Err(format!(
-                "Load into table '{}' failed: {uri} holds more than {} MiB (courier emulate's limit)",
-                copy.table,
-                MAX_OBJECT_BYTES >> 20
-            ));
+            return Err(CopyError::TooLarge {
+                table: copy.table.clone(),
+                uri,
+            });
         }
         let file = tempfile_in_tmp(&data)?;
         let lit = |c: char| format!("'{}'", c.to_string().replace('\'', "''"));
@@ -364,9 +486,16 @@ pub fn run_copy(conn: &Connection, source: &CopySource, copy: &CopyCommand) -> R
             lit(copy.quote),
             lit(copy.quote),
         );
-        rows += conn
-            .execute(&sql, [])
-            .map_err(|e| format!("Load into table '{}' from {uri} failed: {e}", copy.table))?;
+        rows += match conn.execute(&sql, []) {
+            Ok(n) => n,
+            Err(error) => {
+                return Err(CopyError::Load {
+                    table: copy.table.clone(),
+                    uri,
+                    error: Box::new(error),
+                });
+            }
+        };
     }
     Ok(rows)
 }
@@ -384,8 +513,8 @@ impl Drop for TempFile {
 
 /// This process's private directory (0700) for the files COPY hands
 /// DuckDB: the only place the emulator's DuckDB may read.
-pub fn scratch_dir() -> Result<&'static std::path::Path, String> {
-    static DIR: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+pub fn scratch_dir() -> Result<&'static std::path::Path, ScratchDirError> {
+    static DIR: std::sync::OnceLock<Result<PathBuf, ScratchDirError>> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         use std::os::unix::fs::DirBuilderExt;
         let dir = std::env::temp_dir().join(format!(
@@ -396,7 +525,10 @@ pub fn scratch_dir() -> Result<&'static std::path::Path, String> {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
-            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            .map_err(|e| ScratchDirError {
+                dir: dir.clone(),
+                error: Arc::new(e),
+            })?;
         Ok(dir)
     })
     .as_ref()
@@ -404,10 +536,12 @@ pub fn scratch_dir() -> Result<&'static std::path::Path, String> {
     .map_err(Clone::clone)
 }
 
-fn tempfile_in_tmp(data: &[u8]) -> Result<TempFile, String> {
+fn tempfile_in_tmp(data: &[u8]) -> Result<TempFile, CopyError> {
     let name: u64 = rand::random();
     let path = scratch_dir()?.join(format!("copy-{name:016x}.csv"));
-    std::fs::write(&path, data).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    if let Err(error) = std::fs::write(&path, data) {
+        return Err(CopyError::WriteTemp { path, error });
+    }
     Ok(TempFile { path })
 }
 
@@ -443,6 +577,7 @@ mod tests {
         assert!(
             parse_copy("COPY t FROM 's3://bkt/k' ENCRYPTED")
                 .unwrap_err()
+                .to_string()
                 .contains("ENCRYPTED")
         );
     }
@@ -464,7 +599,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (id INT)").unwrap();
         let src = CopySource::Dir(dir.path().to_path_buf());
-        let copy = |sql: &str| run_copy(&conn, &src, &parse_copy(sql).unwrap().unwrap());
+        let copy = |sql: &str| run_copy(&conn, &src, &parse_copy(sql).unwrap().unwrap()).map_err(|e| e.to_string());
         // As Redshift: the .bak beside it begins with the same key.
         assert_eq!(copy("COPY t FROM 's3://bkt/dims/d.csv' CSV IGNOREHEADER 1"), Ok(3));
         assert_eq!(copy("COPY t FROM 's3://bkt/m.json' CSV IGNOREHEADER 1 MANIFEST"), Ok(2));

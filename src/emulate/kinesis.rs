@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use color_eyre::eyre::{self, WrapErr, eyre};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult};
@@ -57,8 +58,8 @@ fn str_field<'a>(req: &'a Value, key: &str) -> ApiResult<&'a str> {
 impl Streams {
     /// Open the streams already under `dir` and make sure `name` (with
     /// `shards` shards) exists.
-    pub fn open(dir: PathBuf, limits: StreamLimits, name: &str, shards: usize) -> Result<Self, String> {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    pub fn open(dir: PathBuf, limits: StreamLimits, name: &str, shards: usize) -> eyre::Result<Self> {
+        std::fs::create_dir_all(&dir).wrap_err_with(|| dir.display().to_string())?;
         let this = Streams {
             dir,
             limits,
@@ -68,14 +69,14 @@ impl Streams {
             this.reopen(&n)?;
         }
         if this.get(name).is_err() {
-            this.create(name, shards).map_err(|e| e.message)?;
+            this.create(name, shards).map_err(|e| eyre!(e.message))?;
         }
         Ok(this)
     }
 
     /// The streams under `dir` with `running` — the engine's own stream,
     /// already open — served as it is: what producers put, the engine ingests.
-    pub fn around(dir: PathBuf, limits: StreamLimits, running: Arc<EmbeddedStream>) -> Result<Self, String> {
+    pub fn around(dir: PathBuf, limits: StreamLimits, running: Arc<EmbeddedStream>) -> eyre::Result<Self> {
         let this = Streams {
             dir,
             limits,
@@ -94,21 +95,21 @@ impl Streams {
         Ok(this)
     }
 
-    fn on_disk(&self) -> Result<Vec<String>, String> {
+    fn on_disk(&self) -> eyre::Result<Vec<String>> {
         Ok(std::fs::read_dir(&self.dir)
-            .map_err(|e| format!("{}: {e}", self.dir.display()))?
+            .wrap_err_with(|| self.dir.display().to_string())?
             .filter_map(|e| e.ok())
             .filter(|e| e.path().join("shards").exists())
             .filter_map(|e| e.file_name().into_string().ok())
             .collect())
     }
 
-    fn reopen(&self, name: &str) -> Result<(), String> {
+    fn reopen(&self, name: &str) -> eyre::Result<()> {
         let count: usize = std::fs::read_to_string(self.dir.join(name).join("shards"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(1);
-        self.create(name, count).map(|_| ()).map_err(|e| e.message)
+        self.create(name, count).map(|_| ()).map_err(|e| eyre!(e.message))
     }
 
     fn create(&self, name: &str, shards: usize) -> ApiResult<Arc<EmbeddedStream>> {

@@ -21,10 +21,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use color_eyre::eyre::{self, WrapErr, bail};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-pub use copy::{CopyCommand, CopySource, parse_copy};
+pub use copy::{CopyCommand, CopyError, CopyParseError, CopySource, ScratchDirError, parse_copy};
 
 use crate::backend::embedded::DuckDbWarehouse;
 use crate::config::Config;
@@ -174,12 +175,12 @@ async fn data_api_handler(State(s): State<Arc<redshift_data::DataApi>>, headers:
     respond(result)
 }
 
-fn check_loopback(addr: SocketAddr, allow_remote: bool, what: &str) -> Result<(), String> {
+fn check_loopback(addr: SocketAddr, allow_remote: bool, what: &str) -> eyre::Result<()> {
     if !addr.ip().is_loopback() && !allow_remote {
-        return Err(format!(
+        bail!(
             "{what} {addr} is not a loopback address; it serves an unauthenticated endpoint, \
              so it binds 127.0.0.1 unless --allow-remote is given"
-        ));
+        );
     }
     Ok(())
 }
@@ -201,13 +202,13 @@ pub async fn serve_running_stream(
     addr: SocketAddr,
     allow_remote: bool,
     stop: CancellationToken,
-) -> Result<SocketAddr, String> {
+) -> eyre::Result<SocketAddr> {
     check_loopback(addr, allow_remote, "--kinesis-endpoint")?;
     let streams = kinesis::Streams::around(stream_dir, crate::setup::stream_limits(config), running)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("--kinesis-endpoint {addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        .wrap_err_with(|| format!("--kinesis-endpoint {addr}"))?;
+    let bound = listener.local_addr()?;
     let app = kinesis_router(streams);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)
@@ -221,7 +222,7 @@ pub async fn serve_running_stream(
 }
 
 /// Serve until `stop` is cancelled.
-pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken) -> Result<(), String> {
+pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken) -> eyre::Result<()> {
     check_loopback(opts.kinesis, opts.allow_remote, "courier emulate: Kinesis")?;
     check_loopback(
         opts.redshift_data,
@@ -235,8 +236,7 @@ pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken)
         config.stream.shards,
     )?;
     let paths = crate::setup::EmbeddedPaths::new(&opts.data_dir);
-    let warehouse =
-        DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects).map_err(|e| e.to_string())?;
+    let warehouse = DuckDbWarehouse::open(&paths.warehouse, &config.schema(), &paths.objects)?;
     let source = match &opts.s3_endpoint {
         Some(url) => {
             let sdk = crate::backend::aws::sdk_config(&config.aws).await;
@@ -258,13 +258,10 @@ pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken)
     let bind = |addr: SocketAddr| async move {
         tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("binding {addr}: {e}"))
+            .wrap_err_with(|| format!("binding {addr}"))
     };
     let (kl, rl) = (bind(opts.kinesis).await?, bind(opts.redshift_data).await?);
-    let (ka, ra) = (
-        kl.local_addr().map_err(|e| e.to_string())?,
-        rl.local_addr().map_err(|e| e.to_string())?,
-    );
+    let (ka, ra) = (kl.local_addr()?, rl.local_addr()?);
     let serve = |listener, app| {
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -281,8 +278,7 @@ pub async fn run(config: &Config, opts: EmulateOptions, stop: CancellationToken)
     );
     let (k, r) = tokio::join!(k, r);
     for res in [k, r] {
-        res.map_err(|e| format!("server task failed: {e}"))?
-            .map_err(|e| format!("server failed: {e}"))?;
+        res.wrap_err("server task failed")?.wrap_err("server failed")?;
     }
     Ok(())
 }

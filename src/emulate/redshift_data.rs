@@ -8,15 +8,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use color_eyre::eyre::{self, WrapErr};
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, ArrayRef, AsArray};
 use duckdb::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::{Value, json};
 
-use super::copy::{CopySource, parse_copy, run_copy};
+use super::copy::{CopyError, CopyParseError, CopySource, parse_copy, run_copy};
 use super::{ApiError, ApiResult};
+use crate::backend::WarehouseError;
 use crate::backend::embedded::DuckDbWarehouse;
+use crate::dialect::TranslateError;
 
 /// The Data API refuses longer SQL.
 const MAX_SQL_BYTES: usize = 100_000;
@@ -29,6 +33,31 @@ const MAX_RESULT_BYTES: usize = 100 << 20;
 /// Results kept for GetStatementResult, all statements together: past it
 /// the oldest statements are forgotten first.
 const MAX_KEPT_RESULT_BYTES: usize = 512 << 20;
+
+/// Why a statement failed: its text is the statement's `Error` in
+/// DescribeStatement (after `ERROR: `), as the client sees it.
+#[derive(Debug, thiserror::Error)]
+enum StatementError {
+    #[error(transparent)]
+    CopySyntax(#[from] CopyParseError),
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    #[error(transparent)]
+    Translate(#[from] TranslateError),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error(transparent)]
+    Sql(#[from] duckdb::Error),
+    #[error("cannot render result: {0}")]
+    Render(ArrowError),
+    #[error("syntax error: no SQL statement given")]
+    NoStatement,
+    #[error(
+        "the query's result is about {mb} MB; the Data API returns at most {} MB: add a LIMIT or select fewer columns",
+        MAX_RESULT_BYTES >> 20
+    )]
+    ResultTooLarge { mb: usize },
+}
 
 #[derive(Clone, Default)]
 struct Column {
@@ -117,7 +146,7 @@ fn is_query(sql: &str) -> bool {
 /// Arrow columns to Data API fields: integers as longValue, floats as
 /// doubleValue, booleans as booleanValue, the rest (DECIMAL, dates,
 /// timestamps, text) as stringValue the way Redshift prints them.
-fn typed_rows(batches: &[duckdb::arrow::record_batch::RecordBatch]) -> ApiResult<Vec<Vec<Value>>> {
+fn typed_rows(batches: &[duckdb::arrow::record_batch::RecordBatch]) -> Result<Vec<Vec<Value>>, ArrowError> {
     let options = FormatOptions::default()
         .with_null("")
         .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"));
@@ -126,12 +155,8 @@ fn typed_rows(batches: &[duckdb::arrow::record_batch::RecordBatch]) -> ApiResult
         let cols: Vec<(ArrayRef, ArrayFormatter)> = batch
             .columns()
             .iter()
-            .map(|c| {
-                let f = ArrayFormatter::try_new(c.as_ref(), &options)
-                    .map_err(|e| ApiError::internal(format!("cannot render result: {e}")))?;
-                Ok((c.clone(), f))
-            })
-            .collect::<ApiResult<Vec<_>>>()?;
+            .map(|c| Ok((c.clone(), ArrayFormatter::try_new(c.as_ref(), &options)?)))
+            .collect::<Result<Vec<_>, ArrowError>>()?;
         for r in 0..batch.num_rows() {
             rows.push(cols.iter().map(|(col, f)| field(col, f, r)).collect::<Vec<_>>());
         }
@@ -181,7 +206,7 @@ fn type_name(t: &DataType) -> &'static str {
 }
 
 /// Run one Redshift statement on `conn`.
-fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, String> {
+fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, StatementError> {
     if let Some(c) = parse_copy(sql)? {
         let n = run_copy(conn, copy, &c)?;
         return Ok(Outcome {
@@ -189,37 +214,33 @@ fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, S
             ..Outcome::default()
         });
     }
-    crate::dialect::data_api_statement_allowed(sql).map_err(|e| e.to_string())?;
-    let statements = crate::dialect::translate_statements(sql).map_err(|e| e.to_string())?;
-    crate::dialect::prepare(conn, &statements).map_err(|e| e.to_string())?;
+    crate::dialect::data_api_statement_allowed(sql)?;
+    let statements = crate::dialect::translate_statements(sql)?;
+    crate::dialect::prepare(conn, &statements)?;
     let Some((last, before)) = statements.split_last() else {
-        return Err("syntax error: no SQL statement given".into());
+        return Err(StatementError::NoStatement);
     };
     for s in before {
-        conn.execute_batch(s).map_err(|e| e.to_string())?;
+        conn.execute_batch(s)?;
     }
     if !is_query(last) {
-        let n = conn.execute(last, []).map_err(|e| e.to_string())?;
+        let n = conn.execute(last, [])?;
         return Ok(Outcome {
             result_rows: n as i64,
             ..Outcome::default()
         });
     }
-    let mut stmt = conn.prepare(last).map_err(|e| e.to_string())?;
-    let batches: Vec<_> = stmt.query_arrow([]).map_err(|e| e.to_string())?.collect();
+    let mut stmt = conn.prepare(last)?;
+    let batches: Vec<_> = stmt.query_arrow([])?.collect();
     let names = stmt.column_names();
     let types: Vec<&'static str> = match batches.first() {
         Some(b) => b.columns().iter().map(|c| type_name(c.data_type())).collect(),
         None => vec!["varchar"; names.len()],
     };
-    let rows = typed_rows(&batches).map_err(|e| e.message)?;
+    let rows = typed_rows(&batches).map_err(StatementError::Render)?;
     let bytes: usize = rows.iter().flatten().map(field_bytes).sum();
     if bytes > MAX_RESULT_BYTES {
-        return Err(format!(
-            "the query's result is about {} MB; the Data API returns at most {} MB: add a LIMIT or select fewer columns",
-            bytes >> 20,
-            MAX_RESULT_BYTES >> 20
-        ));
+        return Err(StatementError::ResultTooLarge { mb: bytes >> 20 });
     }
     Ok(Outcome {
         bytes,
@@ -238,7 +259,7 @@ fn run_one(conn: &Connection, copy: &CopySource, sql: &str) -> Result<Outcome, S
 }
 
 impl DataApi {
-    pub fn new(warehouse: DuckDbWarehouse, copy: CopySource) -> Result<Self, String> {
+    pub fn new(warehouse: DuckDbWarehouse, copy: CopySource) -> eyre::Result<Self> {
         // A client's SQL reads no file: DuckDB's external access is off
         // (table functions such as read_text, read_csv or glob fail, and it
         // can't be turned back on) except for COPY's private directory.
@@ -254,7 +275,7 @@ impl DataApi {
                 c.execute_batch(&lockdown)
                     .map_err(|e| crate::backend::WarehouseError::Sql(e.to_string()))
             })
-            .map_err(|e| format!("preparing the warehouse: {e}"))?;
+            .wrap_err("preparing the warehouse")?;
         Ok(DataApi {
             warehouse,
             copy,
@@ -288,59 +309,62 @@ impl DataApi {
         let started = Instant::now();
         let writes = batch || sqls.iter().any(|s| !is_query(&strip_comments(s)));
         let _guard = writes.then(|| self.write.locked());
-        let mut results: Vec<(Result<Outcome, String>, i64)> = Vec::new();
-        let outcome = (|| -> Result<(), String> {
-            let conn = self.warehouse.connect().map_err(|e| e.to_string())?;
+        // The statements that ran, with their durations; and the one that
+        // failed, if one did (its error is the outcome's).
+        let mut done: Vec<(Outcome, i64)> = Vec::new();
+        let mut failed: Option<(usize, i64)> = None;
+        let outcome = (|| -> Result<(), StatementError> {
+            let conn = self.warehouse.connect()?;
             // Redshift resolves unqualified names in `public`.
-            conn.execute_batch("SET search_path = 'public,main'")
-                .map_err(|e| e.to_string())?;
+            conn.execute_batch("SET search_path = 'public,main'")?;
             if batch {
-                conn.execute_batch("BEGIN TRANSACTION").map_err(|e| e.to_string())?;
+                conn.execute_batch("BEGIN TRANSACTION")?;
             }
             for sql in &sqls {
                 let t = Instant::now();
                 let r = run_one(&conn, &self.copy, sql);
-                let failed = r.is_err();
-                results.push((r, t.elapsed().as_nanos() as i64));
-                if failed {
-                    if batch {
-                        let _ = conn.execute_batch("ROLLBACK");
+                let ns = t.elapsed().as_nanos() as i64;
+                match r {
+                    Ok(o) => done.push((o, ns)),
+                    Err(e) => {
+                        failed = Some((done.len(), ns));
+                        if batch {
+                            let _ = conn.execute_batch("ROLLBACK");
+                        }
+                        return Err(e);
                     }
-                    return Err(results
-                        .last()
-                        .and_then(|(r, _)| r.as_ref().err().cloned())
-                        .unwrap_or_default());
                 }
             }
             if batch {
-                conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
+                conn.execute_batch("COMMIT")?;
             }
             Ok(())
         })();
+        let error = outcome.as_ref().err().map(|e| format!("ERROR: {e}"));
         let mut map = self.statements.locked();
         let Some(st) = map.get_mut(id) else { return };
         st.updated = now_secs();
         st.duration_ns = started.elapsed().as_nanos() as i64;
         for (i, sub) in st.subs.iter_mut().enumerate() {
-            match results.get(i) {
-                Some((Ok(o), ns)) => {
+            match (done.get(i), failed) {
+                (Some((o, ns)), _) => {
                     sub.status = if outcome.is_ok() { "FINISHED" } else { "ABORTED" };
                     sub.outcome = o.clone();
                     sub.duration_ns = *ns;
                 }
-                Some((Err(e), ns)) => {
+                (None, Some((at, ns))) if at == i => {
                     sub.status = "FAILED";
-                    sub.error = Some(format!("ERROR: {e}"));
-                    sub.duration_ns = *ns;
+                    sub.error = error.clone();
+                    sub.duration_ns = ns;
                 }
-                None => sub.status = if outcome.is_ok() { "FINISHED" } else { "ABORTED" },
+                (None, _) => sub.status = if outcome.is_ok() { "FINISHED" } else { "ABORTED" },
             }
         }
-        match outcome {
-            Ok(()) => st.status = "FINISHED",
-            Err(e) => {
+        match error {
+            None => st.status = "FINISHED",
+            Some(e) => {
                 st.status = "FAILED";
-                st.error = Some(format!("ERROR: {e}"));
+                st.error = Some(e);
             }
         }
         drop(map);

@@ -9,7 +9,16 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::state::{Counters, Shared};
-use crate::backend::{ObjectStore, ObjectStoreError, ObjectUri, TableName, Warehouse};
+use crate::backend::{ObjectStore, ObjectStoreError, ObjectUri, TableName, Warehouse, WarehouseError};
+
+/// Why a dimension table was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DimensionError {
+    #[error("no dimension table named {0}")]
+    NoSuchTable(String),
+    #[error("{0}")]
+    Load(WarehouseError),
+}
 use crate::engine::snapshot::LoadState;
 
 /// The reference pipeline's dimension tables and their CSV headers.
@@ -194,13 +203,13 @@ impl DimensionLoader {
     }
 
     /// Load one table (by name, case-insensitive); the result goes to the snapshot.
-    pub async fn load(&self, name: &str) -> Result<u64, String> {
+    pub async fn load(&self, name: &str) -> Result<u64, DimensionError> {
         let Some((table, uri)) = self
             .tables
             .iter()
             .find(|(t, _)| t.table.as_str().eq_ignore_ascii_case(name))
         else {
-            return Err(format!("no dimension table named {name}"));
+            return Err(DimensionError::NoSuchTable(name.to_string()));
         };
         let started = Instant::now();
         self.shared.set_dimension(
@@ -234,7 +243,7 @@ impl DimensionLoader {
             Err(e) => {
                 self.shared
                     .error("dimensions", format!("loading {table} from {uri}: {e}"));
-                Err(e.to_string())
+                Err(DimensionError::Load(e))
             }
         }
     }
@@ -248,14 +257,13 @@ impl DimensionLoader {
     }
 
     /// The IDs present in each dimension table, for the generator.
-    pub async fn ids(&self) -> Result<DimensionIds, String> {
+    pub async fn ids(&self) -> Result<DimensionIds, WarehouseError> {
         let mut lists = Vec::new();
         for ((table, _), col) in self.tables.iter().zip(["CustomerID", "RestaurantID", "RiderID"]) {
             let rs = self
                 .warehouse
                 .query(&format!("SELECT {col} FROM {table} ORDER BY 1"))
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             lists.push(
                 rs.rows
                     .iter()

@@ -164,29 +164,47 @@ fn parse_order_date_fast(s: &str) -> Option<NaiveDateTime> {
     Some(NaiveDateTime::new(date, time))
 }
 
+/// Why a stream record is not an order event courier can load: the reason
+/// its dead letter gives.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadEvent {
+    #[error("payload of {0} bytes is larger than {MAX_EVENT_BYTES}")]
+    TooLarge(usize),
+    #[error("not an order event: {0}")]
+    NotJson(String),
+    #[error("unknown OrderStatus {0:?} (expected one of {list})", list = STATUSES.join(", "))]
+    UnknownStatus(String),
+    #[error("OrderDate {0:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913")]
+    OrderDate(String),
+    #[error("OrderDate {0:?} is outside the years 1-9999 a warehouse TIMESTAMP holds")]
+    OrderDateRange(String),
+    #[error(
+        "EmittedAt {0} is not a time in milliseconds since the epoch within the years 1-9999 \
+         (was it sent in microseconds or nanoseconds?)"
+    )]
+    EmittedAt(i64),
+    #[error("DeliveryTime {0} is negative")]
+    NegativeDeliveryTime(i32),
+    #[error("{field} {value} is outside 0..=999999.99")]
+    Money { field: &'static str, value: f64 },
+}
+
 /// Money as whole cents; must be finite, ≥ 0 and fit DECIMAL(8,2).
-fn cents(field: &str, v: f64) -> Result<i32, String> {
+fn cents(field: &'static str, v: f64) -> Result<i32, BadEvent> {
     if !v.is_finite() || !(0.0..=999_999.99).contains(&v) {
-        return Err(format!("{field} {v} is outside 0..=999999.99"));
+        return Err(BadEvent::Money { field, value: v });
     }
     Ok((v * 100.0).round() as i32)
 }
 
 /// Parse and validate a stream record into a fact row, or say why not.
-pub fn parse_record(rec: &StreamRecord) -> Result<FactRow, String> {
+pub fn parse_record(rec: &StreamRecord) -> Result<FactRow, BadEvent> {
     if rec.data.len() > MAX_EVENT_BYTES {
-        return Err(format!(
-            "payload of {} bytes is larger than {MAX_EVENT_BYTES}",
-            rec.data.len()
-        ));
+        return Err(BadEvent::TooLarge(rec.data.len()));
     }
-    let e: OrderEvent = serde_json::from_slice(&rec.data).map_err(|e| format!("not an order event: {e}"))?;
+    let e: OrderEvent = serde_json::from_slice(&rec.data).map_err(|e| BadEvent::NotJson(e.to_string()))?;
     let Some(&order_status) = STATUSES.iter().find(|s| **s == e.order_status) else {
-        return Err(format!(
-            "unknown OrderStatus {:?} (expected one of {})",
-            e.order_status,
-            STATUSES.join(", ")
-        ));
+        return Err(BadEvent::UnknownStatus(e.order_status));
     };
     // ISO-8601 with `T` (Python's isoformat(), the reference), or with a space
     // (as SQL and many producers print timestamps).
@@ -194,28 +212,17 @@ pub fn parse_record(rec: &StreamRecord) -> Result<FactRow, String> {
         .ok_or(())
         .or_else(|_| NaiveDateTime::parse_from_str(&e.order_date, ORDER_DATE_FORMAT))
         .or_else(|_| NaiveDateTime::parse_from_str(&e.order_date, "%Y-%m-%d %H:%M:%S%.f"))
-        .map_err(|_| {
-            format!(
-                "OrderDate {:?} is not an ISO-8601 timestamp like 2026-11-20T14:03:11.482913",
-                e.order_date
-            )
-        })?;
+        .map_err(|_| BadEvent::OrderDate(e.order_date.clone()))?;
     if !(1..=9999).contains(&order_date.year()) {
-        return Err(format!(
-            "OrderDate {:?} is outside the years 1-9999 a warehouse TIMESTAMP holds",
-            e.order_date
-        ));
+        return Err(BadEvent::OrderDateRange(e.order_date));
     }
     if let Some(ms) = e.emitted_at
         && !(MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&ms)
     {
-        return Err(format!(
-            "EmittedAt {ms} is not a time in milliseconds since the epoch within the years 1-9999 \
-             (was it sent in microseconds or nanoseconds?)"
-        ));
+        return Err(BadEvent::EmittedAt(ms));
     }
     if e.delivery_time < 0 {
-        return Err(format!("DeliveryTime {} is negative", e.delivery_time));
+        return Err(BadEvent::NegativeDeliveryTime(e.delivery_time));
     }
     Ok(FactRow {
         order_id: e.order_id,
@@ -413,7 +420,7 @@ mod tests {
             ),
         ];
         for (data, want) in cases {
-            let err = parse_record(&rec(data)).unwrap_err();
+            let err = parse_record(&rec(data)).unwrap_err().to_string();
             assert!(err.contains(want), "{err:?} should contain {want:?}");
         }
         // Bytes that are not UTF-8 inside a string, and a lone surrogate.
@@ -423,6 +430,7 @@ mod tests {
         assert!(
             parse_record(&StreamRecord { data: bad, ..rec(GOOD) })
                 .unwrap_err()
+                .to_string()
                 .contains("not an order event")
         );
         let surrogate = GOOD.replace("On the way", "\\ud800");

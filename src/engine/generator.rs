@@ -19,7 +19,7 @@ use super::dimensions::DimensionIds;
 use super::event::{OrderEvent, STATUSES, format_order_date, parse_order_date};
 use super::snapshot::GeneratorState;
 use super::state::{Counters, Shared};
-use crate::backend::{PutEntry, PutOutcome, Stream, Warehouse, backoff};
+use crate::backend::{PutEntry, PutOutcome, Stream, Warehouse, WarehouseError, backoff};
 
 /// Largest PutRecords request body Kinesis accepts.
 const MAX_PUT_BYTES: usize = 5 << 20;
@@ -71,7 +71,8 @@ impl OrderIds {
     /// Before a batch of `n` new orders: with blocks claimed in the
     /// warehouse, make sure `n` IDs are in hand (the rest of a block too
     /// small is left unused).
-    pub async fn ensure(&mut self, n: i64) -> Result<(), String> {
+    /// Fails with the warehouse's error when it could not claim a block.
+    pub async fn ensure(&mut self, n: i64) -> Result<(), WarehouseError> {
         let Some(w) = &self.shared else { return Ok(()) };
         if self.end - self.next >= n {
             return Ok(());
@@ -92,7 +93,7 @@ impl OrderIds {
                 self.shared = None;
                 Ok(())
             }
-            Err(e) => Err(format!("claiming order ids in the warehouse: {e}")),
+            Err(e) => Err(e),
         }
     }
 
@@ -220,7 +221,7 @@ impl Generator {
         // The first OrderID this run hands out: orders below it are earlier
         // runs', whose pending updates the resume finds in the warehouse.
         let mut first_id: Option<i64> = None;
-        let mut resumed: Option<tokio::sync::oneshot::Receiver<Result<Vec<Update>, String>>> = None;
+        let mut resumed: Option<tokio::sync::oneshot::Receiver<Result<Vec<Update>, WarehouseError>>> = None;
         while !cancel.is_cancelled() {
             if let Some(rx) = &mut resumed {
                 match rx.try_recv() {
@@ -301,7 +302,8 @@ impl Generator {
             if batch.len() < burst as usize
                 && let Err(e) = self.order_ids.ensure(burst as i64).await
             {
-                self.shared.error("generator", e);
+                self.shared
+                    .error("generator", format!("claiming order ids in the warehouse: {e}"));
                 have_ids = false;
                 tokio::select! { _ = cancel.cancelled() => {}, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
             }
@@ -527,7 +529,7 @@ async fn open_orders(
     below: i64,
     epoch: Instant,
     cancel: CancellationToken,
-) -> Result<Vec<Update>, String> {
+) -> Result<Vec<Update>, WarehouseError> {
     let waited = Instant::now();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut said = false;
@@ -568,8 +570,7 @@ async fn open_orders(
              AND OrderID < {below} ORDER BY OrderID DESC LIMIT {MAX_PENDING_UPDATES}",
             r.schema
         ))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let mut rng = SmallRng::from_os_rng();
     let now_ms = epoch.elapsed().as_millis() as u64;
     let mut out = Vec::with_capacity(rs.rows.len());

@@ -13,9 +13,20 @@ use super::event::parse_record;
 use super::state::{Counters, ShardState, Shared};
 use crate::backend::{
     DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, ShardInfo, StartPosition, Stream, StreamError,
-    StreamRecord, Warehouse, backoff, cmp_sequence_numbers, kpl, parent_sequence_number, split_sequence_number,
-    sub_sequence_number,
+    StreamRecord, Warehouse, WarehouseError, backoff, cmp_sequence_numbers, kpl, parent_sequence_number,
+    split_sequence_number, sub_sequence_number,
 };
+
+/// Why the ingester could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("reading checkpoints: {0}")]
+    Checkpoints(WarehouseError),
+    #[error("reading the shards' origins: {0}")]
+    Origins(WarehouseError),
+    #[error("listing shards: {0}")]
+    Shards(StreamError),
+}
 
 #[derive(Clone)]
 pub struct Ingester {
@@ -180,7 +191,7 @@ fn take_record(shard: &str, rec: &StreamRecord, batch: &mut Batch) -> usize {
         Err(reason) => {
             let reason = match not_aggregate {
                 Some(why) => format!("{reason} (it has the KPL aggregate's magic number but is no aggregate: {why})"),
-                None => reason,
+                None => reason.to_string(),
             };
             batch
                 .dead
@@ -208,7 +219,7 @@ impl Ingester {
     /// Run one reader per shard until stopped. Shards are listed again every
     /// few seconds, so shards made by a reshard are picked up; a child shard
     /// is read once its parents have been read to their end.
-    pub async fn run(self, stop: Stop) -> Result<(), String> {
+    pub async fn run(self, stop: Stop) -> Result<(), IngestError> {
         // Where to start: tried until the warehouse answers (it may be
         // starting too), the error shown; stopped, nothing to drain.
         let mut tries = 0u32;
@@ -218,13 +229,13 @@ impl Ingester {
                     .warehouse
                     .checkpoints(self.stream.name())
                     .await
-                    .map_err(|e| format!("reading checkpoints: {e}"))?;
+                    .map_err(IngestError::Checkpoints)?;
                 let origins = self
                     .warehouse
                     .shard_origins(self.stream.name())
                     .await
-                    .map_err(|e| format!("reading the shards' origins: {e}"))?;
-                Ok::<_, String>(Known {
+                    .map_err(IngestError::Origins)?;
+                Ok::<_, IngestError>(Known {
                     checkpoints: checkpoints.into_iter().collect(),
                     origins: origins.into_iter().collect(),
                 })
@@ -232,7 +243,7 @@ impl Ingester {
             match read.await {
                 Ok(k) => break k,
                 Err(e) => {
-                    self.shared.error("ingester", e.clone());
+                    self.shared.error("ingester", e.to_string());
                     tries += 1;
                     tokio::select! {
                         _ = stop.drain.cancelled() => return Err(e),
@@ -242,11 +253,7 @@ impl Ingester {
                 }
             }
         };
-        let lineage = self
-            .stream
-            .shard_lineage()
-            .await
-            .map_err(|e| format!("listing shards: {e}"))?;
+        let lineage = self.stream.shard_lineage().await.map_err(IngestError::Shards)?;
         let mut started: HashMap<ShardId, usize> = HashMap::new();
         let mut finished: HashSet<ShardId> = HashSet::new();
         let mut tasks = tokio::task::JoinSet::new();

@@ -20,10 +20,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{ObjectStore, ObjectUri, Stream, TableName, Warehouse, ident::Ident};
+use crate::backend::{
+    ObjectStore, ObjectStoreError, ObjectUri, Stream, TableName, Warehouse, WarehouseError, ident::Ident,
+};
 use dimensions::{DimensionIds, DimensionLoader};
 use generator::{Generator, GeneratorControl, OrderIds, Resume};
-use ingester::{Ingester, Stop};
+use ingester::{IngestError, Ingester, Stop};
 use queries::{QueryRunner, QuerySource};
 use snapshot::{BackendInfo, DimensionLoad, LoadState};
 pub use snapshot::{Command, Snapshot};
@@ -87,11 +89,29 @@ pub struct Summary {
     pub seconds: f64,
 }
 
+/// Why the engine stopped before it was asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("creating the warehouse schema: {0}")]
+    Schema(WarehouseError),
+    #[error("moving old dead letters: {0}")]
+    OldDeadLetters(crate::ops::OpError),
+    #[error("uploading dimension CSVs: {0}")]
+    DimensionSources(ObjectStoreError),
+    #[error("ingester: {0}")]
+    Ingester(IngestError),
+    #[error("{what} task failed: {error}")]
+    Task {
+        what: &'static str,
+        error: tokio::task::JoinError,
+    },
+}
+
 pub struct EngineHandle {
     pub snapshots: watch::Receiver<Snapshot>,
     pub commands: mpsc::Sender<Command>,
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<Result<Summary, String>>,
+    task: tokio::task::JoinHandle<Result<Summary, EngineError>>,
 }
 
 impl EngineHandle {
@@ -101,8 +121,10 @@ impl EngineHandle {
     }
 
     /// Wait for the engine to finish (after `stop`, or a fatal error).
-    pub async fn wait(self) -> Result<Summary, String> {
-        self.task.await.map_err(|e| format!("engine task failed: {e}"))?
+    pub async fn wait(self) -> Result<Summary, EngineError> {
+        self.task
+            .await
+            .map_err(|error| EngineError::Task { what: "engine", error })?
     }
 
     /// True once the engine has finished (e.g. on a fatal error).
@@ -153,7 +175,7 @@ async fn run(
     snap_tx: watch::Sender<Snapshot>,
     mut cmd_rx: mpsc::Receiver<Command>,
     stop: CancellationToken,
-) -> Result<Summary, String> {
+) -> Result<Summary, EngineError> {
     let started = Instant::now();
     // The publisher runs from the start so front ends see the set-up too.
     let publisher_stop = CancellationToken::new();
@@ -195,15 +217,11 @@ async fn run_pipeline(
     tables: Vec<(TableName, ObjectUri)>,
     cmd_rx: &mut mpsc::Receiver<Command>,
     stop: &CancellationToken,
-) -> Result<bool, String> {
-    ports
-        .warehouse
-        .ensure_schema()
-        .await
-        .map_err(|e| format!("creating the warehouse schema: {e}"))?;
+) -> Result<bool, EngineError> {
+    ports.warehouse.ensure_schema().await.map_err(EngineError::Schema)?;
     crate::ops::dlq::migrate_old_table(ports.warehouse.as_ref(), &settings.schema, ports.stream.name())
         .await
-        .map_err(|e| format!("moving old dead letters: {e}"))?;
+        .map_err(EngineError::OldDeadLetters)?;
     let loader = Arc::new(DimensionLoader {
         shared: Arc::clone(shared),
         objects: Arc::clone(&ports.objects),
@@ -217,7 +235,7 @@ async fn run_pipeline(
             settings.regenerate_dimensions,
         )
         .await
-        .map_err(|e| format!("uploading dimension CSVs: {e}"))?;
+        .map_err(EngineError::DimensionSources)?;
     // Dimensions first, then ingestion (as the reference's chained DAGs).
     loader.load_all().await;
     let (ids_tx, ids_rx) = watch::channel(Arc::new(DimensionIds::default()));
@@ -275,8 +293,8 @@ async fn run_pipeline(
                 ingest_done = true;
                 match r {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => { gen_stop.cancel(); return Err(format!("ingester: {e}")); }
-                    Err(e) => { gen_stop.cancel(); return Err(format!("ingester task failed: {e}")); }
+                    Ok(Err(e)) => { gen_stop.cancel(); return Err(EngineError::Ingester(e)); }
+                    Err(error) => { gen_stop.cancel(); return Err(EngineError::Task { what: "ingester", error }); }
                 }
             }
             cmd = cmd_rx.recv(), if commands_open => match cmd {
@@ -301,8 +319,11 @@ async fn run_pipeline(
     }
     match tokio::time::timeout(settings.drain_timeout, &mut ingest_task).await {
         Ok(Ok(Ok(()))) => Ok(true),
-        Ok(Ok(Err(e))) => Err(format!("ingester: {e}")),
-        Ok(Err(e)) => Err(format!("ingester task failed: {e}")),
+        Ok(Ok(Err(e))) => Err(EngineError::Ingester(e)),
+        Ok(Err(error)) => Err(EngineError::Task {
+            what: "ingester",
+            error,
+        }),
         Err(_) => {
             shared.error(
                 "ingester",

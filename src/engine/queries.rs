@@ -58,8 +58,21 @@ pub struct QueryDef {
     pub sql: String,
 }
 
+/// Why a query file is not used, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum BadQueryFile {
+    #[error("{file}: {error}")]
+    Unreadable { file: String, error: std::io::Error },
+    #[error("{file}: refresh {given:?} is not a duration like 5s: {why}")]
+    Refresh { file: String, given: String, why: String },
+    #[error("{0}: refresh must be at least 250ms")]
+    RefreshTooShort(String),
+    #[error("{0}: no SQL in the file")]
+    NoSql(String),
+}
+
 /// Read the header comment of a query file.
-pub fn parse_query(file_name: &str, text: &str) -> Result<QueryDef, String> {
+pub fn parse_query(file_name: &str, text: &str) -> Result<QueryDef, BadQueryFile> {
     let name = file_name.trim_end_matches(".sql").to_string();
     let mut title = name.replace('_', " ");
     let mut refresh = DEFAULT_REFRESH;
@@ -72,10 +85,13 @@ pub fn parse_query(file_name: &str, text: &str) -> Result<QueryDef, String> {
         if let Some(t) = body.strip_prefix("title:") {
             title = t.trim().to_string();
         } else if let Some(r) = body.strip_prefix("refresh:") {
-            refresh = humantime::parse_duration(r.trim())
-                .map_err(|e| format!("{file_name}: refresh {:?} is not a duration like 5s: {e}", r.trim()))?;
+            refresh = humantime::parse_duration(r.trim()).map_err(|e| BadQueryFile::Refresh {
+                file: file_name.to_string(),
+                given: r.trim().to_string(),
+                why: e.to_string(),
+            })?;
             if refresh < Duration::from_millis(250) {
-                return Err(format!("{file_name}: refresh must be at least 250ms"));
+                return Err(BadQueryFile::RefreshTooShort(file_name.to_string()));
             }
         }
     }
@@ -83,7 +99,7 @@ pub fn parse_query(file_name: &str, text: &str) -> Result<QueryDef, String> {
         .lines()
         .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
     if !has_sql {
-        return Err(format!("{file_name}: no SQL in the file"));
+        return Err(BadQueryFile::NoSql(file_name.to_string()));
     }
     Ok(QueryDef {
         name,
@@ -112,7 +128,7 @@ impl QuerySource {
 
     /// Load every query, sorted by file name. Bad files are reported, not fatal.
     pub fn load(&self) -> (Vec<QueryDef>, Vec<String>) {
-        let mut files: Vec<(String, Result<String, String>)> = match self {
+        let mut files: Vec<(String, Result<String, BadQueryFile>)> = match self {
             QuerySource::BuiltIn => BUILT_IN
                 .iter()
                 .map(|(n, t)| (n.to_string(), Ok(t.to_string())))
@@ -123,7 +139,10 @@ impl QuerySource {
                     .filter(|e| e.path().extension().is_some_and(|x| x == "sql"))
                     .map(|e| {
                         let name = e.file_name().to_string_lossy().into_owned();
-                        let text = std::fs::read_to_string(e.path()).map_err(|err| format!("{name}: {err}"));
+                        let text = std::fs::read_to_string(e.path()).map_err(|error| BadQueryFile::Unreadable {
+                            file: name.clone(),
+                            error,
+                        });
                         (name, text)
                     })
                     .collect(),
@@ -141,7 +160,7 @@ impl QuerySource {
         for (name, text) in files {
             match text.and_then(|t| parse_query(&name, &t)) {
                 Ok(d) => defs.push(d),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.to_string()),
             }
         }
         (defs, errors)
@@ -286,11 +305,13 @@ mod tests {
         assert!(
             parse_query("x.sql", "-- refresh: soon\nSELECT 1")
                 .unwrap_err()
+                .to_string()
                 .contains("refresh \"soon\"")
         );
         assert!(
             parse_query("x.sql", "-- title: nothing\n")
                 .unwrap_err()
+                .to_string()
                 .contains("no SQL")
         );
     }

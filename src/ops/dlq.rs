@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::timestamp_ms;
+use super::{OpError, timestamp_ms};
 use crate::backend::ident::{Ident, literal};
 use crate::backend::{
     DeadLetter, FactBatch, FactRow, SequenceNumber, StreamRecord, Warehouse, cmp_sequence_numbers, payload,
@@ -99,7 +99,7 @@ async fn select(
     filter: &DlqFilter,
     redrive: bool,
     limit: usize,
-) -> Result<Vec<Letter>, String> {
+) -> Result<Vec<Letter>, OpError> {
     let rs = warehouse
         .query(&format!(
             "SELECT StreamName, ShardId, SequenceNumber, ArrivalTime, DeadAt, Reason, PayloadEncoding, Payload, \
@@ -108,7 +108,7 @@ async fn select(
             where_clause(filter, redrive)
         ))
         .await
-        .map_err(|e| format!("reading dead letters: {e}"))?;
+        .map_err(OpError::ReadDeadLetters)?;
     Ok(rs
         .rows
         .into_iter()
@@ -138,7 +138,7 @@ pub async fn list(
     warehouse: &dyn Warehouse,
     schema: &Ident,
     filter: &DlqFilter,
-) -> Result<Vec<DeadLetterView>, String> {
+) -> Result<Vec<DeadLetterView>, OpError> {
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_REDRIVE);
     Ok(select(warehouse, schema, filter, false, limit)
         .await?
@@ -148,7 +148,7 @@ pub async fn list(
 }
 
 /// Parse the matching dead letters again and load those that pass.
-pub async fn redrive(warehouse: &dyn Warehouse, schema: &Ident, filter: &DlqFilter) -> Result<RedriveReport, String> {
+pub async fn redrive(warehouse: &dyn Warehouse, schema: &Ident, filter: &DlqFilter) -> Result<RedriveReport, OpError> {
     let limit = filter.limit.unwrap_or(MAX_REDRIVE).clamp(1, MAX_REDRIVE);
     let letters = select(warehouse, schema, filter, true, limit + 1).await?;
     let mut report = RedriveReport {
@@ -177,7 +177,7 @@ pub async fn redrive(warehouse: &dyn Warehouse, schema: &Ident, filter: &DlqFilt
                 };
                 match parse_record(&rec) {
                     Ok(row) => rows.push(row),
-                    Err(reason) => failed.push(dead(&rec, &shard, reason)),
+                    Err(reason) => failed.push(dead(&rec, &shard, reason.to_string())),
                 }
             }
             report.tried += chunk.len() as u64;
@@ -234,12 +234,12 @@ async fn load(
     rows: Vec<FactRow>,
     failed: Vec<DeadLetter>,
     letters: &[Letter],
-) -> Result<(u64, Vec<DeadLetter>), String> {
+) -> Result<(u64, Vec<DeadLetter>), OpError> {
     let n = rows.len() as u64;
     let whole = Arc::new(batch(stream, shard, rows, failed.clone()));
     match warehouse.load_facts(Arc::clone(&whole)).await {
         Ok(_) => return Ok((n, failed)),
-        Err(e) if e.is_transient() => return Err(format!("redrive stopped, try again: {e}")),
+        Err(e) if e.is_transient() => return Err(OpError::RedriveStopped(e)),
         Err(_) => {}
     }
     let mut loaded = 0;
@@ -248,7 +248,7 @@ async fn load(
         let one = Arc::new(batch(stream, shard, vec![row.clone()], Vec::new()));
         match warehouse.load_facts(one).await {
             Ok(_) => loaded += 1,
-            Err(e) if e.is_transient() => return Err(format!("redrive stopped, try again: {e}")),
+            Err(e) if e.is_transient() => return Err(OpError::RedriveStopped(e)),
             Err(e) => {
                 let bytes = letters
                     .iter()
@@ -266,16 +266,13 @@ async fn load(
         }
     }
     let marks = Arc::new(batch(stream, shard, Vec::new(), refused.clone()));
-    warehouse
-        .load_facts(marks)
-        .await
-        .map_err(|e| format!("recording the new reasons: {e}"))?;
+    warehouse.load_facts(marks).await.map_err(OpError::RecordReasons)?;
     Ok((loaded, refused))
 }
 
 /// Move the rows of the table dead letters were kept in before
 /// `courier_dlq` (no stream, text payloads) over, once.
-pub async fn migrate_old_table(warehouse: &dyn Warehouse, schema: &Ident, stream: &str) -> Result<(), String> {
+pub async fn migrate_old_table(warehouse: &dyn Warehouse, schema: &Ident, stream: &str) -> Result<(), OpError> {
     let exists = warehouse
         .query(&format!(
             "SELECT COUNT(*) FROM information_schema.tables WHERE LOWER(table_schema) = LOWER({}) \
@@ -283,7 +280,7 @@ pub async fn migrate_old_table(warehouse: &dyn Warehouse, schema: &Ident, stream
             literal(schema.as_str())
         ))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(OpError::FindOldTable)?;
     if exists.rows.first().and_then(|r| r[0].as_deref()) != Some("1") {
         return Ok(());
     }
@@ -296,11 +293,11 @@ pub async fn migrate_old_table(warehouse: &dyn Warehouse, schema: &Ident, stream
              AND d.ShardId = o.ShardId AND d.SequenceNumber = o.SequenceNumber)"
         ))
         .await
-        .map_err(|e| format!("moving courier_dead_letters to courier_dlq: {e}"))?;
+        .map_err(OpError::MoveOldTable)?;
     warehouse
         .query(&format!("DROP TABLE {schema}.courier_dead_letters"))
         .await
-        .map_err(|e| format!("dropping the moved courier_dead_letters: {e}"))?;
+        .map_err(OpError::DropOldTable)?;
     tracing::info!("moved the dead letters of courier_dead_letters to courier_dlq");
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Position, timestamp_ms};
+use super::{OpError, Position, timestamp_ms};
 use crate::backend::ident::Ident;
 use crate::backend::{ShardId, StartPosition, Stream, StreamError, StreamRecord, Warehouse, payload};
 
@@ -80,6 +80,24 @@ pub struct TailPage {
     pub stopped_short: bool,
 }
 
+/// Why text is not a [`Filter`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("an empty filter: give text, or Field=value like OrderID=123")]
+    Empty,
+}
+
+/// A shard the stream does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("no shard {asked:?} in this stream (it has {})", joined(.shards))]
+    Unknown { asked: String, shards: Vec<ShardId> },
+}
+
+fn joined(shards: &[ShardId]) -> String {
+    shards.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
+}
+
 /// A record filter: text anywhere in the payload, or `Field=value`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
@@ -88,10 +106,10 @@ pub enum Filter {
 }
 
 impl Filter {
-    pub fn parse(s: &str) -> Result<Filter, String> {
+    pub fn parse(s: &str) -> Result<Filter, FilterError> {
         let s = s.trim();
         if s.is_empty() {
-            return Err("an empty filter: give text, or Field=value like OrderID=123".into());
+            return Err(FilterError::Empty);
         }
         match s.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() && !k.trim().contains(' ') => {
@@ -148,14 +166,17 @@ impl<'a> Reader<'a> {
         start: StartPosition,
         until_ms: Option<i64>,
         mut each: impl FnMut(StreamRecord),
-    ) -> Result<bool, String> {
+    ) -> Result<bool, OpError> {
         let pace = Duration::from_millis(1000 / READS_PER_SEC);
         let until_ms = until_ms.or_else(|| Some(chrono::Utc::now().timestamp_millis()));
         let mut it = self
             .stream
             .shard_iterator(shard, start)
             .await
-            .map_err(|e| format!("{shard}: {e}"))?;
+            .map_err(|error| OpError::ReadShard {
+                shard: shard.clone(),
+                error,
+            })?;
         loop {
             if self.calls >= MAX_CALLS {
                 return Ok(false);
@@ -172,7 +193,12 @@ impl<'a> Reader<'a> {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
-                Err(e) => return Err(format!("{shard}: {e}")),
+                Err(error) => {
+                    return Err(OpError::ReadShard {
+                        shard: shard.clone(),
+                        error,
+                    });
+                }
             };
             let got = out.records.len();
             for r in out.records {
@@ -190,8 +216,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-async fn shards_of(stream: &dyn Stream, shard: Option<&str>) -> Result<Vec<ShardId>, String> {
-    let all = stream.list_shards().await.map_err(|e| format!("listing shards: {e}"))?;
+async fn shards_of(stream: &dyn Stream, shard: Option<&str>) -> Result<Vec<ShardId>, OpError> {
+    let all = stream.list_shards().await.map_err(OpError::ListShards)?;
     match shard {
         None => Ok(all),
         Some(s) => {
@@ -202,20 +228,18 @@ async fn shards_of(stream: &dyn Stream, shard: Option<&str>) -> Result<Vec<Shard
 }
 
 /// A shard named in full (`shardId-000000000001`) or by its number (`1`).
-pub fn resolve_shard(all: &[ShardId], s: &str) -> Result<ShardId, String> {
+pub fn resolve_shard(all: &[ShardId], s: &str) -> Result<ShardId, ShardError> {
     all.iter()
         .find(|id| id.0 == s || s.parse::<usize>().is_ok_and(|n| ShardId::from_index(n) == **id))
         .cloned()
-        .ok_or_else(|| {
-            format!(
-                "no shard {s:?} in this stream (it has {})",
-                all.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
-            )
+        .ok_or_else(|| ShardError::Unknown {
+            asked: s.to_string(),
+            shards: all.to_vec(),
         })
 }
 
 /// The records `req` asks for.
-pub async fn tail(stream: &dyn Stream, req: &TailRequest) -> Result<TailPage, String> {
+pub async fn tail(stream: &dyn Stream, req: &TailRequest) -> Result<TailPage, OpError> {
     let filter = req.filter.as_deref().map(Filter::parse).transpose()?;
     let limit = req.limit.unwrap_or(20).clamp(1, 1000);
     let shards = shards_of(stream, req.shard.as_deref()).await?;
@@ -315,11 +339,11 @@ pub async fn trace(
     warehouse: &dyn Warehouse,
     schema: &Ident,
     order_id: i64,
-) -> Result<Trace, String> {
+) -> Result<Trace, OpError> {
     let key = order_id.to_string();
-    let shards = stream.list_shards().await.map_err(|e| format!("listing shards: {e}"))?;
+    let shards = stream.list_shards().await.map_err(OpError::ListShards)?;
     if shards.is_empty() {
-        return Err("the stream has no shards".into());
+        return Err(OpError::NoShards);
     }
     let shard = shards[crate::backend::embedded::stream::shard_for_key(&key, shards.len())].clone();
     let rs = warehouse
@@ -328,7 +352,7 @@ pub async fn trace(
              SequenceNumber, ArrivalTime, IngestTime, EmittedAt FROM {schema}.factOrders WHERE OrderID = {order_id}"
         ))
         .await
-        .map_err(|e| format!("reading factOrders: {e}"))?;
+        .map_err(OpError::ReadFacts)?;
     let row = rs
         .rows
         .first()
@@ -423,10 +447,14 @@ mod tests {
                 .unwrap()
                 .matches(&view("{not json OrderID=123"))
         );
-        assert!(Filter::parse("  ").is_err());
+        assert_eq!(Filter::parse("  "), Err(FilterError::Empty));
+        assert!(FilterError::Empty.to_string().contains("Field=value like OrderID=123"));
         let all = [ShardId::from_index(0), ShardId::from_index(1)];
         assert_eq!(resolve_shard(&all, "1"), Ok(ShardId::from_index(1)));
         assert_eq!(resolve_shard(&all, "shardId-000000000000"), Ok(ShardId::from_index(0)));
-        assert!(resolve_shard(&all, "7").unwrap_err().contains("no shard \"7\""));
+        assert_eq!(
+            resolve_shard(&all, "7").unwrap_err().to_string(),
+            "no shard \"7\" in this stream (it has shardId-000000000000, shardId-000000000001)"
+        );
     }
 }

@@ -9,7 +9,7 @@ use ratatui::crossterm::event::KeyEvent;
 use super::keymap::{Action, Key, Keymap};
 use super::overlay::Overlay;
 use crate::engine::snapshot::{Command, RateStep, Snapshot};
-use crate::ops::{OpReply, OpRequest};
+use crate::ops::{OpFailure, OpReply, OpRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -241,7 +241,7 @@ impl App {
     }
 
     /// The operator's answer to `req`, for the overlay that asked.
-    pub fn answer(&mut self, req: &OpRequest, reply: Result<OpReply, String>) {
+    pub fn answer(&mut self, req: &OpRequest, reply: Result<OpReply, OpFailure>) {
         if let Some(o) = self.overlay.as_mut()
             && let Some(next) = o.answer(req, reply)
         {

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::snapshot::{Command, Snapshot};
-use crate::ops::{OpReply, OpRequest};
+use crate::ops::{OpFailure, OpReply, OpRequest};
 use app::{App, Pane};
 use theme::Theme;
 
@@ -175,7 +175,7 @@ pub async fn run(mut link: Link, mut app: App, tick: Duration, stop: Cancellatio
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let snapshots = &mut link.snapshots;
-    let (answer_tx, mut answers) = mpsc::channel::<(OpRequest, Result<OpReply, String>)>(16);
+    let (answer_tx, mut answers) = mpsc::channel::<(OpRequest, Result<OpReply, OpFailure>)>(16);
     loop {
         for op in std::mem::take(&mut app.pending_ops) {
             match &link.ops {
@@ -186,7 +186,10 @@ pub async fn run(mut link: Link, mut app: App, tick: Duration, stop: Cancellatio
                         let _ = tx.send((op, reply)).await;
                     });
                 }
-                None => app.answer(&op, Err("operator actions are not available on this console".into())),
+                None => app.answer(
+                    &op,
+                    Err(OpFailure("operator actions are not available on this console".into())),
+                ),
             }
         }
         let gone = snapshots.has_changed().is_err();

@@ -9,7 +9,7 @@ use super::keymap::Key;
 use crate::engine::snapshot::{Command, Snapshot};
 use crate::ops::dlq::{DeadLetterView, DlqFilter, RedriveReport};
 use crate::ops::records::{TailPage, TailRequest, Trace};
-use crate::ops::{OpReply, OpRequest, Position};
+use crate::ops::{OpFailure, OpReply, OpRequest, Position};
 
 /// Where a rewind may go, as offered: label and how far back (None: an end).
 pub const REWIND_TO: [(&str, Option<i64>); 5] = [
@@ -39,7 +39,7 @@ pub enum Overlay {
     Records(Records),
     Trace {
         order_id: i64,
-        answer: Option<Result<Box<Trace>, String>>,
+        answer: Option<Result<Box<Trace>, OpFailure>>,
         scroll: usize,
     },
     DeadLetters(DeadLetters),
@@ -54,19 +54,19 @@ pub struct Records {
     /// `before_ms` of the pages paged back from, newest first (None: the newest).
     pub back: Vec<Option<i64>>,
     pub before_ms: Option<i64>,
-    pub answer: Option<Result<TailPage, String>>,
+    pub answer: Option<Result<TailPage, OpFailure>>,
     pub scroll: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeadLetters {
-    pub answer: Option<Result<Vec<DeadLetterView>, String>>,
+    pub answer: Option<Result<Vec<DeadLetterView>, OpFailure>>,
     pub selected: usize,
     /// Showing the selected one in full.
     pub open: bool,
     /// Waiting for `y` to redrive every listed one.
     pub confirm_redrive: bool,
-    pub report: Option<Result<RedriveReport, String>>,
+    pub report: Option<Result<RedriveReport, OpFailure>>,
 }
 
 /// What a key in an overlay asks for.
@@ -189,7 +189,7 @@ impl Overlay {
                             if text.trim().is_empty() {
                                 r.filter = None;
                             } else if let Err(e) = crate::ops::records::Filter::parse(&text) {
-                                fx.say = Some(e);
+                                fx.say = Some(e.to_string());
                                 return (Some(self), fx);
                             } else {
                                 r.filter = Some(text);
@@ -304,12 +304,12 @@ impl Overlay {
 
     /// Take the operator's answer to `req`. Returns a follow-up request
     /// (the list again, after a redrive).
-    pub fn answer(&mut self, req: &OpRequest, reply: Result<OpReply, String>) -> Option<OpRequest> {
+    pub fn answer(&mut self, req: &OpRequest, reply: Result<OpReply, OpFailure>) -> Option<OpRequest> {
         match (self, req, reply) {
             (Overlay::Records(r), OpRequest::Tail(t), reply) if *t == r.tail() => {
                 r.answer = Some(reply.and_then(|x| match x {
                     OpReply::Records(p) => Ok(p),
-                    other => Err(format!("unexpected answer {other:?}")),
+                    other => Err(unexpected(&other)),
                 }));
             }
             (Overlay::Trace { order_id, answer, .. }, OpRequest::Trace { order_id: asked }, reply)
@@ -317,13 +317,13 @@ impl Overlay {
             {
                 *answer = Some(reply.and_then(|x| match x {
                     OpReply::Trace(t) => Ok(t),
-                    other => Err(format!("unexpected answer {other:?}")),
+                    other => Err(unexpected(&other)),
                 }));
             }
             (Overlay::DeadLetters(d), OpRequest::DeadLetters(_), reply) => {
                 d.answer = Some(reply.and_then(|x| match x {
                     OpReply::DeadLetters(l) => Ok(l),
-                    other => Err(format!("unexpected answer {other:?}")),
+                    other => Err(unexpected(&other)),
                 }));
                 let n = d.answer.as_ref().map_or(0, |a| a.as_ref().map_or(0, Vec::len));
                 d.selected = d.selected.min(n.saturating_sub(1));
@@ -332,7 +332,7 @@ impl Overlay {
             (Overlay::DeadLetters(d), OpRequest::Redrive(_), reply) => {
                 d.report = Some(reply.and_then(|x| match x {
                     OpReply::Redriven(r) => Ok(r),
-                    other => Err(format!("unexpected answer {other:?}")),
+                    other => Err(unexpected(&other)),
                 }));
                 d.answer = None;
                 d.open = false;
@@ -342,4 +342,9 @@ impl Overlay {
         }
         None
     }
+}
+
+/// An answer of another kind than the request asked for.
+fn unexpected(reply: &OpReply) -> OpFailure {
+    OpFailure(format!("unexpected answer {reply:?}"))
 }

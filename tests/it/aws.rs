@@ -747,7 +747,8 @@ async fn the_s3_adapter_puts_gets_and_names_missing_objects() {
     let e = store
         .ensure_bucket("courier-s3-test", Some("us-east-1"), false)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("does not exist"), "{e}");
     store
         .ensure_bucket("courier-s3-test", Some("us-east-1"), true)

@@ -416,7 +416,7 @@ impl RedshiftDataWarehouse {
                 self.staging_prefix, batch.stream, batch.shard_id, batch.checkpoint.0
             )
         };
-        ObjectUri::new(&self.bucket, &key).map_err(WarehouseError::Load)
+        ObjectUri::new(&self.bucket, &key).map_err(|e| WarehouseError::Load(e.to_string()))
     }
 
     /// `(ShardId, column)` of a per-shard bookkeeping table, for `stream`.
@@ -484,7 +484,8 @@ impl Warehouse for RedshiftDataWarehouse {
             e => WarehouseError::Unavailable(e.to_string()),
         })?;
         let columns = self.columns(table).await?;
-        let rows = csv_check::validate(body.as_slice(), &source.to_string(), &columns).map_err(WarehouseError::Load)?;
+        let rows = csv_check::validate(body.as_slice(), &source.to_string(), &columns)
+            .map_err(|e| WarehouseError::Load(e.to_string()))?;
         // COPY's FROM is a prefix: `dimCustomers.csv.bak` beside the file
         // would be loaded too. A manifest names exactly the one file.
         let manifest = ObjectUri {

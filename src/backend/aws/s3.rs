@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use color_eyre::eyre::{self, eyre};
 
 use super::describe;
 use crate::backend::{ObjectStore, ObjectStoreError, ObjectUri};
@@ -25,7 +26,7 @@ impl S3ObjectStore {
     }
 
     /// Check the bucket is there; create it when it is missing and `create` is set.
-    pub async fn ensure_bucket(&self, bucket: &str, region: Option<&str>, create: bool) -> Result<(), String> {
+    pub async fn ensure_bucket(&self, bucket: &str, region: Option<&str>, create: bool) -> eyre::Result<()> {
         match self.client.head_bucket().bucket(bucket).send().await {
             Ok(_) => return Ok(()),
             Err(e) => {
@@ -33,10 +34,10 @@ impl S3ObjectStore {
                 let missing =
                     code.as_deref() == Some("NotFound") || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
                 if !missing {
-                    return Err(format!("bucket {bucket}: {message}"));
+                    return Err(eyre!("bucket {bucket}: {message}"));
                 }
                 if !create {
-                    return Err(format!(
+                    return Err(eyre!(
                         "bucket {bucket} does not exist (set aws.create_missing = true to create it)"
                     ));
                 }
@@ -54,7 +55,7 @@ impl S3ObjectStore {
         req.send()
             .await
             .map(|_| ())
-            .map_err(|e| format!("creating bucket {bucket}: {}", describe(&e).1))
+            .map_err(|e| eyre!("creating bucket {bucket}: {}", describe(&e).1))
     }
 }
 

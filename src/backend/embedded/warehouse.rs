@@ -260,7 +260,7 @@ impl Warehouse for DuckDbWarehouse {
         let source = source.clone();
         self.with_writer(move |conn| {
             let columns = table_columns(conn, &table)?;
-            let rows = csv_check::validate_file(&path, &source.to_string(), &columns).map_err(WarehouseError::Load)?;
+            let rows = csv_check::validate_file(&path, &source.to_string(), &columns).map_err(|e| WarehouseError::Load(e.to_string()))?;
             let tx = begin(conn).map_err(sql_err)?;
             tx.execute_batch(&format!("DELETE FROM {table};")).map_err(sql_err)?;
             let loaded = tx
