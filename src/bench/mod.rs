@@ -32,6 +32,21 @@ pub struct Figure {
     /// the figure is a throughput: steadier than the wall rate on a busy
     /// machine.
     pub cpu: Option<String>,
+    /// How far past its goal the figure is, as a fraction (0.25 = 25%
+    /// better than the goal; negative: short of it). For a throughput it is
+    /// in CPU terms: events per CPU-second of the process against the goal
+    /// rate, so a busy machine does not move it.
+    pub margin: Option<f64>,
+}
+
+/// The margin of a figure whose goal is an upper bound (`≤ goal`).
+fn under(value: f64, goal: f64) -> Option<f64> {
+    (value > 0.0 && value.is_finite()).then(|| goal / value - 1.0)
+}
+
+/// The margin of a figure whose goal is a lower bound (`≥ goal`).
+fn over(value: f64, goal: f64) -> Option<f64> {
+    (goal > 0.0 && value.is_finite()).then(|| value / goal - 1.0)
 }
 
 /// User + system CPU time of this process so far.
@@ -88,9 +103,14 @@ impl Repeated {
         }
     }
 
-    fn cpu(&self) -> Option<String> {
+    /// CPU seconds per million events of the cheapest run.
+    fn best_cpu(&self) -> Option<f64> {
         let best = self.cpu_per_million.iter().copied().fold(f64::INFINITY, f64::min);
-        best.is_finite().then(|| format!("{best:.2} s"))
+        best.is_finite().then_some(best)
+    }
+
+    fn cpu(&self) -> Option<String> {
+        self.best_cpu().map(|best| format!("{best:.2} s"))
     }
 }
 
@@ -135,6 +155,7 @@ impl Figure {
             goal,
             pass,
             cpu: None,
+            margin: None,
         }
     }
 
@@ -206,9 +227,23 @@ impl Sizes {
 }
 
 /// The row's CPU cost, where the throughput was measured.
-fn with_cpu(r: &eyre::Result<Repeated>, mut f: Figure) -> Figure {
+/// The row's CPU cost and, against `goal_rate` events/s, its margin in CPU
+/// terms (events per CPU-second over the goal rate).
+fn with_cpu(r: &eyre::Result<Repeated>, goal_rate: f64, mut f: Figure) -> Figure {
     f.cpu = r.as_ref().ok().and_then(Repeated::cpu);
+    f.margin = r
+        .as_ref()
+        .ok()
+        .and_then(Repeated::best_cpu)
+        .and_then(|cpu| under(cpu, 1e6 / goal_rate));
     f
+}
+
+impl Figure {
+    fn margin(mut self, margin: Option<f64>) -> Figure {
+        self.margin = margin;
+        self
+    }
 }
 
 /// Run every measurement; each is independent, a failure is reported in its row.
@@ -225,6 +260,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
                 goal: "",
                 cpu: None,
                 pass: Some(false),
+                margin: None,
             }];
         }
     };
@@ -243,6 +279,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             goal: "≤ 0.25 busy",
             cpu: None,
             pass: Some(quiet),
+            margin: None,
         });
     }
 
@@ -255,6 +292,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
         .await;
         out.push(with_cpu(
             &r,
+            1e6,
             Figure::of(
                 "generator → embedded stream, events/s",
                 "≥ 1,000,000",
@@ -266,28 +304,39 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
     if want("Kinesis protocol: courier vs a boto3 put_record producer") {
         progress("Kinesis protocol: courier vs a boto3 put_record producer");
         let r = kinesis_vs_boto3(&tmp.join("kinesis"), sizes.protocol_secs).await;
-        out.push(Figure::unless_missing(
-            "Kinesis-protocol generator vs boto3 put_record producer",
-            "≥ 100×",
-            r,
-            |(ours, boto3)| {
-                let measured = format!("{ours:.0} vs {boto3:.0} ev/s = {:.0}×", ours / boto3.max(1.0));
-                (measured, Some(ours >= 100.0 * boto3))
-            },
-        ));
+        let margin = r
+            .as_ref()
+            .ok()
+            .and_then(|(ours, boto3)| over(ours / boto3.max(1.0), 100.0));
+        out.push(
+            Figure::unless_missing(
+                "Kinesis-protocol generator vs boto3 put_record producer",
+                "≥ 100×",
+                r,
+                |(ours, boto3)| {
+                    let measured = format!("{ours:.0} vs {boto3:.0} ev/s = {:.0}×", ours / boto3.max(1.0));
+                    (measured, Some(ours >= 100.0 * boto3))
+                },
+            )
+            .margin(margin),
+        );
     }
     if want("stream capacity share") {
         progress("stream capacity share");
         let r = engine_run(&tmp.join("cap"), 4 * 1000 * 6 / 5, 4, 1000, sizes.capacity_secs).await;
-        out.push(Figure::of(
-            "share of 4×1000 rec/s capacity achieved, records lost",
-            "≥ 99%, 0",
-            r,
-            |(rate, lost, ..)| {
-                let share = rate / 40.0;
-                (format!("{share:.1}%, {lost} lost"), Some(share >= 99.0 && lost == 0))
-            },
-        ));
+        let margin = r.as_ref().ok().and_then(|(rate, ..)| over(rate / 40.0, 99.0));
+        out.push(
+            Figure::of(
+                "share of 4×1000 rec/s capacity achieved, records lost",
+                "≥ 99%, 0",
+                r,
+                |(rate, lost, ..)| {
+                    let share = rate / 40.0;
+                    (format!("{share:.1}%, {lost} lost"), Some(share >= 99.0 && lost == 0))
+                },
+            )
+            .margin(margin),
+        );
     }
     for (updates, name) in [
         (false, "embedded ingest exactly-once, events/s (new orders)"),
@@ -303,6 +352,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             .await;
             out.push(with_cpu(
                 &r,
+                250_000.0,
                 Figure::of(
                     name,
                     "≥ 250,000",
@@ -315,44 +365,62 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
     if want("freshness at 10,000 events/s") {
         progress("freshness at 10,000 events/s");
         let r = engine_run(&tmp.join("fresh"), 10_000, 16, 1000, sizes.freshness_secs).await;
-        out.push(Figure::of(
-            "freshness at 10,000 events/s, p50 / p99",
-            "p99 ≤ 1 s",
-            r,
-            |(_, _, p50, p99)| {
-                let fmt = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
-                (
-                    format!("{} / {}", fmt(p50), fmt(p99)),
-                    Some(p99.is_some_and(|v| v <= 1000)),
-                )
-            },
-        ));
+        let margin = r
+            .as_ref()
+            .ok()
+            .and_then(|(.., p99)| *p99)
+            .and_then(|p99| under(p99 as f64, 1000.0));
+        out.push(
+            Figure::of(
+                "freshness at 10,000 events/s, p50 / p99",
+                "p99 ≤ 1 s",
+                r,
+                |(_, _, p50, p99)| {
+                    let fmt = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
+                    (
+                        format!("{} / {}", fmt(p50), fmt(p99)),
+                        Some(p99.is_some_and(|v| v <= 1000)),
+                    )
+                },
+            )
+            .margin(margin),
+        );
     }
     if want("RSS at 100,000 events/s (a separate courier process)") {
         progress("RSS at 100,000 events/s (a separate courier process)");
         let r = rss_at_rate(&tmp.join("rss"), 100_000, sizes.rss_secs).await;
         let cpu = r.as_ref().ok().map(|(.., cpu)| format!("{cpu:.2} s"));
+        let margin = r.as_ref().ok().and_then(|(peak, ..)| under(*peak, 150.0));
+        // A peak at a rate the run did not sustain says nothing: under 99%
+        // of the target acknowledged, the row fails and says so.
         let mut f = Figure::of(
             "peak RSS of `courier --no-tui` at 100,000 events/s, MB",
-            "≤ 150",
+            "≤ 150, acked ≥ 99%",
             r,
             |(peak, private, rate, _)| {
-                let measured = format!("{peak:.0} ({private:.0} private; acked {rate:.0}/s)");
-                (measured, Some(peak <= 150.0 && rate >= 95_000.0))
+                let sustained = rate >= 99_000.0;
+                let short = if sustained { "" } else { ", under 99% of the target" };
+                let measured = format!("{peak:.0} ({private:.0} private; acked {rate:.0}/s{short})");
+                (measured, Some(peak <= 150.0 && sustained))
             },
-        );
+        )
+        .margin(margin);
         f.cpu = cpu;
         out.push(f);
     }
     if want("idle CPU with the console open (tmux)") {
         progress("idle CPU with the console open (tmux)");
         let r = idle_console_cpu(&tmp.join("idle"), sizes.idle_secs).await;
-        out.push(Figure::unless_missing(
-            "CPU of the open console, generator paused, % of a core",
-            "≤ 1",
-            r,
-            |pct| (format!("{pct:.2}"), Some(pct <= 1.0)),
-        ));
+        let margin = r.as_ref().ok().and_then(|pct| under(*pct, 1.0));
+        out.push(
+            Figure::unless_missing(
+                "CPU of the open console, generator paused, % of a core",
+                "≤ 1",
+                r,
+                |pct| (format!("{pct:.2}"), Some(pct <= 1.0)),
+            )
+            .margin(margin),
+        );
     }
     if want("control socket: round trip, attach, attached console CPU") {
         progress("control socket: round trip, attach, attached console CPU");
@@ -365,19 +433,25 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
                     goal: "p99 ≤ 5",
                     cpu: None,
                     pass: Some(f.round_trip_p99_ms <= 5.0),
+                    margin: under(f.round_trip_p99_ms, 5.0),
                 });
-                out.push(Figure::unless_missing(
-                    "`courier attach` to its first frame, ms",
-                    "≤ 300",
-                    f.attach_ms,
-                    |ms| (format!("{ms:.0}"), Some(ms <= 300.0)),
-                ));
-                out.push(Figure::unless_missing(
-                    "CPU of an attached console, generator paused, % of a core",
-                    "≤ 1",
-                    f.attached_cpu_pct,
-                    |pct| (format!("{pct:.2}"), Some(pct <= 1.0)),
-                ));
+                let attach_margin = f.attach_ms.as_ref().ok().and_then(|ms| under(*ms, 300.0));
+                let cpu_margin = f.attached_cpu_pct.as_ref().ok().and_then(|pct| under(*pct, 1.0));
+                out.push(
+                    Figure::unless_missing("`courier attach` to its first frame, ms", "≤ 300", f.attach_ms, |ms| {
+                        (format!("{ms:.0}"), Some(ms <= 300.0))
+                    })
+                    .margin(attach_margin),
+                );
+                out.push(
+                    Figure::unless_missing(
+                        "CPU of an attached console, generator paused, % of a core",
+                        "≤ 1",
+                        f.attached_cpu_pct,
+                        |pct| (format!("{pct:.2}"), Some(pct <= 1.0)),
+                    )
+                    .margin(cpu_margin),
+                );
             }
             Err(e) => out.push(Figure::of(
                 "snapshot round trip over the control socket, p50 / p99 ms",
@@ -403,8 +477,10 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             }
         })
         .await;
+        // ≤ 3 s for 1M rows: 333,333 rows/s.
         out.push(with_cpu(
             &r,
+            1e6 / 3.0,
             Figure::of(
                 copy_name,
                 "≤ 3 (1M rows)",
@@ -422,6 +498,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             goal: "≤ 2",
             cpu: None,
             pass: Some(p99 <= 2.0),
+            margin: under(p99, 2.0),
         });
     }
     let _ = std::fs::remove_dir_all(&tmp);
@@ -444,8 +521,8 @@ pub fn table(figures: &[Figure]) -> String {
         .unwrap_or(8)
         .max(8);
     let mut s = format!(
-        "{:<w$}  {:<m$}  {:<10}  {:<18}  result\n",
-        "figure", "measured", "CPU/M ev", "goal"
+        "{:<w$}  {:<m$}  {:<10}  {:<18}  {:<7}  result\n",
+        "figure", "measured", "CPU/M ev", "goal", "margin"
     );
     for f in figures {
         let verdict = match f.pass {
@@ -453,8 +530,9 @@ pub fn table(figures: &[Figure]) -> String {
             Some(false) => "FAIL",
             None => "-",
         };
+        let margin = f.margin.map_or("-".to_string(), |m| format!("{:+.0}%", m * 100.0));
         s.push_str(&format!(
-            "{:<w$}  {:<m$}  {:<10}  {:<18}  {verdict}\n",
+            "{:<w$}  {:<m$}  {:<10}  {:<18}  {margin:<7}  {verdict}\n",
             f.name,
             f.measured,
             f.cpu.as_deref().unwrap_or("-"),
@@ -462,4 +540,36 @@ pub fn table(figures: &[Figure]) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn margins_are_judged_against_the_goal_each_way() {
+        // 2.4 s against ≤ 3 s: 25% to spare; 1.25M/s against ≥ 1M/s: 25%.
+        assert!((under(2.4, 3.0).unwrap() - 0.25).abs() < 1e-9);
+        assert!((over(1.25e6, 1e6).unwrap() - 0.25).abs() < 1e-9);
+        assert!(under(0.0, 3.0).is_none());
+        // 3.2 CPU-seconds per million events against 250,000 events/s
+        // (4 s per million): 25% in CPU terms.
+        let r: eyre::Result<Repeated> = Ok(Repeated {
+            rates: vec![200_000.0],
+            cpu_per_million: vec![3.6, 3.2],
+        });
+        let f = with_cpu(
+            &r,
+            250_000.0,
+            Figure::of("ingest", "≥ 250,000", Ok::<_, String>(()), |_| {
+                ("x".into(), Some(true))
+            }),
+        );
+        assert!((f.margin.unwrap() - 0.25).abs() < 1e-9, "{:?}", f.margin);
+        let short = Figure::of("rss", "≤ 150", Ok::<_, String>(()), |_| ("160".into(), Some(false)))
+            .margin(under(160.0, 150.0));
+        let t = table(&[f, short]);
+        assert!(t.lines().next().unwrap().contains("margin"), "{t}");
+        assert!(t.contains("+25%") && t.contains("-6%"), "{t}");
+    }
 }
