@@ -23,6 +23,9 @@ use courier::setup::{self, EmbeddedPaths};
 use courier::ui::app::{App, LagThresholds};
 use courier::ui::{Exit, Link};
 
+#[global_allocator]
+static ALLOCATOR: courier::memory::CountingAllocator = courier::memory::CountingAllocator;
+
 fn main() -> ExitCode {
     courier::memory::tune();
     let cli = Cli::parse();

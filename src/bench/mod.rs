@@ -37,6 +37,9 @@ pub struct Figure {
     /// in CPU terms: events per CPU-second of the process against the goal
     /// rate, so a busy machine does not move it.
     pub margin: Option<f64>,
+    /// Heap allocations of courier's own code (not DuckDB's) per event,
+    /// where the figure is a throughput measured in this process.
+    pub allocs: Option<f64>,
 }
 
 /// The margin of a figure whose goal is an upper bound (`≤ goal`).
@@ -66,6 +69,7 @@ fn self_cpu() -> Duration {
 struct Repeated {
     rates: Vec<f64>,
     cpu_per_million: Vec<f64>,
+    allocs_per_event: Vec<f64>,
 }
 
 impl Repeated {
@@ -77,13 +81,19 @@ impl Repeated {
         let mut r = Repeated {
             rates: Vec::new(),
             cpu_per_million: Vec::new(),
+            allocs_per_event: Vec::new(),
         };
         for i in 0..reps.max(1) {
             let before = self_cpu();
+            let allocs = crate::memory::allocations();
             let rate = one(i).await?;
             let cpu = self_cpu().saturating_sub(before).as_secs_f64();
+            let allocs = crate::memory::allocations() - allocs;
             r.rates.push(rate);
             r.cpu_per_million.push(cpu / events.max(1) as f64 * 1e6);
+            if allocs > 0 {
+                r.allocs_per_event.push(allocs as f64 / events.max(1) as f64);
+            }
         }
         Ok(r)
     }
@@ -156,6 +166,7 @@ impl Figure {
             pass,
             cpu: None,
             margin: None,
+            allocs: None,
         }
     }
 
@@ -231,6 +242,10 @@ impl Sizes {
 /// terms (events per CPU-second over the goal rate).
 fn with_cpu(r: &eyre::Result<Repeated>, goal_rate: f64, mut f: Figure) -> Figure {
     f.cpu = r.as_ref().ok().and_then(Repeated::cpu);
+    f.allocs = r
+        .as_ref()
+        .ok()
+        .and_then(|r| r.allocs_per_event.iter().copied().reduce(f64::min));
     f.margin = r
         .as_ref()
         .ok()
@@ -250,6 +265,7 @@ impl Figure {
 pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Vec<Figure> {
     // `--only WORD`: just the measurements whose step names contain WORD.
     let want = |step: &str| only.is_none_or(|w| step.to_lowercase().contains(&w.to_lowercase()));
+    crate::memory::count_allocations(true);
     let sizes = Sizes::new(quick);
     let tmp = match tempfile_dir() {
         Ok(d) => d,
@@ -261,6 +277,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
                 cpu: None,
                 pass: Some(false),
                 margin: None,
+                allocs: None,
             }];
         }
     };
@@ -280,6 +297,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             cpu: None,
             pass: Some(quiet),
             margin: None,
+            allocs: None,
         });
     }
 
@@ -434,6 +452,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
                     cpu: None,
                     pass: Some(f.round_trip_p99_ms <= 5.0),
                     margin: under(f.round_trip_p99_ms, 5.0),
+                    allocs: None,
                 });
                 let attach_margin = f.attach_ms.as_ref().ok().and_then(|ms| under(*ms, 300.0));
                 let cpu_margin = f.attached_cpu_pct.as_ref().ok().and_then(|pct| under(*pct, 1.0));
@@ -499,6 +518,7 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
             cpu: None,
             pass: Some(p99 <= 2.0),
             margin: under(p99, 2.0),
+            allocs: None,
         });
     }
     let _ = std::fs::remove_dir_all(&tmp);
@@ -521,8 +541,8 @@ pub fn table(figures: &[Figure]) -> String {
         .unwrap_or(8)
         .max(8);
     let mut s = format!(
-        "{:<w$}  {:<m$}  {:<10}  {:<18}  {:<7}  result\n",
-        "figure", "measured", "CPU/M ev", "goal", "margin"
+        "{:<w$}  {:<m$}  {:<10}  {:<9}  {:<18}  {:<7}  result\n",
+        "figure", "measured", "CPU/M ev", "allocs/ev", "goal", "margin"
     );
     for f in figures {
         let verdict = match f.pass {
@@ -532,10 +552,11 @@ pub fn table(figures: &[Figure]) -> String {
         };
         let margin = f.margin.map_or("-".to_string(), |m| format!("{:+.0}%", m * 100.0));
         s.push_str(&format!(
-            "{:<w$}  {:<m$}  {:<10}  {:<18}  {margin:<7}  {verdict}\n",
+            "{:<w$}  {:<m$}  {:<10}  {:<9}  {:<18}  {margin:<7}  {verdict}\n",
             f.name,
             f.measured,
             f.cpu.as_deref().unwrap_or("-"),
+            f.allocs.map_or("-".to_string(), |a| format!("{a:.2}")),
             f.goal
         ));
     }
@@ -557,6 +578,7 @@ mod tests {
         let r: eyre::Result<Repeated> = Ok(Repeated {
             rates: vec![200_000.0],
             cpu_per_million: vec![3.6, 3.2],
+            allocs_per_event: vec![2.5, 2.0],
         });
         let f = with_cpu(
             &r,
@@ -566,10 +588,11 @@ mod tests {
             }),
         );
         assert!((f.margin.unwrap() - 0.25).abs() < 1e-9, "{:?}", f.margin);
+        assert_eq!(f.allocs, Some(2.0));
         let short = Figure::of("rss", "≤ 150", Ok::<_, String>(()), |_| ("160".into(), Some(false)))
             .margin(under(160.0, 150.0));
         let t = table(&[f, short]);
         assert!(t.lines().next().unwrap().contains("margin"), "{t}");
-        assert!(t.contains("+25%") && t.contains("-6%"), "{t}");
+        assert!(t.contains("+25%") && t.contains("-6%") && t.contains("2.00"), "{t}");
     }
 }
