@@ -150,6 +150,11 @@ pub fn machine_load() -> Option<(f64, usize, f64)> {
 }
 
 impl Figure {
+    fn margin(mut self, margin: Option<f64>) -> Figure {
+        self.margin = margin;
+        self
+    }
+
     /// The row of a measurement: `judge` says what was measured and whether
     /// it meets `goal`; an error is a failed row.
     fn of<T, E: std::fmt::Display>(
@@ -252,13 +257,6 @@ fn with_cpu(r: &eyre::Result<Repeated>, goal_rate: f64, mut f: Figure) -> Figure
         .and_then(Repeated::best_cpu)
         .and_then(|cpu| under(cpu, 1e6 / goal_rate));
     f
-}
-
-impl Figure {
-    fn margin(mut self, margin: Option<f64>) -> Figure {
-        self.margin = margin;
-        self
-    }
 }
 
 /// Run every measurement; each is independent, a failure is reported in its row.

@@ -77,8 +77,8 @@ impl OrderIds {
         if self.end - self.next >= n {
             return Ok(());
         }
-        match w.reserve_order_ids(ID_BLOCK).await {
-            Ok(Some(first)) => {
+        match w.reserve_order_ids(ID_BLOCK).await? {
+            Some(first) => {
                 tracing::info!(
                     first,
                     end = first + ID_BLOCK,
@@ -89,11 +89,10 @@ impl OrderIds {
                 Ok(())
             }
             // The warehouse doesn't share: the local file it is.
-            Ok(None) => {
+            None => {
                 self.shared = None;
                 Ok(())
             }
-            Err(e) => Err(e),
         }
     }
 
