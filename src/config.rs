@@ -245,6 +245,14 @@ pub struct IngesterConfig {
     /// the stream's `reads_per_sec`): the rest of a Kinesis shard's 5 is
     /// left to other consumers (`courier tail`, another application).
     pub reads_per_sec: u64,
+    /// How long a shard's lease lasts unless renewed (renewed every fifth
+    /// of it): where several instances share a stream, a dead instance's
+    /// shards are taken over this long after its last renewal.
+    #[serde(deserialize_with = "duration")]
+    pub lease_duration: Duration,
+    /// This instance's name in the lease table; unique among the instances
+    /// sharing a stream. Default: `<host>-<hash of the data dir>`.
+    pub instance_id: Option<String>,
 }
 
 impl IngesterConfig {
@@ -374,6 +382,8 @@ impl Default for IngesterConfig {
             start: "trim_horizon".into(),
             start_timestamp: None,
             reads_per_sec: 4,
+            lease_duration: Duration::from_secs(15),
+            instance_id: None,
         }
     }
 }
@@ -579,6 +589,17 @@ impl Config {
         self.ingester.start_position()?;
         if self.ingester.reads_per_sec == 0 {
             return Err(bad("ingester.reads_per_sec", "must be at least 1"));
+        }
+        if self.ingester.lease_duration < Duration::from_secs(1) {
+            return Err(bad("ingester.lease_duration", "must be at least 1s"));
+        }
+        if let Some(id) = &self.ingester.instance_id
+            && (id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
+        {
+            return Err(bad(
+                "ingester.instance_id",
+                "1–100 characters of letters, digits, '-', '_', '.', ':'",
+            ));
         }
         if self.ingester.batch_age.is_zero() {
             return Err(bad("ingester.batch_age", "must be more than 0"));

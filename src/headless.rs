@@ -30,8 +30,17 @@ pub fn status_line(s: &Snapshot) -> String {
     if s.ingest.retrying {
         line.push_str(" (warehouse retrying)");
     }
+    let l = &s.leases;
+    let shared = l.instances > 1 || s.shards.iter().any(|sh| !sh.held);
+    if shared {
+        let _ = write!(
+            line,
+            " | leases {} holds {}/{} of {} instances, takeovers={}",
+            l.instance, l.held, l.shards, l.instances, l.takeovers
+        );
+    }
     line.push_str(" | lag");
-    for sh in &s.shards {
+    for sh in s.shards.iter().filter(|sh| sh.held || !shared) {
         let short = sh.shard_id.trim_start_matches("shardId-").trim_start_matches('0');
         let _ = write!(
             line,

@@ -169,6 +169,40 @@ impl Collector for SnapshotCollector {
             &s.shards,
             |sh| (sh.shard_id.clone(), sh.records_behind),
         )?;
+        gauges(
+            &mut e,
+            (
+                "courier_shard_lease_held",
+                "1 while this instance holds the shard's lease and reads it.",
+                "shard",
+            ),
+            &s.shards,
+            |sh| (sh.shard_id.clone(), u32::from(sh.held)),
+        )?;
+        gauge(
+            &mut e,
+            "courier_leases_held",
+            "Shards this instance reads.",
+            s.leases.held as u64,
+        )?;
+        gauge(
+            &mut e,
+            "courier_lease_instances",
+            "Instances holding a live shard lease on the stream, this one counted.",
+            s.leases.instances as u64,
+        )?;
+        counter(
+            &mut e,
+            "courier_lease_takeovers",
+            "Shard leases taken from another instance, over the stream's life (all instances).",
+            s.leases.takeovers,
+        )?;
+        counter(
+            &mut e,
+            "courier_leases_lost",
+            "Shard leases another instance took from this one.",
+            s.leases.lost,
+        )?;
         gauge(
             &mut e,
             "courier_generator_target_rate",

@@ -265,6 +265,14 @@ pub fn engine_settings(
             .ingester
             .start_position()
             .unwrap_or(crate::ops::Position::TrimHorizon),
+        lease: crate::engine::ingester::LeaseSettings {
+            owner: config
+                .ingester
+                .instance_id
+                .clone()
+                .unwrap_or_else(|| crate::engine::ingester::LeaseSettings::default_owner(&paths.data_dir)),
+            duration: config.ingester.lease_duration,
+        },
     }
 }
 

@@ -22,6 +22,24 @@ CREATE TABLE IF NOT EXISTS courier_shard_origins (
     PRIMARY KEY (StreamName, ShardId)
 );
 
+-- Shard leases, where several courier instances share a stream: which
+-- instance reads each shard (Owner, NULL when released), a Counter every
+-- renewal, take and release bumps (takes compare-and-set on it), ExpiresAt
+-- by the warehouse's clock, Ended once the shard was read to its end (its
+-- children may start), and how often it was taken over. A commit of rows
+-- and checkpoint checks, in its transaction, that its instance still holds
+-- the lease.
+CREATE TABLE IF NOT EXISTS courier_leases (
+    StreamName VARCHAR(128),
+    ShardId VARCHAR(64),
+    Owner VARCHAR(128),
+    Counter BIGINT,
+    ExpiresAt TIMESTAMP,
+    Ended BOOLEAN,
+    Takeovers BIGINT,
+    PRIMARY KEY (StreamName, ShardId)
+);
+
 -- OrderID blocks handed to generators where several share one warehouse
 -- (the AWS backend): each claim takes the range [FirstID, EndID) above every
 -- earlier claim and every OrderID in factOrders, in one transaction.

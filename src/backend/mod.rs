@@ -8,6 +8,7 @@ pub mod aws;
 pub mod embedded;
 pub mod ident;
 pub mod kpl;
+pub mod lease;
 pub mod objects;
 pub mod payload;
 mod stream;

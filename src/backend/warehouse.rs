@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::lease::{LeaseRound, LeaseRow};
 use super::{ObjectUri, SequenceNumber, TableName};
 
 /// A query result with every value rendered as text (NULL as `None`).
@@ -67,6 +68,10 @@ pub struct FactBatch {
     /// commit: it writes no checkpoint (the record's would skip the rest
     /// after a crash).
     pub partial: bool,
+    /// The instance that must still hold the shard's lease for this to
+    /// commit (checked in the same transaction); `None`: no fence (a
+    /// redrive, which reads no shard).
+    pub lease_owner: Option<String>,
 }
 
 impl FactBatch {
@@ -99,6 +104,12 @@ pub enum WarehouseError {
 }
 
 impl WarehouseError {
+    /// The commit's fence found that its instance no longer holds the
+    /// shard's lease: another instance reads the shard now.
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, WarehouseError::Sql(m) | WarehouseError::Load(m) if m.contains(super::lease::LEASE_LOST))
+    }
+
     /// Whether trying again later may succeed: the warehouse is away, out of
     /// memory, or two transactions collided. Anything else is about the SQL
     /// or the data, and fails the same way every time.
@@ -137,6 +148,10 @@ pub trait Warehouse: Send + Sync {
     /// Returns how many fact rows were inserted or updated. Shared, so a
     /// caller that retries keeps the batch without a copy of it.
     async fn load_facts(&self, batch: Arc<FactBatch>) -> Result<u64, WarehouseError>;
+    /// One round trip to the shard leases (`LeaseRound`: renew, take,
+    /// release, mark ended) in one transaction; every lease of the stream
+    /// after it.
+    async fn lease_round(&self, round: &LeaseRound) -> Result<Vec<LeaseRow>, WarehouseError>;
     /// Last committed sequence number per shard of `stream`.
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError>;
     /// Where several generators share this warehouse (instances, hosts),

@@ -87,6 +87,7 @@ pub(super) async fn ingest(dir: &Path, n: usize, updates: bool) -> eyre::Result<
                         redrive: false,
                         rewound: false,
                         partial: false,
+                        lease_owner: None,
                     };
                     w.load_facts(Arc::new(batch)).await?;
                 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::parse_record;
 use super::state::{Counters, ShardState, Shared};
+use crate::backend::lease::{self, LeaseRound, LeaseRow};
 use crate::backend::{
     DeadLetter, FactBatch, FactRow, SequenceNumber, ShardId, ShardInfo, StartPosition, Stream, StreamError,
     StreamRecord, Warehouse, WarehouseError, backoff, cmp_sequence_numbers, kpl, parent_sequence_number,
@@ -24,8 +25,6 @@ pub enum IngestError {
     Checkpoints(WarehouseError),
     #[error("reading the shards' origins: {0}")]
     Origins(WarehouseError),
-    #[error("listing shards: {0}")]
-    Shards(StreamError),
 }
 
 #[derive(Clone)]
@@ -38,6 +37,8 @@ pub struct Ingester {
     pub reads_per_sec: u64,
     /// Where a shard with no checkpoint starts.
     pub start: crate::ops::Position,
+    /// This instance's shard leases.
+    pub lease: LeaseSettings,
 }
 
 /// How the ingester is told to stop: `drain` = read to the tip, commit, exit;
@@ -55,11 +56,99 @@ const NON_TRANSIENT_TRIES: u32 = 2;
 enum Loaded {
     Done,
     Aborted,
+    /// The shard's lease went to another instance: the batch is its to read.
+    LeaseLost(String),
     /// Refused for what is in it (not an outage): the warehouse's error.
     Refused(String),
 }
 
-/// What the warehouse knew of the shards when the ingester started.
+/// This instance's shard leases: its name in the lease table and how long
+/// a lease lasts unless renewed.
+#[derive(Debug, Clone)]
+pub struct LeaseSettings {
+    pub owner: String,
+    pub duration: Duration,
+}
+
+impl LeaseSettings {
+    /// `<host>-<hash of the data dir>`: one engine runs per data dir (the
+    /// control socket sees to it), so the name is unique among live
+    /// instances, and an engine started again on the same data dir (after
+    /// a crash) holds its leases again at once instead of waiting for them
+    /// to expire.
+    pub fn default_owner(data_dir: &std::path::Path) -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| {
+                h.trim()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .take(60)
+                    .collect::<String>()
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "courier".into());
+        let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        use md5::Digest;
+        let digest = md5::Md5::digest(dir.to_string_lossy().as_bytes());
+        format!(
+            "{host}-{:02x}{:02x}{:02x}{:02x}",
+            digest[0], digest[1], digest[2], digest[3]
+        )
+    }
+
+    /// How often leases are renewed and the lease table read: a fifth of
+    /// the duration, so a dead instance's shards are taken within about
+    /// 1.2 durations.
+    pub fn round_every(&self) -> Duration {
+        (self.duration / 5).max(Duration::from_millis(100))
+    }
+}
+
+/// The ingester's view of the leases between rounds.
+#[derive(Default)]
+struct Leasing {
+    lineage: Vec<ShardInfo>,
+    /// The lease table at the last round.
+    view: Vec<LeaseRow>,
+    /// Running readers: the token that stops each.
+    readers: HashMap<ShardId, CancellationToken>,
+    tasks: HashMap<tokio::task::Id, ShardId>,
+    /// Read to their end by this instance.
+    finished: HashSet<ShardId>,
+    /// Finished, not yet marked ended in the lease table.
+    to_end: Vec<String>,
+    /// Each shard's row in the lag pane.
+    rows: HashMap<ShardId, usize>,
+    /// A lease round has gone through.
+    started: bool,
+}
+
+impl Leasing {
+    /// The lag pane row of `shard`, added the first time.
+    fn index(&mut self, shared: &Shared, shard: &ShardId) -> usize {
+        *self.rows.entry(shard.clone()).or_insert_with(|| {
+            let mut st = ShardState::default();
+            st.lag.shard_id = shard.0.clone();
+            shared.add_shard(st)
+        })
+    }
+
+    /// Shards that may be read: listed, not read to their end, whose
+    /// parents were (by any instance) or are no longer listed.
+    fn ready(&self, view: &[LeaseRow]) -> Vec<String> {
+        let listed: HashSet<&ShardId> = self.lineage.iter().map(|s| &s.id).collect();
+        let ended = |id: &ShardId| self.finished.contains(id) || view.iter().any(|l| l.shard_id == id.0 && l.ended);
+        self.lineage
+            .iter()
+            .filter(|s| !ended(&s.id))
+            .filter(|s| s.parents.iter().all(|p| ended(p) || !listed.contains(p)))
+            .map(|s| s.id.0.clone())
+            .collect()
+    }
+}
+
+/// What the warehouse knows of the shards when readers start.
 struct Known {
     checkpoints: HashMap<String, SequenceNumber>,
     /// `ShardInfo::origin` each checkpoint was taken on.
@@ -104,6 +193,7 @@ fn split(piece: &FactBatch) -> Option<(FactBatch, FactBatch)> {
         redrive: piece.redrive,
         rewound: piece.rewound,
         partial,
+        lease_owner: piece.lease_owner.clone(),
     };
     let mid = piece.rows.len() / 2;
     let boundaries = (1..piece.rows.len()).filter(|&i| parent(&piece.rows[i - 1]) != parent(&piece.rows[i]));
@@ -216,115 +306,203 @@ impl Batch {
 }
 
 impl Ingester {
-    /// Run one reader per shard until stopped. Shards are listed again every
-    /// few seconds, so shards made by a reshard are picked up; a child shard
-    /// is read once its parents have been read to their end.
+    /// Run one reader per shard this instance holds the lease of, until
+    /// stopped. Every lease round (a fifth of the lease's duration) renews
+    /// the leases held, takes free or expired ones and balances them with
+    /// the other instances (`lease::plan_takes`), starts readers for the
+    /// shards newly held and stops those whose lease went to another
+    /// instance. Shards are listed at each round, so shards made by a
+    /// reshard are picked up; a child shard is read once its parents have
+    /// been read to their end, by whichever instance held them.
     pub async fn run(self, stop: Stop) -> Result<(), IngestError> {
-        // Where to start: tried until the warehouse answers (it may be
-        // starting too), the error shown; stopped, nothing to drain.
-        let mut tries = 0u32;
-        let checkpoints = loop {
-            let read = async {
-                let checkpoints = self
-                    .warehouse
-                    .checkpoints(self.stream.name())
-                    .await
-                    .map_err(IngestError::Checkpoints)?;
-                let origins = self
-                    .warehouse
-                    .shard_origins(self.stream.name())
-                    .await
-                    .map_err(IngestError::Origins)?;
-                Ok::<_, IngestError>(Known {
-                    checkpoints: checkpoints.into_iter().collect(),
-                    origins: origins.into_iter().collect(),
-                })
-            };
-            match read.await {
-                Ok(k) => break k,
-                Err(e) => {
-                    self.shared.error("ingester", e.to_string());
-                    tries += 1;
-                    tokio::select! {
-                        _ = stop.drain.cancelled() => return Err(e),
-                        _ = stop.abort.cancelled() => return Err(e),
-                        _ = tokio::time::sleep(backoff(tries, Duration::from_millis(200), Duration::from_secs(5))) => {}
+        let mut leasing = Leasing::default();
+        self.shared.with_leases(|l| l.instance = self.lease.owner.clone());
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut round = tokio::time::interval(self.lease.round_every());
+        round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut drain_seen = false;
+        loop {
+            tokio::select! {
+                r = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    let (id, outcome) = match r {
+                        Some(Ok((id, out))) => (id, Some(out)),
+                        Some(Err(e)) => {
+                            self.shared.error("ingester", format!("shard reader failed: {e}"));
+                            (e.id(), None)
+                        }
+                        None => continue,
+                    };
+                    if let Some(shard) = leasing.tasks.remove(&id) {
+                        leasing.readers.remove(&shard);
+                        if let Some((_, true)) = outcome {
+                            leasing.finished.insert(shard.clone());
+                            leasing.to_end.push(shard.0.clone());
+                            round.reset_immediately();
+                        }
+                    }
+                    if tasks.is_empty() && stop.drain.is_cancelled() {
+                        self.release_all(&mut leasing).await;
+                        return Ok(());
+                    }
+                }
+                _ = round.tick() => {
+                    if stop.abort.is_cancelled() {
+                        return Ok(());
+                    }
+                    self.lease_round(&mut leasing, &mut tasks, &stop).await;
+                    if stop.drain.is_cancelled() && leasing.started && tasks.is_empty() {
+                        self.release_all(&mut leasing).await;
+                        return Ok(());
+                    }
+                }
+                _ = stop.drain.cancelled(), if !drain_seen => {
+                    drain_seen = true;
+                    // Before the first round nothing is read yet: that
+                    // round still starts the readers, which then drain.
+                    if tasks.is_empty() && leasing.started {
+                        self.release_all(&mut leasing).await;
+                        return Ok(());
+                    }
+                }
+                _ = stop.abort.cancelled() => return Ok(()),
+            }
+        }
+    }
+
+    /// One lease round: renew, mark shards read to their end, take (when
+    /// not draining), then start and stop readers to match.
+    async fn lease_round(&self, leasing: &mut Leasing, tasks: &mut tokio::task::JoinSet<(ShardId, bool)>, stop: &Stop) {
+        match self.stream.shard_lineage().await {
+            Ok(l) => leasing.lineage = l,
+            Err(e) => self.shared.error("ingester", format!("listing shards: {e}")),
+        }
+        let me = self.lease.owner.as_str();
+        let mut ask = LeaseRound::new(self.stream.name(), me, self.lease.duration);
+        ask.renew = true;
+        ask.end = std::mem::take(&mut leasing.to_end);
+        let view = match self.warehouse.lease_round(&ask).await {
+            Ok(v) => v,
+            Err(e) => {
+                leasing.to_end = ask.end;
+                self.shared.error("ingester", format!("shard leases: {e}"));
+                return;
+            }
+        };
+        // A draining instance takes nothing more, unless it stopped before
+        // its first round: then that round's shards are drained.
+        let draining = stop.drain.is_cancelled() && leasing.started;
+        leasing.started = true;
+        let view = if draining {
+            view
+        } else {
+            let ready = leasing.ready(&view);
+            let takes = lease::plan_takes(me, &ready, &view);
+            if takes.is_empty() {
+                view
+            } else {
+                let stolen: Vec<String> = takes
+                    .iter()
+                    .filter(|t| view.iter().any(|l| l.shard_id == t.shard_id && l.live()))
+                    .map(|t| t.shard_id.clone())
+                    .collect();
+                let mut ask = LeaseRound::new(self.stream.name(), me, self.lease.duration);
+                ask.take = takes;
+                match self.warehouse.lease_round(&ask).await {
+                    Ok(after) => {
+                        let got = stolen
+                            .iter()
+                            .filter(|s| {
+                                after
+                                    .iter()
+                                    .any(|l| &l.shard_id == *s && l.owner.as_deref() == Some(me))
+                            })
+                            .count();
+                        if got > 0 {
+                            self.shared.with_leases(|l| l.taken += got as u64);
+                        }
+                        after
+                    }
+                    Err(e) => {
+                        self.shared.error("ingester", format!("taking shard leases: {e}"));
+                        view
                     }
                 }
             }
         };
-        let lineage = self.stream.shard_lineage().await.map_err(IngestError::Shards)?;
-        let mut started: HashMap<ShardId, usize> = HashMap::new();
-        let mut finished: HashSet<ShardId> = HashSet::new();
-        let mut tasks = tokio::task::JoinSet::new();
-        self.spawn_ready(&lineage, &checkpoints, &mut started, &finished, &mut tasks, &stop);
-        let mut relist = tokio::time::interval(Duration::from_secs(5));
-        relist.tick().await;
-        loop {
-            tokio::select! {
-                r = tasks.join_next() => match r {
-                    Some(Ok((shard, closed))) => {
-                        if closed {
-                            finished.insert(shard);
-                            self.relist(&checkpoints, &mut started, &finished, &mut tasks, &stop).await;
-                        }
-                    }
-                    Some(Err(e)) => self.shared.error("ingester", format!("shard reader failed: {e}")),
-                    None if stop.drain.is_cancelled() || stop.abort.is_cancelled() => return Ok(()),
-                    None => {
-                        tokio::select! {
-                            _ = relist.tick() => {}
-                            _ = stop.drain.cancelled() => {}
-                            _ = stop.abort.cancelled() => {}
-                        }
-                        self.relist(&checkpoints, &mut started, &finished, &mut tasks, &stop).await;
-                    }
-                },
-                _ = relist.tick() => self.relist(&checkpoints, &mut started, &finished, &mut tasks, &stop).await,
+        // Readers of shards whose lease another instance holds now stop;
+        // their uncommitted batch is the new holder's to read.
+        for (shard, reader) in &leasing.readers {
+            let holder = view
+                .iter()
+                .find(|l| l.shard_id == shard.0)
+                .and_then(|l| l.owner.clone());
+            if holder.as_deref() != Some(me) && !reader.is_cancelled() {
+                reader.cancel();
+                self.shared.with_leases(|l| l.lost += 1);
+                let to = holder.as_deref().unwrap_or("no one");
+                tracing::info!(%shard, to, "shard lease lost: its reader stops");
+                self.shared.error(
+                    "ingester",
+                    format!("{shard}: its lease went to {to}; this instance stops reading it"),
+                );
             }
         }
+        if !draining {
+            let mine: Vec<ShardInfo> = leasing
+                .lineage
+                .iter()
+                .filter(|s| !leasing.readers.contains_key(&s.id) && !leasing.finished.contains(&s.id))
+                .filter(|s| {
+                    view.iter()
+                        .any(|l| l.shard_id == s.id.0 && l.owner.as_deref() == Some(me) && l.live())
+                })
+                .cloned()
+                .collect();
+            if !mine.is_empty() {
+                self.start_readers(&mine, leasing, tasks, stop).await;
+            }
+        }
+        self.show_leases(leasing, &view);
+        leasing.view = view;
     }
 
-    async fn relist(
+    /// Start readers for `shards`, just leased: from their checkpoints as
+    /// the warehouse holds them now (another instance may have moved them).
+    async fn start_readers(
         &self,
-        checkpoints: &Known,
-        started: &mut HashMap<ShardId, usize>,
-        finished: &HashSet<ShardId>,
+        shards: &[ShardInfo],
+        leasing: &mut Leasing,
         tasks: &mut tokio::task::JoinSet<(ShardId, bool)>,
         stop: &Stop,
     ) {
-        if stop.abort.is_cancelled() {
-            return;
-        }
-        match self.stream.shard_lineage().await {
-            Ok(lineage) => self.spawn_ready(&lineage, checkpoints, started, finished, tasks, stop),
-            Err(e) => self.shared.error("ingester", format!("listing shards: {e}")),
-        }
-    }
-
-    /// Start a reader for every listed shard not started yet whose parents
-    /// are finished (or no longer listed: expired).
-    fn spawn_ready(
-        &self,
-        lineage: &[ShardInfo],
-        checkpoints: &Known,
-        started: &mut HashMap<ShardId, usize>,
-        finished: &HashSet<ShardId>,
-        tasks: &mut tokio::task::JoinSet<(ShardId, bool)>,
-        stop: &Stop,
-    ) {
-        let listed: HashSet<&ShardId> = lineage.iter().map(|s| &s.id).collect();
-        for info in lineage {
-            if started.contains_key(&info.id) {
-                continue;
+        let known = async {
+            let checkpoints = self
+                .warehouse
+                .checkpoints(self.stream.name())
+                .await
+                .map_err(IngestError::Checkpoints)?;
+            let origins = self
+                .warehouse
+                .shard_origins(self.stream.name())
+                .await
+                .map_err(IngestError::Origins)?;
+            Ok::<_, IngestError>(Known {
+                checkpoints: checkpoints.into_iter().collect(),
+                origins: origins.into_iter().collect(),
+            })
+        };
+        let known = match known.await {
+            Ok(k) => k,
+            Err(e) => {
+                // Tried again at the next round.
+                self.shared.error("ingester", e.to_string());
+                return;
             }
-            let ready = info.parents.iter().all(|p| finished.contains(p) || !listed.contains(p));
-            if !ready {
-                continue;
-            }
-            let mut cp = checkpoints.checkpoints.get(&info.id.0).cloned();
+        };
+        for info in shards {
+            let mut cp = known.checkpoints.get(&info.id.0).cloned();
             // The checkpoint counts only on the incarnation it was taken on.
-            let origin = match (&info.origin, checkpoints.origins.get(&info.id.0)) {
+            let origin = match (&info.origin, known.origins.get(&info.id.0)) {
                 (Some(now), Some(was)) if now != was => {
                     if let Some(old) = cp.take() {
                         self.shared.error(
@@ -343,16 +521,79 @@ impl Ingester {
                 (Some(now), None) => Some((Some(now.clone()), false)),
                 _ => None,
             };
-            let mut st = ShardState::default();
-            st.lag.shard_id = info.id.0.clone();
-            st.lag.checkpoint = cp.as_ref().map(|c| c.0.clone());
-            let index = self.shared.add_shard(st);
-            started.insert(info.id.clone(), index);
-            tasks.spawn(
-                self.clone()
-                    .read_shard(index, info.id.clone(), cp, origin, stop.clone()),
-            );
+            let index = leasing.index(&self.shared, &info.id);
+            self.with_shard(index, |s| {
+                s.lag.checkpoint = cp.as_ref().map(|c| c.0.clone());
+                s.lag.held = true;
+            });
+            let reader = Stop {
+                drain: stop.drain.clone(),
+                abort: stop.abort.child_token(),
+            };
+            leasing.readers.insert(info.id.clone(), reader.abort.clone());
+            let handle = tasks.spawn(self.clone().read_shard(index, info.id.clone(), cp, origin, reader));
+            leasing.tasks.insert(handle.id(), info.id.clone());
         }
+    }
+
+    /// On a drained stop: give up every lease held, so other instances
+    /// take the shards at once instead of after the lease's expiry.
+    async fn release_all(&self, leasing: &mut Leasing) {
+        let me = self.lease.owner.as_str();
+        let mut ask = LeaseRound::new(self.stream.name(), me, self.lease.duration);
+        ask.end = std::mem::take(&mut leasing.to_end);
+        ask.release = leasing
+            .view
+            .iter()
+            .filter(|l| l.owner.as_deref() == Some(me))
+            .map(|l| l.shard_id.clone())
+            .collect();
+        if ask.release.is_empty() && ask.end.is_empty() {
+            return;
+        }
+        if let Err(e) = self.warehouse.lease_round(&ask).await {
+            tracing::warn!(error = %e, "releasing shard leases: they expire instead");
+        }
+    }
+
+    /// The lease view into the snapshot: every open shard with its holder.
+    fn show_leases(&self, leasing: &mut Leasing, view: &[LeaseRow]) {
+        let me = self.lease.owner.as_str();
+        let listed: Vec<ShardId> = leasing
+            .lineage
+            .iter()
+            .filter(|s| !leasing.finished.contains(&s.id))
+            .filter(|s| !view.iter().any(|l| l.shard_id == s.id.0 && l.ended))
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &listed {
+            let index = leasing.index(&self.shared, id);
+            let lease = view.iter().find(|l| l.shard_id == id.0);
+            let held = leasing.readers.get(id).is_some_and(|r| !r.is_cancelled());
+            self.with_shard(index, |s| {
+                s.lag.owner = lease.filter(|l| l.live()).and_then(|l| l.owner.clone());
+                s.lag.lease_expires_ms = lease.map(|l| l.expires_in_ms);
+                s.lag.held = held;
+                if !held {
+                    s.lag.millis_behind_latest = 0;
+                    s.lag.records_behind = 0;
+                    s.lag.read_rate = 0;
+                }
+            });
+        }
+        let instances: HashSet<&str> = view
+            .iter()
+            .filter(|l| l.live())
+            .filter_map(|l| l.owner.as_deref())
+            .chain([me])
+            .collect();
+        let held = leasing.readers.values().filter(|r| !r.is_cancelled()).count();
+        self.shared.with_leases(|l| {
+            l.held = held;
+            l.shards = listed.len();
+            l.instances = instances.len();
+            l.takeovers = view.iter().map(|l| l.takeovers.max(0) as u64).sum();
+        });
     }
 
     /// Read one shard until stopped; `(shard, true)` once a closed shard has
@@ -675,6 +916,7 @@ impl Ingester {
             // Only a rewind reads again what is already checkpointed.
             rewound: previous.is_some_and(|p| cmp_sequence_numbers(&checkpoint.0, &p.0).is_le()),
             partial: false,
+            lease_owner: Some(self.lease.owner.clone()),
         };
         // Pieces still to commit, in stream order (the last is next).
         let mut todo = vec![(Arc::new(whole), NON_TRANSIENT_TRIES)];
@@ -689,6 +931,14 @@ impl Ingester {
                     continue;
                 }
                 Loaded::Aborted => return None,
+                Loaded::LeaseLost(e) => {
+                    self.shared.set_retrying(false);
+                    self.shared.error(
+                        "ingester",
+                        format!("{shard}: commit refused, the shard's lease is no longer this instance's ({e})"),
+                    );
+                    return None;
+                }
                 Loaded::Refused(e) => e,
             };
             let halves = if piece.rows.len() > 1 { split(&piece) } else { None };
@@ -736,6 +986,7 @@ impl Ingester {
                     redrive: piece.redrive,
                     rewound: piece.rewound,
                     partial,
+                    lease_owner: piece.lease_owner.clone(),
                 };
                 if rest.is_empty() {
                     let mut dead = piece.dead_letters.clone();
@@ -804,6 +1055,9 @@ impl Ingester {
                 Ok(_) => return Loaded::Done,
                 Err(e) => e,
             };
+            if e.is_lease_lost() {
+                return Loaded::LeaseLost(e.to_string());
+            }
             if !e.is_transient() {
                 refusals += 1;
                 if refusals >= tries {
@@ -923,6 +1177,7 @@ mod tests {
             redrive: false,
             rewound: false,
             partial: false,
+            lease_owner: None,
         };
         let latest: Vec<(i64, &str)> = fb.latest_rows().iter().map(|r| (r.order_id, r.order_status)).collect();
         assert_eq!(latest, [(2, "Processing"), (1, "Delivered")]);
@@ -961,6 +1216,7 @@ mod tests {
             redrive: false,
             rewound: false,
             partial: false,
+            lease_owner: None,
         };
         let seqs = |b: &FactBatch| b.rows.iter().map(|r| r.sequence_number.to_string()).collect::<Vec<_>>();
         // Between the records: the aggregate stays whole.

@@ -64,6 +64,8 @@ pub struct EngineSettings {
     pub drain_timeout: Duration,
     /// Where a shard with no checkpoint starts.
     pub start: crate::ops::Position,
+    /// This instance's shard leases.
+    pub lease: ingester::LeaseSettings,
 }
 
 /// Final counts of a run.
@@ -272,6 +274,7 @@ async fn run_pipeline(
         batch_age: settings.ingest_batch_age,
         reads_per_sec: settings.reads_per_sec,
         start: settings.start,
+        lease: settings.lease.clone(),
     };
     let mut ingest_task = tokio::spawn(ingester.run(ingest_stop.clone()));
     let gen_task = tokio::spawn(generator.run(gen_stop.clone()));

@@ -28,6 +28,8 @@ pub struct Snapshot {
     pub errors: Vec<ErrorEntry>,
     /// Set once a stop was requested and the engine is draining.
     pub stopping: bool,
+    #[serde(default)]
+    pub leases: LeaseStats,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -110,6 +112,34 @@ pub struct ShardLag {
     /// Records still to replay to get there (when the stream can tell).
     #[serde(default)]
     pub replay_left: Option<u64>,
+    /// The instance holding the shard's lease (`None`: no one does).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// This instance reads the shard (else its figures are another's).
+    #[serde(default)]
+    pub held: bool,
+    /// Milliseconds until the lease expires, at the last lease round.
+    #[serde(default)]
+    pub lease_expires_ms: Option<i64>,
+}
+
+/// The shard leases as this instance last saw them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LeaseStats {
+    /// This instance's name in the lease table.
+    pub instance: String,
+    /// Shards this instance reads.
+    pub held: usize,
+    /// Open shards (not read to their end).
+    pub shards: usize,
+    /// Instances holding a live lease, this one counted.
+    pub instances: usize,
+    /// Takeovers of any instance's leases, over the stream's life.
+    pub takeovers: u64,
+    /// Leases this instance lost to another (taken while it held them).
+    pub lost: u64,
+    /// Leases this instance took from another.
+    pub taken: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

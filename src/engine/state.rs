@@ -75,6 +75,7 @@ pub struct Shared {
     errors: Mutex<VecDeque<ErrorEntry>>,
     retrying: AtomicBool,
     stopping: AtomicBool,
+    leases: Mutex<super::snapshot::LeaseStats>,
     rates: Mutex<Rates>,
     /// Rewinds asked for and not yet taken by their shard's reader.
     rewinds: Mutex<std::collections::HashMap<String, crate::ops::Position>>,
@@ -108,6 +109,7 @@ impl Shared {
             errors: Mutex::new(VecDeque::new()),
             retrying: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            leases: Mutex::default(),
             rates: Mutex::new(Rates::default()),
             rewinds: Mutex::default(),
             rewind_asks: AtomicU64::new(0),
@@ -152,6 +154,11 @@ impl Shared {
         let mut shards = self.shards.locked();
         shards.push(state);
         shards.len() - 1
+    }
+
+    /// Update the lease figures (under the lock: keep `f` short).
+    pub fn with_leases(&self, f: impl FnOnce(&mut super::snapshot::LeaseStats)) {
+        f(&mut self.leases.locked());
     }
 
     /// Update shard `index`'s figures (under the lock: keep `f` short).
@@ -326,6 +333,7 @@ impl Shared {
             queries: self.queries.locked().clone(),
             errors: self.errors.locked().iter().cloned().collect(),
             stopping: self.stopping.load(Ordering::Relaxed),
+            leases: self.leases.locked().clone(),
         }
     }
 }

@@ -221,6 +221,7 @@ fn batch(stream: &str, shard: &str, rows: Vec<FactRow>, dead_letters: Vec<DeadLe
         redrive: true,
         rewound: false,
         partial: false,
+        lease_owner: None,
     }
 }
 

@@ -18,6 +18,9 @@ pub fn shard(i: usize, ms: u64, behind: u64, thr_w: u64) -> ShardLag {
         checkpoint: Some("1234".into()),
         replay_until: None,
         replay_left: None,
+        owner: None,
+        held: true,
+        lease_expires_ms: None,
     }
 }
 
@@ -112,5 +115,6 @@ pub fn sample_snapshot(shards: usize, result_rows: usize, now: DateTime<Utc>) ->
             },
         ],
         stopping: false,
+        leases: LeaseStats::default(),
     }
 }

@@ -1166,6 +1166,7 @@ async fn a_late_commit_of_an_older_batch_does_not_move_the_checkpoint_back() {
         redrive: false,
         rewound,
         partial: false,
+        lease_owner: None,
     };
     w.load_facts(Arc::new(commit(
         "49590338271490256608559692538361571095921575989136588802",
@@ -1649,5 +1650,304 @@ fn a_kpl_aggregated_stream_lands_every_user_record_once() {
         rows.len(),
         again["ingested"],
         again["dead_lettered"]
+    );
+}
+
+/// A config for instance `name` of several sharing one stream: its own
+/// data dir under `dir`, short leases so the test sees takeovers quickly.
+fn instance_config(dir: &Path, name: &str, stream: &str, shards: usize, emu: &Emulators, rs: &Emulate) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = aws_config(
+        dir,
+        stream,
+        shards,
+        emu.get("KINESIS_ENDPOINT"),
+        emu.get("S3_ENDPOINT"),
+        &rs.redshift_data,
+    );
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "batch_age = \"300ms\"\n",
+        &format!("batch_age = \"1s\"\nlease_duration = \"{LEASE_SECS}s\"\ninstance_id = \"{name}\"\n"),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const LEASE_SECS: u64 = 6;
+
+/// Live leases per owner (open shards only), by the warehouse's clock;
+/// `None` if the query failed (the emulator may refuse a read that meets
+/// a commit: polled again).
+fn live_leases(home: &Path, config: &Path, stream: &str) -> Option<BTreeMap<String, usize>> {
+    let sql = format!(
+        "SELECT Owner, COUNT(*) FROM {SCHEMA}.courier_leases WHERE StreamName = '{stream}' \
+         AND Owner IS NOT NULL AND NOT Ended AND ExpiresAt > GETDATE() GROUP BY Owner ORDER BY Owner"
+    );
+    let out = courier(home, config, &["query", "--format", "csv", &sql]);
+    if !out.status.success() {
+        eprintln!("lease query failed (polled again): {}", text(&out.stderr).trim());
+        return None;
+    }
+    Some(
+        text(&out.stdout)
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let (o, n) = l.split_once(',')?;
+                Some((o.to_string(), n.parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+/// Poll `f` every 250 ms until it holds or `limit` passes; how long it took.
+fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    t.elapsed()
+}
+
+/// Every order in the stream (every record Kinesis acknowledged), with its
+/// latest status: shards read from their start in id order (a child after
+/// its parents, whose ids are lower), records in sequence order.
+async fn stream_truth(client: &aws_sdk_kinesis::Client, stream: &str) -> BTreeMap<i64, String> {
+    let mut shards = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let req = match &token {
+            Some(t) => client.list_shards().next_token(t),
+            None => client.list_shards().stream_name(stream),
+        };
+        let out = req.send().await.expect("ListShards");
+        shards.extend(out.shards().iter().map(|s| s.shard_id().to_string()));
+        match out.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    shards.sort();
+    let mut latest = BTreeMap::new();
+    for shard in shards {
+        let mut it = client
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(&shard)
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("GetShardIterator")
+            .shard_iterator()
+            .map(str::to_string);
+        while let Some(i) = it.take() {
+            let out = client
+                .get_records()
+                .shard_iterator(&i)
+                .send()
+                .await
+                .expect("GetRecords");
+            for r in out.records() {
+                let v: serde_json::Value = serde_json::from_slice(r.data().as_ref()).unwrap();
+                latest.insert(
+                    v["OrderID"].as_i64().unwrap(),
+                    v["OrderStatus"].as_str().unwrap().to_string(),
+                );
+            }
+            let done = out.records().is_empty() && out.millis_behind_latest() == Some(0);
+            if !done {
+                it = out.next_shard_iterator().map(str::to_string);
+            }
+        }
+    }
+    latest
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig}");
+}
+
+/// Three courier instances share one stream of 8 shards on the AWS path
+/// (kinesis-local + moto + `courier emulate`): their leases spread (none
+/// holds more than ceil(8/3) + 1); one is SIGKILLed mid-ingestion and its
+/// shards are taken over within the lease's duration + 5 s; the stream is
+/// resharded 8 → 16 while they run; another is SIGSTOPped past its lease —
+/// its shards are taken, and once resumed its readers stop (their commits
+/// are refused by the fence) and it rejoins with leases of its own. A last
+/// instance drains what is left. factOrders then holds every order the
+/// stream acknowledged exactly once, with its latest status.
+#[test]
+fn three_instances_share_the_shards_take_over_a_killed_one_and_fence_a_paused_one() {
+    let emu = Emulators::start();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let s3 = emu.get("S3_ENDPOINT").to_string();
+    let kinesis = emu.get("KINESIS_ENDPOINT").to_string();
+    let rs = Emulate::start(&home.join("emulate"), &home, Some(&s3), None);
+    let stream = "courier-scale";
+    let configs: Vec<PathBuf> = (0..4)
+        .map(|i| instance_config(&home.join(format!("i{i}")), &format!("inst-{i}"), stream, 8, &emu, &rs))
+        .collect();
+    let query = instance_config(&home.join("q"), "inst-q", stream, 8, &emu, &rs);
+    let start = |i: usize| {
+        let mut cmd = Command::new(BIN);
+        fake_env(&mut cmd, &home);
+        cmd.arg("--config")
+            .arg(&configs[i])
+            .args(["--no-tui", "--json", "--for", "600s", "--rate", "60"])
+            .stdout(std::fs::File::create(home.join(format!("i{i}.out"))).unwrap())
+            .stderr(std::fs::File::create(home.join(format!("i{i}.err"))).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = start(0);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut b = start(1);
+    let mut c = start(2);
+    let owners = || live_leases(&home, &query, stream).unwrap_or_default();
+
+    // Spread: each of the three holds some, none more than ceil(8/3) + 1.
+    let spread = wait_for(Duration::from_secs(60), "leases spread over three instances", || {
+        let o = owners();
+        o.len() == 3 && o.values().sum::<usize>() == 8 && o.values().all(|&n| n <= 4)
+    });
+    println!(
+        "leases spread over 3 instances in {:.1} s: {:?}",
+        spread.as_secs_f64(),
+        owners()
+    );
+
+    // SIGKILL inst-2 mid-ingestion: its shards go to the others.
+    let held = owners().get("inst-2").copied().unwrap_or(0);
+    signal(&c, "KILL");
+    let _ = c.wait();
+    let takeover = wait_for(
+        Duration::from_secs(LEASE_SECS + 15),
+        "the killed instance's shards taken over",
+        || {
+            let o = owners();
+            !o.contains_key("inst-2") && o.values().sum::<usize>() == 8
+        },
+    );
+    println!(
+        "takeover of {held} shards after SIGKILL: {:.1} s (lease {LEASE_SECS} s)",
+        takeover.as_secs_f64()
+    );
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECS + 5),
+        "takeover took {takeover:?}"
+    );
+
+    // A reshard while two instances run.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = kinesis_client(&kinesis);
+    rt.block_on(async {
+        wait_active(&client, stream).await;
+        client
+            .update_shard_count()
+            .stream_name(stream)
+            .target_shard_count(16)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+            .expect("UpdateShardCount");
+        wait_active(&client, stream).await;
+    });
+
+    // SIGSTOP inst-1 past its lease: inst-0 takes everything.
+    wait_for(
+        Duration::from_secs(60),
+        "the children spread over both instances",
+        || {
+            let o = owners();
+            o.len() == 2 && o.values().sum::<usize>() == 16
+        },
+    );
+    signal(&b, "STOP");
+    let paused = wait_for(
+        Duration::from_secs(LEASE_SECS + 15),
+        "inst-0 takes the paused instance's shards",
+        || {
+            let o = owners();
+            o.len() == 1 && o.get("inst-0") == Some(&16)
+        },
+    );
+    println!("paused instance's shards taken in {:.1} s", paused.as_secs_f64());
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&b, "CONT");
+    // Resumed, it stops its readers and rejoins: balanced again.
+    let rejoin = wait_for(Duration::from_secs(60), "the resumed instance rejoins", || {
+        let o = owners();
+        o.len() == 2 && o.values().sum::<usize>() == 16 && o.values().all(|&n| n <= 9)
+    });
+    println!(
+        "resumed instance rejoined in {:.1} s: {:?}",
+        rejoin.as_secs_f64(),
+        owners()
+    );
+
+    for child in [&mut a, &mut b] {
+        signal(child, "TERM");
+        assert!(child.wait().unwrap().success());
+    }
+    // inst-1's readers were stopped when it found its leases gone.
+    let lines = std::fs::read_to_string(home.join("i1.out")).unwrap();
+    let lost = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["leases"]["lost"].as_u64())
+        .max()
+        .unwrap_or(0);
+    assert!(lost >= 1, "the paused instance saw no lease lost:\n{lines}");
+    // A last instance drains what the others left (their shards released, the
+    // killed one's expired).
+    let out = courier(&home, &configs[3], &["--no-tui", "--json", "--for", "15s", "--paused"]);
+    summary(&out);
+
+    let truth = rt.block_on(stream_truth(&client, stream));
+    let rows = query_csv(
+        &home,
+        &query,
+        &format!("SELECT OrderID, OrderStatus FROM {SCHEMA}.factOrders ORDER BY OrderID"),
+    );
+    let loaded: BTreeMap<i64, String> = rows
+        .iter()
+        .filter_map(|l| {
+            let (id, st) = l.split_once(',')?;
+            Some((id.parse().ok()?, st.to_string()))
+        })
+        .collect();
+    assert!(truth.len() > 500, "only {} orders in the stream", truth.len());
+    assert_eq!(rows.len(), loaded.len(), "an OrderID is in factOrders twice");
+    let missing: Vec<_> = truth.keys().filter(|k| !loaded.contains_key(k)).take(5).collect();
+    let wrong: Vec<_> = truth
+        .iter()
+        .filter(|(k, v)| loaded.get(k).is_some_and(|l| l != *v))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty() && wrong.is_empty(),
+        "missing {missing:?}, stale status {wrong:?}"
+    );
+    assert_eq!(
+        loaded.len(),
+        truth.len(),
+        "factOrders holds orders the stream never had"
+    );
+    let takeovers = query_csv(
+        &home,
+        &query,
+        &format!("SELECT SUM(Takeovers) FROM {SCHEMA}.courier_leases WHERE StreamName = '{stream}'"),
+    );
+    println!(
+        "{} orders, each once with its latest status; takeovers recorded: {}",
+        truth.len(),
+        takeovers[0]
     );
 }

@@ -271,6 +271,12 @@ impl Warehouse for Outage {
     async fn checkpoints(&self, stream: &str) -> Result<Vec<(String, SequenceNumber)>, WarehouseError> {
         self.inner.checkpoints(stream).await
     }
+    async fn lease_round(
+        &self,
+        round: &courier::backend::lease::LeaseRound,
+    ) -> Result<Vec<courier::backend::lease::LeaseRow>, WarehouseError> {
+        self.inner.lease_round(round).await
+    }
 }
 
 /// GET /healthz: (status, body without its newline).

@@ -17,6 +17,7 @@ use super::describe;
 use crate::backend::embedded::csv_check;
 use crate::backend::embedded::warehouse::SCHEMA_SQL;
 use crate::backend::ident::Ident;
+use crate::backend::lease::{LeaseRound, LeaseRow, fence_sql, parse_rows};
 use crate::backend::{
     FactBatch, ObjectStore, ObjectStoreError, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse,
     WarehouseError, parent_sequence_number, payload,
@@ -219,7 +220,7 @@ impl RedshiftDataWarehouse {
 
     /// BatchExecuteStatement (one transaction), then wait for it.
     async fn batch(&self, sqls: Vec<String>) -> Result<(), WarehouseError> {
-        self.batch_once(None, sqls).await
+        self.batch_once(None, sqls).await.map(|_| ())
     }
 
     /// A batch that may be asked for again under the same `key` (a load the
@@ -227,7 +228,8 @@ impl RedshiftDataWarehouse {
     /// that statement is polled again instead of a second one submitted;
     /// a new one goes only once the service says the first is over or no
     /// longer knows it.
-    async fn batch_once(&self, key: Option<&str>, sqls: Vec<String>) -> Result<(), WarehouseError> {
+    /// Returns the batch's statement id.
+    async fn batch_once(&self, key: Option<&str>, sqls: Vec<String>) -> Result<String, WarehouseError> {
         let earlier = key.and_then(|k| self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).get(k).cloned());
         let (id, submitted) = match earlier {
             Some(known) => known,
@@ -245,7 +247,7 @@ impl RedshiftDataWarehouse {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
             match &waited {
                 Waited::Unknown(_) => {
-                    in_flight.insert(k.to_string(), (id, submitted));
+                    in_flight.insert(k.to_string(), (id.clone(), submitted));
                 }
                 _ => {
                     in_flight.remove(k);
@@ -253,7 +255,7 @@ impl RedshiftDataWarehouse {
             }
         }
         match waited {
-            Waited::Finished(_) => Ok(()),
+            Waited::Finished(_) => Ok(id),
             Waited::Over(e) | Waited::Unknown(e) => Err(e),
         }
     }
@@ -512,6 +514,11 @@ impl Warehouse for RedshiftDataWarehouse {
         let latest = batch.latest_rows();
         let ingest = ts_ms(chrono::Utc::now().timestamp_millis());
         let mut sqls = Vec::new();
+        // First the fence: the whole transaction fails unless this instance
+        // still holds the shard's lease.
+        if let Some(owner) = &batch.lease_owner {
+            sqls.push(fence_sql(s, &batch.stream, &batch.shard_id, owner));
+        }
         let mut staged = Vec::new();
         // The same load asked again (a retry) has the same key.
         let key = format!(
@@ -732,6 +739,15 @@ impl Warehouse for RedshiftDataWarehouse {
             .ok_or_else(|| WarehouseError::Sql(format!("order id claim {claim} was not recorded")))
     }
 
+    async fn lease_round(&self, round: &LeaseRound) -> Result<Vec<LeaseRow>, WarehouseError> {
+        let sqls = round.statements(&self.schema);
+        let last = sqls.len();
+        let id = self.batch_once(None, sqls).await?;
+        // The read is the batch's last statement: its own result, `ID:N`.
+        let rs = self.fetch(&format!("{id}:{last}")).await?;
+        Ok(parse_rows(rs.rows))
+    }
+
     async fn shard_origins(&self, stream: &str) -> Result<Vec<(String, String)>, WarehouseError> {
         self.per_shard("courier_shard_origins", "Origin", stream).await
     }
@@ -801,6 +817,6 @@ mod tests {
                 .any(|x| x.starts_with("CREATE TABLE IF NOT EXISTS dm.factOrders"))
         );
         assert!(s.iter().all(|x| !x.contains(';') && !x.contains("--")));
-        assert_eq!(s.len(), 1 + 3 + 1 + 4);
+        assert_eq!(s.len(), 1 + 3 + 1 + 5);
     }
 }

@@ -34,6 +34,7 @@ use duckdb::{Connection, params};
 
 use super::duck::{begin, is_unavailable};
 use crate::backend::ident::Ident;
+use crate::backend::lease::LEASE_LOST;
 use crate::backend::{FactBatch, FactRow, WarehouseError, cmp_sequence_numbers, parent_sequence_number, payload};
 use crate::model::STATUSES;
 
@@ -196,6 +197,28 @@ pub fn load_group(
     let ingest_ms = chrono::Utc::now().timestamp_millis();
     let (rows, counts) = group_rows(batches);
     let tx = begin(conn).map_err(err("begin"))?;
+    // The fence: a batch commits only while its instance holds its shard's
+    // lease (the same test as on Redshift, in this transaction).
+    for b in batches {
+        if let Some(owner) = &b.lease_owner {
+            let held: i64 = tx
+                .query_row(
+                    &format!(
+                        "SELECT count(*) FROM {schema}.courier_leases WHERE StreamName = ? AND ShardId = ? \
+                         AND Owner = ? AND ExpiresAt > getdate()"
+                    ),
+                    params![b.stream, b.shard_id, owner],
+                    |r| r.get(0),
+                )
+                .map_err(err("check the shard's lease"))?;
+            if held == 0 {
+                return Err(WarehouseError::Sql(format!(
+                    "{LEASE_LOST}: {owner} no longer holds {}",
+                    b.shard_id
+                )));
+            }
+        }
+    }
     // Created afresh per group: rows deleted from a long-lived temp table
     // keep their memory until the table goes.
     tx.execute_batch(&format!(
@@ -394,6 +417,7 @@ mod tests {
             redrive: false,
             rewound: false,
             partial: false,
+            lease_owner: None,
         }
     }
 
@@ -458,6 +482,78 @@ mod tests {
             cp,
             vec![("shardId-000000000001".to_string(), SequenceNumber("11".into()))]
         );
+    }
+
+    #[tokio::test]
+    async fn a_commit_is_fenced_by_its_instances_lease_and_a_steal_is_a_compare_and_set() {
+        use crate::backend::lease::{LeaseRound, Take};
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Ident::parse("schema", "dm").unwrap();
+        let w = DuckDbWarehouse::open(&dir.path().join("w.duckdb"), &schema, dir.path()).unwrap();
+        w.ensure_schema().await.unwrap();
+        let shard = "shardId-000000000001";
+        let round = |owner: &str, take: Vec<Take>| {
+            let mut r = LeaseRound::new("s", owner, std::time::Duration::from_secs(30));
+            r.renew = true;
+            r.take = take;
+            r
+        };
+        let take = |counter| Take {
+            shard_id: shard.into(),
+            seen_counter: counter,
+        };
+        // a takes the new shard; b's insert of the same shard changes nothing.
+        let view = w.lease_round(&round("a", vec![take(None)])).await.unwrap();
+        assert_eq!(view.len(), 1);
+        assert_eq!(view[0].owner.as_deref(), Some("a"));
+        assert!(view[0].live() && view[0].expires_in_ms > 25_000, "{view:?}");
+        let view = w.lease_round(&round("b", vec![take(None)])).await.unwrap();
+        assert_eq!((view[0].owner.as_deref(), view[0].counter), (Some("a"), 1));
+        // a holds it: its batch commits.
+        let fenced = |owner: &str, rows, cp| {
+            let mut b = batch(rows, cp);
+            b.lease_owner = Some(owner.to_string());
+            Arc::new(b)
+        };
+        w.load_facts(fenced("a", vec![row(1, "Processing", 1)], 1))
+            .await
+            .unwrap();
+        // b steals with a stale counter: refused; with the one it saw: taken.
+        let a_renewed = w.lease_round(&round("a", vec![])).await.unwrap();
+        assert_eq!(a_renewed[0].counter, 2);
+        let view = w.lease_round(&round("b", vec![take(Some(1))])).await.unwrap();
+        assert_eq!(view[0].owner.as_deref(), Some("a"));
+        let view = w.lease_round(&round("b", vec![take(Some(2))])).await.unwrap();
+        assert_eq!((view[0].owner.as_deref(), view[0].takeovers), (Some("b"), 1));
+        // a's next commit is refused by the fence and changes nothing.
+        let e = w
+            .load_facts(fenced("a", vec![row(1, "Delivered", 2)], 2))
+            .await
+            .unwrap_err();
+        assert!(e.is_lease_lost() && !e.is_transient(), "{e}");
+        assert!(e.to_string().contains("a no longer holds shardId-000000000001"), "{e}");
+        let cp = w.checkpoints("s").await.unwrap();
+        assert_eq!(cp[0].1, SequenceNumber("1".into()));
+        let rs = w.query_blocking("SELECT OrderStatus FROM dm.factOrders").unwrap();
+        assert_eq!(rs.rows, vec![vec![Some("Processing".to_string())]]);
+        // b's commits go through; a renewing takes nothing back.
+        w.load_facts(fenced("b", vec![row(1, "Delivered", 2)], 2))
+            .await
+            .unwrap();
+        let view = w.lease_round(&round("a", vec![])).await.unwrap();
+        assert_eq!(view[0].owner.as_deref(), Some("b"));
+        // Released, then ended: an ended shard is taken by no one.
+        let mut release = LeaseRound::new("s", "b", std::time::Duration::from_secs(30));
+        release.release = vec![shard.into()];
+        let view = w.lease_round(&release).await.unwrap();
+        assert!(view[0].owner.is_none() && !view[0].live());
+        let mut end = LeaseRound::new("s", "b", std::time::Duration::from_secs(30));
+        end.end = vec![shard.into(), "shardId-000000000009".into()];
+        let view = w.lease_round(&end).await.unwrap();
+        assert!(view.iter().all(|l| l.ended) && view.len() == 2, "{view:?}");
+        let c = view[0].counter;
+        let view = w.lease_round(&round("a", vec![take(Some(c))])).await.unwrap();
+        assert!(view[0].owner.is_none());
     }
 
     #[test]

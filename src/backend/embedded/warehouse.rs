@@ -17,6 +17,7 @@ use duckdb::{Connection, params};
 use super::csv_check;
 use super::duck::{begin, sql_err};
 use crate::backend::ident::{Ident, literal};
+use crate::backend::lease::{LeaseRound, LeaseRow, parse_rows};
 use crate::backend::{FactBatch, ObjectUri, ResultSet, SequenceNumber, TableName, Warehouse, WarehouseError};
 
 /// The schema DDL shipped in `sql/schema`, run in order.
@@ -349,6 +350,17 @@ impl Warehouse for DuckDbWarehouse {
         answer
             .await
             .map_err(|_| WarehouseError::Unavailable("the warehouse writer stopped before committing".into()))?
+    }
+
+    async fn lease_round(&self, round: &LeaseRound) -> Result<Vec<LeaseRow>, WarehouseError> {
+        let sqls = round.statements(&self.schema).join(";\n");
+        self.with_writer(move |conn| {
+            let tx = begin(conn).map_err(sql_err)?;
+            let rs = run_query(&tx, &sqls)?;
+            tx.commit().map_err(sql_err)?;
+            Ok(parse_rows(rs.rows))
+        })
+        .await
     }
 
     async fn shard_origins(&self, stream: &str) -> Result<Vec<(String, String)>, WarehouseError> {

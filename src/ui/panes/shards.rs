@@ -23,7 +23,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
     } else {
         String::new()
     };
-    let block = pane_block(format!(" Shard lag ({n}){range} "), focused, theme);
+    // Several instances share the stream: which shards this one reads.
+    let l = &snap.leases;
+    let shared = l.instances > 1 || snap.shards.iter().any(|s| !s.held);
+    let leases = if shared {
+        format!(
+            " · {} reads {} of {} · {} instances · {} takeovers",
+            l.instance, l.held, l.shards, l.instances, l.takeovers
+        )
+    } else {
+        String::new()
+    };
+    let block = pane_block(format!(" Shard lag ({n}){range}{leases} "), focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [table_area, total_area] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
@@ -38,6 +49,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         let style = if focused && i == app.shard_scroll {
             // The selected shard: what `t` browses and `w` may rewind.
             theme.key()
+        } else if shared && !s.held {
+            theme.dim()
         } else if s.millis_behind_latest >= app.lag.crit_ms {
             theme.bad()
         } else if s.millis_behind_latest >= app.lag.warn_ms {
@@ -50,6 +63,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
             // A replay after a rewind: records still to read again.
             (Some(_), Some(left)) => format!("⟲ {}", human(left)),
             (Some(_), None) => "⟲ replay".to_string(),
+            // Read by another instance (or by no one until its lease is taken).
+            _ if shared && !s.held => format!("→ {}", s.owner.as_deref().unwrap_or("free")),
             _ => format!("{}{}", "█".repeat(filled.min(BAR)), "·".repeat(BAR - filled.min(BAR))),
         };
         let id = s.shard_id.trim_start_matches("shardId-").to_string();
