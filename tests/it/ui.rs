@@ -449,3 +449,36 @@ fn scrolling_up_from_the_end_of_a_result_moves_at_once() {
     println!("end {end}, one up {up}");
     assert_eq!(top(&up), top(&end) - 1, "one Up from the end moves one row");
 }
+
+/// Several instances share the stream: the shard pane's title says which
+/// instance this is and how many shards it reads; shards held elsewhere
+/// show their holder, dimmed, and one no one holds says so.
+#[test]
+fn shards_held_by_other_instances_show_their_holder() {
+    let a = app();
+    let mut snap = fixture(4, 8);
+    for (i, s) in snap.shards.iter_mut().enumerate() {
+        s.held = i % 2 == 0;
+        s.owner = Some(if s.held { "host-a" } else { "host-b" }.into());
+        if !s.held {
+            s.millis_behind_latest = 0;
+            s.records_behind = 0;
+            s.read_rate = 0;
+        }
+    }
+    snap.shards[3].owner = None;
+    snap.leases = courier::engine::snapshot::LeaseStats {
+        instance: "host-a".into(),
+        held: 2,
+        shards: 4,
+        instances: 2,
+        takeovers: 3,
+        lost: 0,
+        taken: 1,
+    };
+    let s = screen(&a, &snap, 160, 30);
+    assert!(s.contains("host-a reads 2/4 · 2 instances"), "{s}");
+    assert!(s.contains("takeovers 3"), "{s}");
+    assert!(s.contains("→ host-b") && s.contains("→ free"), "{s}");
+    insta::assert_snapshot!("shards_shared_by_instances", s);
+}

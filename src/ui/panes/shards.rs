@@ -28,8 +28,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
     let shared = l.instances > 1 || snap.shards.iter().any(|s| !s.held);
     let leases = if shared {
         format!(
-            " · {} reads {} of {} · {} instances · {} takeovers",
-            l.instance, l.held, l.shards, l.instances, l.takeovers
+            " · {} reads {}/{} · {} instances",
+            l.instance, l.held, l.shards, l.instances
         )
     } else {
         String::new()
@@ -92,16 +92,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
     frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), table_area);
     let sum = |f: fn(&crate::engine::snapshot::ShardLag) -> u64| snap.shards.iter().map(f).sum::<u64>();
     let max_ms = snap.shards.iter().map(|s| s.millis_behind_latest).max().unwrap_or(0);
-    let total = Line::from(vec![
-        Span::styled("total ", theme.title()),
-        Span::raw(format!(
-            "max {}  behind {}  read {}/s  thr R {} W {}",
-            ms(max_ms),
-            human(sum(|s| s.records_behind)),
-            human(sum(|s| s.read_rate)),
-            human(sum(|s| s.throttled_reads)),
-            human(sum(|s| s.throttled_writes)),
-        )),
-    ]);
+    let mut figures = format!(
+        "max {}  behind {}  read {}/s  thr R {} W {}",
+        ms(max_ms),
+        human(sum(|s| s.records_behind)),
+        human(sum(|s| s.read_rate)),
+        human(sum(|s| s.throttled_reads)),
+        human(sum(|s| s.throttled_writes)),
+    );
+    if shared {
+        figures.push_str(&format!("  takeovers {}", l.takeovers));
+    }
+    let total = Line::from(vec![Span::styled("total ", theme.title()), Span::raw(figures)]);
     frame.render_widget(Paragraph::new(total), total_area);
 }
