@@ -6,7 +6,8 @@
 //! bumps (renewal, takeover, release), when it expires by the warehouse's
 //! own clock (`GETDATE()`, so instances' clocks never meet), whether the
 //! shard was read to its end, and how often it was taken from a live or
-//! dead owner. Taking a lease is a compare-and-set on the counter seen; a
+//! dead owner. Taking a free or expired lease is a compare-and-set on the
+//! counter seen, stealing a live one on the owner seen; a
 //! commit of rows and checkpoint carries a fence statement that fails the
 //! transaction unless its instance still holds the shard's lease.
 //!
@@ -43,10 +44,14 @@ impl LeaseRow {
 }
 
 /// A take: the shard, and the counter it was seen with (`None`: no row yet).
+/// A steal from a live instance (`from`) is conditional on that owner
+/// instead: its renewals bump the counter every round, and a steal
+/// conditional on the counter would lose that race again and again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Take {
     pub shard_id: String,
     pub seen_counter: Option<i64>,
+    pub from: Option<String>,
 }
 
 /// One round trip to the lease table: renew what `owner` holds, take,
@@ -91,13 +96,19 @@ impl LeaseRound {
         }
         for t in &self.take {
             let shard = literal(&t.shard_id);
-            out.push(match t.seen_counter {
-                Some(counter) => format!(
+            out.push(match (&t.from, t.seen_counter) {
+                (Some(victim), _) => format!(
+                    "UPDATE {table} SET Takeovers = Takeovers + 1, Owner = {owner}, Counter = Counter + 1, \
+                     ExpiresAt = {expires} \
+                     WHERE StreamName = {stream} AND ShardId = {shard} AND Owner = {} AND NOT Ended",
+                    literal(victim)
+                ),
+                (None, Some(counter)) => format!(
                     "UPDATE {table} SET Takeovers = Takeovers + CASE WHEN Owner IS NULL OR Owner = {owner} THEN 0 ELSE 1 END, \
                      Owner = {owner}, Counter = Counter + 1, ExpiresAt = {expires} \
                      WHERE StreamName = {stream} AND ShardId = {shard} AND Counter = {counter} AND NOT Ended"
                 ),
-                None => format!(
+                (None, None) => format!(
                     "INSERT INTO {table} SELECT {stream}, {shard}, {owner}, 1, {expires}, FALSE, 0 \
                      WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE StreamName = {stream} AND ShardId = {shard})"
                 ),
@@ -173,8 +184,8 @@ pub fn parse_rows(rows: Vec<Vec<Option<String>>>) -> Vec<LeaseRow> {
 /// the shards it may read (`ready`: listed, not ended, parents ended) that
 /// no one holds, up to its share — ceil(ready / live instances) — and, when
 /// it still holds less than that, shards stolen from the instance holding
-/// the most, down to no less than the share (a commit-and-set on the counter
-/// seen; the loser's next commit is refused by the fence).
+/// the most, down to no less than the share (conditional on that owner
+/// still holding them; the loser's next commit is refused by the fence).
 pub fn plan_takes(owner: &str, ready: &[String], leases: &[LeaseRow]) -> Vec<Take> {
     use std::collections::{BTreeMap, BTreeSet};
     let by_shard: BTreeMap<&str, &LeaseRow> = leases.iter().map(|l| (l.shard_id.as_str(), l)).collect();
@@ -204,17 +215,19 @@ pub fn plan_takes(owner: &str, ready: &[String], leases: &[LeaseRow]) -> Vec<Tak
             None => takes.push(Take {
                 shard_id: s.clone(),
                 seen_counter: None,
+                from: None,
             }),
             Some(l) if !l.live() && !l.ended => takes.push(Take {
                 shard_id: s.clone(),
                 seen_counter: Some(l.counter),
+                from: None,
             }),
             _ => continue,
         }
         want -= 1;
     }
     if want > 0
-        && let Some((_, theirs)) = held
+        && let Some((victim, theirs)) = held
             .iter()
             .filter(|(o, _)| **o != owner)
             .max_by_key(|(o, v)| (v.len(), std::cmp::Reverse(**o)))
@@ -225,6 +238,7 @@ pub fn plan_takes(owner: &str, ready: &[String], leases: &[LeaseRow]) -> Vec<Tak
             takes.push(Take {
                 shard_id: l.shard_id.clone(),
                 seen_counter: Some(l.counter),
+                from: Some(victim.to_string()),
             });
         }
     }
@@ -260,7 +274,7 @@ mod tests {
         // b joins: the share of 2 is 4, stolen from a.
         let b = plan_takes("b", &ready, &all_a);
         assert_eq!(b.len(), 4);
-        assert!(b.iter().all(|t| t.seen_counter == Some(7)));
+        assert!(b.iter().all(|t| t.from.as_deref() == Some("a")));
         // c joins a 4 / b 4: the share of 3 is 3; a and b hold 4 each: one from the larger (a, by name).
         let mut split = all_a.clone();
         for l in split.iter_mut().skip(4) {
@@ -287,7 +301,8 @@ mod tests {
             takes,
             vec![Take {
                 shard_id: "s1".into(),
-                seen_counter: Some(7)
+                seen_counter: Some(7),
+                from: None,
             }]
         );
         // An ended shard is never taken.

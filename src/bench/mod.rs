@@ -10,6 +10,7 @@
 
 use color_eyre::eyre::{self, WrapErr};
 
+mod leases;
 mod process;
 mod service;
 mod stream;
@@ -505,6 +506,27 @@ pub async fn run(quick: bool, only: Option<&str>, progress: impl Fn(&str)) -> Ve
                 |secs| (format!("{secs:.2}"), (!quick).then_some(secs <= 3.0)),
             ),
         ));
+    }
+    if want("shard lease takeover") {
+        progress("shard lease takeover");
+        let r = leases::takeover(&tmp.join("leases")).await;
+        let goal = leases::LEASE.as_secs_f64() + 5.0;
+        let margin = r.as_ref().ok().and_then(|t| under(t.takeover.as_secs_f64(), goal));
+        out.push(
+            Figure::of(
+                "shard lease takeover after an instance dies, 8 shards, lease 5 s, s",
+                "≤ lease + 5",
+                r,
+                |t| {
+                    let s = t.takeover.as_secs_f64();
+                    (
+                        format!("{s:.1} (share balanced in {:.1})", t.balanced.as_secs_f64()),
+                        Some(s <= goal),
+                    )
+                },
+            )
+            .margin(margin),
+        );
     }
     if want("frame render") {
         progress("frame render");

@@ -501,6 +501,7 @@ mod tests {
         let take = |counter| Take {
             shard_id: shard.into(),
             seen_counter: counter,
+            from: None,
         };
         // a takes the new shard; b's insert of the same shard changes nothing.
         let view = w.lease_round(&round("a", vec![take(None)])).await.unwrap();
